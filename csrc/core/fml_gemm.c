@@ -1,0 +1,60 @@
+/* fml_gemm.c: the portable GEMM driver, instantiated for float and double, and the
+ * per-module kernel selection.  Micro-kernels live in fml_gemm_ukr_<isa>.c. */
+#include "core/fml_gemm.h"
+
+#include <string.h>
+
+#include "core/fml_cpu.h"
+#include "core/fml_dtype.h"
+#include "core/fml_scratch.h"
+#include "core/fml_threads.h"
+
+/* Below this many flops per thread a GEMM stays on fewer threads (measured: a
+ * 2-thread team costs a few microseconds to wake; see benchmarks). */
+#define FML_GEMM_MIN_FLOPS_PER_THREAD 400000.0
+#define FML_PACK_MIN_ELEMS_PER_THREAD 65536.0
+
+static fml_gemm_kernel_f32 g_kernel_f32;
+static fml_gemm_kernel_f64 g_kernel_f64;
+static int g_level = -1;
+
+int fml_gemm_init(int level)
+{
+#ifndef FML_NO_X86_SIMD
+    if (level >= FML_SIMD_AVX512) {
+        fml_gemm_kernels_avx512(&g_kernel_f32, &g_kernel_f64);
+        return g_level = FML_SIMD_AVX512;
+    }
+    if (level >= FML_SIMD_AVX2) {
+        fml_gemm_kernels_avx2(&g_kernel_f32, &g_kernel_f64);
+        return g_level = FML_SIMD_AVX2;
+    }
+#endif
+    fml_gemm_kernels_scalar(&g_kernel_f32, &g_kernel_f64);
+    return g_level = FML_SIMD_SCALAR;
+}
+
+static void ensure_init(void)
+{
+    if (g_level < 0) fml_gemm_init(fml_cpu_select());
+}
+
+const fml_gemm_kernel_f32 *fml_gemm_kernel_get_f32(void) { ensure_init(); return &g_kernel_f32; }
+const fml_gemm_kernel_f64 *fml_gemm_kernel_get_f64(void) { ensure_init(); return &g_kernel_f64; }
+
+void fml_gemm_packed_b_free(fml_gemm_packed_b *pb)
+{
+    if (pb == NULL) return;
+    fml_scratch_free(pb->data);
+    pb->data = NULL;
+}
+
+#define FT float
+#define SFX f32
+#include "core/fml_gemm_impl.h"
+#include "core/fml_dtype_end.h"
+
+#define FT double
+#define SFX f64
+#include "core/fml_gemm_impl.h"
+#include "core/fml_dtype_end.h"

@@ -1,0 +1,80 @@
+/* fml_gemm_ukr_impl.h: one register-tiled GEMM micro-kernel and the peak probe,
+ * written once over a small vector vocabulary that each ISA file defines:
+ *
+ *   VT  vector type     VL  lanes      NV  vectors per tile row (NR = NV*VL)
+ *   MR  tile rows       VZERO() VLOAD(p) VLOADU(p) VSTOREU(p, v) VSET1(x)
+ *   VFMA(a, b, c) = a*b + c           VADD(a, b)
+ *
+ * No include guard: included once per (ISA, dtype).  The contract is in fml_gemm.h.
+ * The tile is broadcast-A x vector-B: each step loads NV vectors of the B panel
+ * and broadcasts MR values of the A panel, MR*NV independent FMAs. */
+
+#define NR (NV * VL)
+
+static void FML_FN(ukr)(int64_t k, const FT *restrict a, const FT *restrict b, FT *restrict c,
+                        int64_t ldc, int64_t m, int64_t n, int accumulate)
+{
+    VT acc[MR][NV];
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) acc[i][v] = VZERO();
+
+    for (int64_t p = 0; p < k; p++) {
+        VT bv[NV];
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) bv[v] = VLOAD(b + v * VL);
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; i++) {
+            const VT ai = VSET1(a[i]);
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) acc[i][v] = VFMA(ai, bv[v], acc[i][v]);
+        }
+        a += MR;
+        b += NR;
+    }
+
+    if (m == MR && n == NR) {                      /* full tile: straight to C */
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) {
+                FT *cp = c + i * ldc + v * VL;
+                VSTOREU(cp, accumulate ? VADD(VLOADU(cp), acc[i][v]) : acc[i][v]);
+            }
+        return;
+    }
+    /* Edge tile: spill with constant indices (keeps acc in registers above),
+     * then copy the valid part. */
+    FT tmp[MR * NR];
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) VSTOREU(tmp + i * NR + v * VL, acc[i][v]);
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++)
+            c[i * ldc + j] = accumulate ? c[i * ldc + j] + tmp[i * NR + j] : tmp[i * NR + j];
+}
+
+/* Peak probe: FML_PEAK_CHAINS independent FMA chains, enough to cover the FMA
+ * latency times the number of FMA ports. */
+#define FML_PEAK_CHAINS 12
+static FT FML_FN(fma_loop)(int64_t iters)
+{
+    VT acc[FML_PEAK_CHAINS];
+    const VT x = VSET1((FT)0.999999), y = VSET1((FT)1e-7);
+#pragma GCC unroll 16
+    for (int j = 0; j < FML_PEAK_CHAINS; j++) acc[j] = VSET1((FT)j);
+    for (int64_t it = 0; it < iters; it++) {
+#pragma GCC unroll 16
+        for (int j = 0; j < FML_PEAK_CHAINS; j++) acc[j] = VFMA(acc[j], x, y);
+    }
+    FT tmp[VL], s = 0;
+#pragma GCC unroll 16
+    for (int j = 1; j < FML_PEAK_CHAINS; j++) acc[0] = VADD(acc[0], acc[j]);
+    VSTOREU(tmp, acc[0]);
+    for (int l = 0; l < VL; l++) s += tmp[l];
+    return s;
+}
+#undef FML_PEAK_CHAINS
+#undef NR

@@ -1,0 +1,12 @@
+/* Closes one vector vocabulary of fml_gemm_ukr_impl.h. */
+#undef VT
+#undef VL
+#undef NV
+#undef MR
+#undef VZERO
+#undef VLOAD
+#undef VLOADU
+#undef VSTOREU
+#undef VSET1
+#undef VFMA
+#undef VADD

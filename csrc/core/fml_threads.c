@@ -1,0 +1,44 @@
+#include "core/fml_threads.h"
+
+int fml_threads_for(int64_t n_threads, int64_t n_tasks, double work, double min_work_per_thread)
+{
+#ifdef _OPENMP
+    int64_t nt = n_threads < 1 ? 1 : n_threads;
+    if (nt > n_tasks) nt = n_tasks;
+    if (min_work_per_thread > 0) {
+        const double by_work = work / min_work_per_thread;
+        if ((double)nt > by_work) nt = by_work < 1.0 ? 1 : (int64_t)by_work;
+    }
+    return nt < 1 ? 1 : (int)nt;
+#else
+    (void)n_threads; (void)n_tasks; (void)work; (void)min_work_per_thread;
+    return 1;
+#endif
+}
+
+int fml_threads_openmp_enabled(void)
+{
+#ifdef _OPENMP
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+int fml_threads_omp_max(void)
+{
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+void fml_threads_omp_set(int n)
+{
+#ifdef _OPENMP
+    if (n >= 1) omp_set_num_threads(n);
+#else
+    (void)n;
+#endif
+}

@@ -1,0 +1,1 @@
+"""Compiled bindings: one extension per kernel family (see setup.py FAMILIES)."""
