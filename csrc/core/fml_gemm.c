@@ -13,6 +13,9 @@
  * 2-thread team costs a few microseconds to wake; see benchmarks). */
 #define FML_GEMM_MIN_FLOPS_PER_THREAD 400000.0
 #define FML_PACK_MIN_ELEMS_PER_THREAD 65536.0
+/* A matrix this big is shared by the team block by block; smaller ones in a
+ * batch go one per thread. */
+#define FML_GEMM_BLOCK_PARALLEL_FLOPS 8.0e6
 
 static fml_gemm_kernel_f32 g_kernel_f32;
 static fml_gemm_kernel_f64 g_kernel_f64;

@@ -55,31 +55,87 @@ static void FML_T(pack_a_block)(int64_t mb, int64_t kb, const FT *restrict a, in
     }
 }
 
-/* C[0:mb, 0:nb] (at c, ldc) = A[i0:i0+mb, :] B[:, j0:j0+nb] with B packed in
- * panels (j0 a multiple of nr); abuf holds mc x kc elements. */
+/* C[0:mb, 0:nb] (+)= packed A (mb x kb, mr-high panels) x packed B (kb x nb,
+ * nr-wide panels `bstride` elements apart). */
+static void FML_T(macro_kernel)(const KERNEL_T *kt, int64_t mb, int64_t nb, int64_t kb,
+                                const FT *apack, const FT *bpack, int64_t bstride, FT *c,
+                                int64_t ldc, int accumulate)
+{
+    const int64_t mr = kt->mr, nr = kt->nr;
+    for (int64_t jj = 0; jj < nb; jj += nr) {          /* B micro-panel stays in L1 */
+        const FT *bp = bpack + (jj / nr) * bstride;
+        const int64_t nv = FML_MIN(nr, nb - jj);
+        for (int64_t ii = 0; ii < mb; ii += mr)        /* A micro-panels stream from L2 */
+            kt->ukr(kb, apack + (ii / mr) * kb * mr, bp, c + ii * ldc + jj, ldc,
+                    FML_MIN(mr, mb - ii), nv, accumulate);
+    }
+}
+
+static void FML_T(zero_matrix)(int64_t m, int64_t n, FT *c, int64_t ldc)
+{
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) c[i * ldc + j] = 0;
+}
+
+/* Fused path: C[0:mb, 0:nb] = A[i0:i0+mb, :] B[:, j0:j0+nb], B pre-packed whole
+ * (panels of k x nr, j0 a multiple of nr); abuf holds mc x kc elements. */
 static void FML_T(compute_block)(const KERNEL_T *kt, int64_t k, const FT *a, int64_t rsa,
                                  int64_t csa, int64_t i0, int64_t mb, const FT *bpack,
                                  int64_t j0, int64_t nb, FT *c, int64_t ldc, FT *abuf)
 {
-    const int64_t mr = kt->mr, nr = kt->nr;
     if (k == 0) {
-        for (int64_t i = 0; i < mb; i++)
-            for (int64_t j = 0; j < nb; j++) c[i * ldc + j] = 0;
+        FML_T(zero_matrix)(mb, nb, c, ldc);
         return;
     }
     for (int64_t p0 = 0; p0 < k; p0 += kt->kc) {
         const int64_t kb = FML_MIN(kt->kc, k - p0);
-        FML_T(pack_a_block)(mb, kb, a + i0 * rsa + p0 * csa, rsa, csa, mr, abuf);
-        for (int64_t jj = 0; jj < nb; jj += nr) {      /* B micro-panel stays in L1 */
-            const FT *bp = bpack + ((j0 + jj) / nr) * k * nr + p0 * nr;
-            const int64_t nv = FML_MIN(nr, nb - jj);
-            for (int64_t ii = 0; ii < mb; ii += mr)    /* A micro-panels stream from L2 */
-                kt->ukr(kb, abuf + (ii / mr) * kb * mr, bp, c + ii * ldc + jj, ldc,
-                        FML_MIN(mr, mb - ii), nv, p0 > 0);
+        FML_T(pack_a_block)(mb, kb, a + i0 * rsa + p0 * csa, rsa, csa, kt->mr, abuf);
+        FML_T(macro_kernel)(kt, mb, nb, kb, abuf, bpack + (j0 / kt->nr) * k * kt->nr + p0 * kt->nr,
+                            k * kt->nr, c, ldc, p0 > 0);
+    }
+}
+
+/* One whole GEMM on the calling thread (BLIS order jc -> pc -> ic). */
+static void FML_T(gemm_serial)(const KERNEL_T *kt, int64_t m, int64_t n, int64_t k,
+                               const FT *a, int64_t rsa, int64_t csa, const FT *b,
+                               int64_t rsb, int64_t csb, FT *c, int64_t ldc, FT *abuf,
+                               FT *bbuf)
+{
+    const int64_t nr = kt->nr;
+    for (int64_t jc = 0; jc < n; jc += kt->nc) {
+        const int64_t nb = FML_MIN(kt->nc, n - jc);
+        for (int64_t pc = 0; pc < k; pc += kt->kc) {
+            const int64_t kb = FML_MIN(kt->kc, k - pc);
+            FML_T(pack_b_panels)(kb, nb, b + pc * rsb + jc * csb, rsb, csb, nr, bbuf, 0,
+                                 (nb + nr - 1) / nr);
+            for (int64_t ic = 0; ic < m; ic += kt->mc) {
+                const int64_t mb = FML_MIN(kt->mc, m - ic);
+                FML_T(pack_a_block)(mb, kb, a + ic * rsa + pc * csa, rsa, csa, kt->mr, abuf);
+                FML_T(macro_kernel)(kt, mb, nb, kb, abuf, bbuf, kb * nr, c + ic * ldc + jc, ldc,
+                                    pc > 0);
+            }
         }
     }
 }
 
+/* Scratch sizes (elements) for one thread: A block mc x kc, B block kc x nc. */
+static size_t FML_T(abuf_elems)(const KERNEL_T *kt, int64_t m, int64_t k)
+{
+    const int64_t rows = FML_MIN(kt->mc, (m + kt->mr - 1) / kt->mr * kt->mr);
+    return (size_t)rows * (size_t)FML_MIN(kt->kc, k);
+}
+
+static size_t FML_T(bbuf_elems)(const KERNEL_T *kt, int64_t n, int64_t k)
+{
+    const int64_t cols = FML_MIN(kt->nc, (n + kt->nr - 1) / kt->nr * kt->nr);
+    return (size_t)cols * (size_t)FML_MIN(kt->kc, k);
+}
+
+/* Batched GEMM.  Two ways to use the team, chosen by size, same bits either way
+ * (each C element is always the same micro-kernel sums in the same pc order):
+ *  - small matrices, several of them: one matrix per thread at a time;
+ *  - otherwise, matrix by matrix, for each (jc, pc) block the team packs B
+ *    together, then shares out (row block, column slice) tasks. */
 int FML_T(fml_gemm_batch)(int64_t batch, int64_t m, int64_t n, int64_t k, const FT *a,
                           const int64_t *a_off, int64_t rsa, int64_t csa, const FT *b,
                           const int64_t *b_off, int64_t rsb, int64_t csb, FT *c,
@@ -88,53 +144,79 @@ int FML_T(fml_gemm_batch)(int64_t batch, int64_t m, int64_t n, int64_t k, const 
     const KERNEL_T *kt = FML_T(fml_gemm_kernel_get)();
     if (batch <= 0 || m <= 0 || n <= 0) return FML_OK;
     if (k <= 0) {
-        for (int64_t t = 0; t < batch; t++)
-            for (int64_t i = 0; i < m; i++)
-                for (int64_t j = 0; j < n; j++) c[c_off[t] + i * ldc + j] = 0;
+        for (int64_t t = 0; t < batch; t++) FML_T(zero_matrix)(m, n, c + c_off[t], ldc);
         return FML_OK;
     }
-    int shared_b = 1;
-    for (int64_t t = 1; t < batch && shared_b; t++) shared_b = b_off[t] == b_off[0];
-    const int64_t nr = kt->nr, mr = kt->mr, mc = kt->mc, nc = kt->nc, kc = kt->kc;
-    const int64_t n_panels = (n + nr - 1) / nr, n_bpacks = shared_b ? 1 : batch;
-    int ok = 1;
-    const size_t per_b = fml_mul_size(fml_mul_size((size_t)n_panels, (size_t)nr, &ok), (size_t)k, &ok);
-    const size_t b_bytes = fml_mul_size(fml_mul_size(per_b, (size_t)n_bpacks, &ok), sizeof(FT), &ok);
-
-    const int64_t mblocks = (m + mc - 1) / mc, nblocks = (n + nc - 1) / nc;
-    const int64_t n_tasks = batch * mblocks * nblocks;
-    const double flops = 2.0 * (double)batch * (double)m * (double)n * (double)k;
-    const int nt = fml_threads_for(n_threads, n_tasks, flops, FML_GEMM_MIN_FLOPS_PER_THREAD);
-    const size_t a_elems = (size_t)mc * (size_t)kc;
-    if (!ok) return FML_ENOMEM;
-    FT *bpack = (FT *)fml_scratch_alloc(b_bytes);
-    FT *abufs = (FT *)fml_scratch_alloc(a_elems * sizeof(FT) * (size_t)nt);
-    if (bpack == NULL || abufs == NULL) {
-        fml_scratch_free(bpack);
-        fml_scratch_free(abufs);
-        return FML_ENOMEM;
+    const double flops_one = 2.0 * (double)m * (double)n * (double)k;
+    const size_t a_el = FML_T(abuf_elems)(kt, m, k), b_el = FML_T(bbuf_elems)(kt, n, k);
+    const int64_t nr = kt->nr, mc = kt->mc, nc = kt->nc, kc = kt->kc;
+    const int64_t mblocks = (m + mc - 1) / mc;
+    const int per_matrix = batch == 1 || flops_one >= FML_GEMM_BLOCK_PARALLEL_FLOPS;
+    const int nt = fml_threads_for(n_threads, per_matrix ? 64 : batch, flops_one * (double)batch,
+                                   FML_GEMM_MIN_FLOPS_PER_THREAD);
+    FT *bshared = NULL;
+    if (nt > 1 && per_matrix) {
+        bshared = (FT *)fml_scratch_alloc(b_el * sizeof(FT));
+        if (bshared == NULL) return FML_ENOMEM;
     }
-    (void)mr;
+    if (nt == 1) {                                    /* no team for small work */
+        FT *abuf = (FT *)fml_scratch_thread(0, a_el * sizeof(FT));
+        FT *bbuf = (FT *)fml_scratch_thread(1, b_el * sizeof(FT));
+        if (abuf == NULL || bbuf == NULL) return FML_ENOMEM;
+        for (int64_t t = 0; t < batch; t++)
+            FML_T(gemm_serial)(kt, m, n, k, a + a_off[t], rsa, csa, b + b_off[t], rsb, csb,
+                               c + c_off[t], ldc, abuf, bbuf);
+        return FML_OK;
+    }
+    int failed = 0;
 #pragma omp parallel num_threads(nt)
     {
-#pragma omp for schedule(static)
-        for (int64_t idx = 0; idx < n_bpacks * n_panels; idx++) {
-            const int64_t t = idx / n_panels, jp = idx % n_panels;
-            FML_T(pack_b_panels)(k, n, b + b_off[t], rsb, csb, nr, bpack + (size_t)t * per_b, jp, jp + 1);
+        FT *abuf = (FT *)fml_scratch_thread(0, a_el * sizeof(FT));
+        FT *bbuf = per_matrix ? bshared : (FT *)fml_scratch_thread(1, b_el * sizeof(FT));
+        if (abuf == NULL || bbuf == NULL) {
+#pragma omp atomic write
+            failed = 1;
         }
-        FT *abuf = abufs + a_elems * (size_t)fml_thread_id();
+#pragma omp barrier
+        int stop;
+#pragma omp atomic read
+        stop = failed;
+        const int go = !stop;
+        if (go && !per_matrix) {
 #pragma omp for schedule(dynamic, 1)
-        for (int64_t task = 0; task < n_tasks; task++) {
-            const int64_t t = task / (mblocks * nblocks), r = task % (mblocks * nblocks);
-            const int64_t i0 = (r / nblocks) * mc, j0 = (r % nblocks) * nc;
-            const FT *bp = bpack + (shared_b ? 0 : (size_t)t * per_b);
-            FML_T(compute_block)(kt, k, a + a_off[t], rsa, csa, i0, FML_MIN(mc, m - i0), bp, j0,
-                                 FML_MIN(nc, n - j0), c + c_off[t] + i0 * ldc + j0, ldc, abuf);
+            for (int64_t t = 0; t < batch; t++)
+                FML_T(gemm_serial)(kt, m, n, k, a + a_off[t], rsa, csa, b + b_off[t], rsb, csb,
+                                   c + c_off[t], ldc, abuf, bbuf);
+        } else if (go) {
+            for (int64_t t = 0; t < batch; t++)
+                for (int64_t jc = 0; jc < n; jc += nc) {
+                    const int64_t nb = FML_MIN(nc, n - jc), n_panels = (nb + nr - 1) / nr;
+                    /* enough tasks to balance the team: split columns when rows are few */
+                    const int64_t splits = FML_MIN(n_panels, FML_MAX(1, (4 * nt + mblocks - 1) / mblocks));
+                    for (int64_t pc = 0; pc < k; pc += kc) {
+                        const int64_t kb = FML_MIN(kc, k - pc);
+                        const FT *bt = b + b_off[t] + pc * rsb + jc * csb;
+#pragma omp for schedule(static)
+                        for (int64_t jp = 0; jp < n_panels; jp++)
+                            FML_T(pack_b_panels)(kb, nb, bt, rsb, csb, nr, bshared, jp, jp + 1);
+#pragma omp for schedule(dynamic, 1)
+                        for (int64_t task = 0; task < mblocks * splits; task++) {
+                            const int64_t ic = (task / splits) * mc, s = task % splits;
+                            const int64_t mb = FML_MIN(mc, m - ic);
+                            const int64_t p0 = fml_chunk_start(n_panels, splits, s);
+                            const int64_t p1 = fml_chunk_start(n_panels, splits, s + 1);
+                            FML_T(pack_a_block)(mb, kb, a + a_off[t] + ic * rsa + pc * csa, rsa, csa,
+                                                kt->mr, abuf);
+                            FML_T(macro_kernel)(kt, mb, FML_MIN(nb, p1 * nr) - p0 * nr, kb, abuf,
+                                                bshared + p0 * kb * nr, kb * nr,
+                                                c + c_off[t] + ic * ldc + jc + p0 * nr, ldc, pc > 0);
+                        }
+                    }
+                }
         }
     }
-    fml_scratch_free(bpack);
-    fml_scratch_free(abufs);
-    return FML_OK;
+    fml_scratch_free(bshared);
+    return failed ? FML_ENOMEM : FML_OK;
 }
 
 int FML_T(fml_gemm)(int64_t m, int64_t n, int64_t k, const FT *a, int64_t rsa, int64_t csa,
@@ -178,14 +260,12 @@ int FML_T(fml_gemm_fused)(int64_t m, const FT *a, int64_t rsa, int64_t csa,
     const int64_t n_tasks = (m + mc - 1) / mc;
     const double flops = 2.0 * (double)m * (double)n * (double)FML_MAX(k, 1);
     const int nt = fml_threads_for(n_threads, n_tasks, flops, FML_GEMM_MIN_FLOPS_PER_THREAD);
-    const size_t per_thread = (size_t)mc * (size_t)kc + (size_t)mc * (size_t)nbk;
-    FT *scratch = (FT *)fml_scratch_alloc(per_thread * sizeof(FT) * (size_t)nt);
-    if (scratch == NULL) return FML_ENOMEM;
     int err = FML_OK;
 #pragma omp parallel num_threads(nt) reduction(| : err)
     {
-        FT *abuf = scratch + per_thread * (size_t)fml_thread_id();
-        FT *tile = abuf + (size_t)mc * (size_t)kc;
+        FT *abuf = (FT *)fml_scratch_thread(0, (size_t)mc * (size_t)kc * sizeof(FT));
+        FT *tile = (FT *)fml_scratch_thread(2, (size_t)mc * (size_t)nbk * sizeof(FT));
+        if (abuf == NULL || tile == NULL) err |= FML_ENOMEM;
 #pragma omp for schedule(dynamic, 1)
         for (int64_t task = 0; task < n_tasks; task++) {
             if (err != FML_OK) continue;               /* this thread already failed */
@@ -199,7 +279,6 @@ int FML_T(fml_gemm_fused)(int64_t m, const FT *a, int64_t rsa, int64_t csa,
             }
         }
     }
-    fml_scratch_free(scratch);
     return err;
 }
 

@@ -16,9 +16,14 @@ static void FML_FN(ukr)(int64_t k, const FT *restrict a, const FT *restrict b, F
 {
     VT acc[MR][NV];
 #pragma GCC unroll 16
-    for (int i = 0; i < MR; i++)
+    for (int i = 0; i < MR; i++) {
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++) acc[i][v] = VZERO();
+        /* C is touched only after the k loop: start bringing its rows in now
+         * (a prefetch never faults, so edge tiles may prefetch past the end). */
+        __builtin_prefetch(c + i * ldc, 1, 3);
+        __builtin_prefetch(c + i * ldc + NR - 1, 1, 3);
+    }
 
     for (int64_t p = 0; p < k; p++) {
         VT bv[NV];

@@ -1,6 +1,7 @@
 #include "core/fml_scratch.h"
 
 #include <stdint.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 void *fml_scratch_alloc(size_t bytes)
@@ -20,4 +21,44 @@ size_t fml_mul_size(size_t n, size_t size, int *ok)
         return 0;
     }
     return n * size;
+}
+
+/* Per-thread cache: one key whose value is an array of FML_SCRATCH_SLOTS buffers. */
+typedef struct {
+    void *ptr[FML_SCRATCH_SLOTS];
+    size_t size[FML_SCRATCH_SLOTS];
+} thread_cache;
+
+static pthread_key_t g_key;
+static pthread_once_t g_key_once = PTHREAD_ONCE_INIT;
+static int g_key_ok = 0;
+
+static void cache_destroy(void *p)
+{
+    thread_cache *tc = (thread_cache *)p;
+    for (int s = 0; s < FML_SCRATCH_SLOTS; s++) fml_scratch_free(tc->ptr[s]);
+    free(tc);
+}
+
+static void key_init(void) { g_key_ok = pthread_key_create(&g_key, cache_destroy) == 0; }
+
+void *fml_scratch_thread(int slot, size_t bytes)
+{
+    pthread_once(&g_key_once, key_init);
+    if (!g_key_ok || slot < 0 || slot >= FML_SCRATCH_SLOTS) return NULL;
+    thread_cache *tc = (thread_cache *)pthread_getspecific(g_key);
+    if (tc == NULL) {
+        tc = (thread_cache *)calloc(1, sizeof(thread_cache));
+        if (tc == NULL) return NULL;
+        if (pthread_setspecific(g_key, tc) != 0) {
+            free(tc);
+            return NULL;
+        }
+    }
+    if (tc->size[slot] < bytes) {
+        fml_scratch_free(tc->ptr[slot]);
+        tc->ptr[slot] = fml_scratch_alloc(bytes);
+        tc->size[slot] = tc->ptr[slot] ? bytes : 0;
+    }
+    return tc->ptr[slot];
 }

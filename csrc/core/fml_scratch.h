@@ -10,6 +10,13 @@
 void *fml_scratch_alloc(size_t bytes);
 void fml_scratch_free(void *p);
 
+/* A buffer of at least `bytes` owned by the calling thread, in one of
+ * FML_SCRATCH_SLOTS slots; kept for reuse by later calls on this thread and
+ * freed when the thread exits.  NULL on failure.  Two calls running at once on
+ * different threads never share a buffer. */
+#define FML_SCRATCH_SLOTS 4
+void *fml_scratch_thread(int slot, size_t bytes);
+
 /* n * size with overflow check: returns 0 (and sets *ok = 0) on overflow. */
 size_t fml_mul_size(size_t n, size_t size, int *ok);
 

@@ -100,3 +100,17 @@ def gemm(cnp.ndarray a, cnp.ndarray b, cnp.ndarray c, int64_t batch, int64_t m, 
                                         <const double *>pb, &b_off[0], rsb, csb,
                                         <double *>pc, &c_off[0], ldc, n_threads)
     raise_for_status(status, "matmul")
+
+
+def _set_blocking(str dtype, int64_t kc, int64_t mc, int64_t nc):
+    """Override the cache blocking of the selected kernels (tuning aid; mc a multiple of MR, nc of NR)."""
+    cdef fml_gemm_kernel_f32 *k32 = <fml_gemm_kernel_f32 *>fml_gemm_kernel_get_f32()
+    cdef fml_gemm_kernel_f64 *k64 = <fml_gemm_kernel_f64 *>fml_gemm_kernel_get_f64()
+    if dtype == "float32":
+        if mc % k32.mr or nc % k32.nr or kc < 1:
+            raise ValueError("mc must be a multiple of MR and nc of NR")
+        k32.kc, k32.mc, k32.nc = kc, mc, nc
+    else:
+        if mc % k64.mr or nc % k64.nr or kc < 1:
+            raise ValueError("mc must be a multiple of MR and nc of NR")
+        k64.kc, k64.mc, k64.nc = kc, mc, nc
