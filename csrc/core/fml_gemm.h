@@ -27,6 +27,7 @@
  *      touched.  accumulate == 0: C = A*B and C is never read (it may hold
  *      garbage or NaN).  accumulate != 0: C += A*B.
  *   a and b are 64-byte aligned; c has no alignment requirement.
+ *   pack_a_panel packs one full MR-row panel (MR a constant in the ISA file).
  *
  * Fused epilogues (distances, k-means, convolution, attention):
  *   fml_gemm_fused_* computes the product block by block into a per-thread tile
@@ -59,12 +60,15 @@ typedef void (*fml_gemm_ukr_f32)(int64_t k, const float *a, const float *b, floa
 typedef void (*fml_gemm_ukr_f64)(int64_t k, const double *a, const double *b, double *c,
                                  int64_t ldc, int64_t m, int64_t n, int accumulate);
 
+#define FML_GEMM_MAX_MR 16  /* largest register-tile height of any kernel */
+
 /* One SIMD level's GEMM for one dtype: tile shape, blocking and kernels. */
 typedef struct {
     const char *name;          /* micro-kernel name, e.g. "ukr_14x32_f32__avx512" */
     int64_t mr, nr;            /* register tile */
     int64_t kc, mc, nc;        /* cache blocking: KC deep, MC x NC C blocks per task */
     fml_gemm_ukr_f32 ukr;
+    void (*pack_a_panel)(int64_t kb, const float *a, int64_t rsa, int64_t csa, float *dst);
     float (*fma_loop)(int64_t iters);  /* peak probe: iters * flops_per_iter flops */
     int64_t flops_per_iter;
 } fml_gemm_kernel_f32;
@@ -74,6 +78,7 @@ typedef struct {
     int64_t mr, nr;
     int64_t kc, mc, nc;
     fml_gemm_ukr_f64 ukr;
+    void (*pack_a_panel)(int64_t kb, const double *a, int64_t rsa, int64_t csa, double *dst);
     double (*fma_loop)(int64_t iters);
     int64_t flops_per_iter;
 } fml_gemm_kernel_f64;

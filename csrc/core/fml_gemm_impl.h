@@ -32,17 +32,16 @@ static void FML_T(pack_b_panels)(int64_t k, int64_t n, const FT *restrict b, int
 
 /* A block (mb x kb, element strides rsa/csa) into mr-high panels:
  * out[(i/mr)*kb*mr + p*mr + i%mr], rows past mb zero-padded. */
-static void FML_T(pack_a_block)(int64_t mb, int64_t kb, const FT *restrict a, int64_t rsa,
-                                int64_t csa, int64_t mr, FT *restrict out)
+static void FML_T(pack_a_block)(const KERNEL_T *kt, int64_t mb, int64_t kb, const FT *restrict a,
+                                int64_t rsa, int64_t csa, FT *restrict out)
 {
+    const int64_t mr = kt->mr;
+    void (*pack_panel)(int64_t, const FT *, int64_t, int64_t, FT *) = kt->pack_a_panel;
     for (int64_t i0 = 0; i0 < mb; i0 += mr) {
         FT *restrict dst = out + (i0 / mr) * kb * mr;
         const int64_t mv = FML_MIN(mr, mb - i0);
-        if (csa == 1) {                                   /* row-major A */
-            for (int64_t i = 0; i < mv; i++) {
-                const FT *restrict src = a + (i0 + i) * rsa;
-                for (int64_t p = 0; p < kb; p++) dst[p * mr + i] = src[p];
-            }
+        if (mv == mr) {
+            pack_panel(kb, a + i0 * rsa, rsa, csa, dst);
         } else {
             for (int64_t p = 0; p < kb; p++) {
                 const FT *restrict src = a + i0 * rsa + p * csa;
@@ -89,7 +88,7 @@ static void FML_T(compute_block)(const KERNEL_T *kt, int64_t k, const FT *a, int
     }
     for (int64_t p0 = 0; p0 < k; p0 += kt->kc) {
         const int64_t kb = FML_MIN(kt->kc, k - p0);
-        FML_T(pack_a_block)(mb, kb, a + i0 * rsa + p0 * csa, rsa, csa, kt->mr, abuf);
+        FML_T(pack_a_block)(kt, mb, kb, a + i0 * rsa + p0 * csa, rsa, csa, abuf);
         FML_T(macro_kernel)(kt, mb, nb, kb, abuf, bpack + (j0 / kt->nr) * k * kt->nr + p0 * kt->nr,
                             k * kt->nr, c, ldc, p0 > 0);
     }
@@ -110,7 +109,7 @@ static void FML_T(gemm_serial)(const KERNEL_T *kt, int64_t m, int64_t n, int64_t
                                  (nb + nr - 1) / nr);
             for (int64_t ic = 0; ic < m; ic += kt->mc) {
                 const int64_t mb = FML_MIN(kt->mc, m - ic);
-                FML_T(pack_a_block)(mb, kb, a + ic * rsa + pc * csa, rsa, csa, kt->mr, abuf);
+                FML_T(pack_a_block)(kt, mb, kb, a + ic * rsa + pc * csa, rsa, csa, abuf);
                 FML_T(macro_kernel)(kt, mb, nb, kb, abuf, bbuf, kb * nr, c + ic * ldc + jc, ldc,
                                     pc > 0);
             }
@@ -205,8 +204,8 @@ int FML_T(fml_gemm_batch)(int64_t batch, int64_t m, int64_t n, int64_t k, const 
                             const int64_t mb = FML_MIN(mc, m - ic);
                             const int64_t p0 = fml_chunk_start(n_panels, splits, s);
                             const int64_t p1 = fml_chunk_start(n_panels, splits, s + 1);
-                            FML_T(pack_a_block)(mb, kb, a + a_off[t] + ic * rsa + pc * csa, rsa, csa,
-                                                kt->mr, abuf);
+                            FML_T(pack_a_block)(kt, mb, kb, a + a_off[t] + ic * rsa + pc * csa, rsa,
+                                                csa, abuf);
                             FML_T(macro_kernel)(kt, mb, FML_MIN(nb, p1 * nr) - p0 * nr, kb, abuf,
                                                 bshared + p0 * kb * nr, kb * nr,
                                                 c + c_off[t] + ic * ldc + jc + p0 * nr, ldc, pc > 0);

@@ -61,6 +61,25 @@ static void FML_FN(ukr)(int64_t k, const FT *restrict a, const FT *restrict b, F
             c[i * ldc + j] = accumulate ? c[i * ldc + j] + tmp[i * NR + j] : tmp[i * NR + j];
 }
 
+/* Full A micro-panel (MR rows, kb columns) into dst[p*MR + i]; MR is a
+ * compile-time constant here, so the row loop unrolls. */
+static void FML_FN(pack_a_panel)(int64_t kb, const FT *restrict a, int64_t rsa, int64_t csa,
+                                 FT *restrict dst)
+{
+    if (csa == 1) {
+        const FT *restrict rows[MR];
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; i++) rows[i] = a + i * rsa;
+        for (int64_t p = 0; p < kb; p++)
+#pragma GCC unroll 16
+            for (int i = 0; i < MR; i++) dst[p * MR + i] = rows[i][p];
+    } else {
+        for (int64_t p = 0; p < kb; p++)
+#pragma GCC unroll 16
+            for (int i = 0; i < MR; i++) dst[p * MR + i] = a[i * rsa + p * csa];
+    }
+}
+
 /* Peak probe: FML_PEAK_CHAINS independent FMA chains, enough to cover the FMA
  * latency times the number of FMA ports. */
 #define FML_PEAK_CHAINS 12

@@ -45,7 +45,7 @@ static inline double f64_fma(double a, double b, double c) { return a * b + c; }
 void fml_gemm_kernels_scalar(fml_gemm_kernel_f32 *k32, fml_gemm_kernel_f64 *k64)
 {
     *k32 = (fml_gemm_kernel_f32){"ukr_4x8_f32__scalar", 4, 8, 256, 64, 256,
-                                 ukr_f32__scalar, fma_loop_f32__scalar, 12 * 2};
+                                 ukr_f32__scalar, pack_a_panel_f32__scalar, fma_loop_f32__scalar, 12 * 2};
     *k64 = (fml_gemm_kernel_f64){"ukr_4x8_f64__scalar", 4, 8, 256, 64, 256,
-                                 ukr_f64__scalar, fma_loop_f64__scalar, 12 * 2};
+                                 ukr_f64__scalar, pack_a_panel_f64__scalar, fma_loop_f64__scalar, 12 * 2};
 }

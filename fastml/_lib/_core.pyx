@@ -80,6 +80,31 @@ def fma_loop(str dtype, int64_t iters):
     return float(iters * k64.flops_per_iter)
 
 
+def gemm2d(cnp.ndarray a, cnp.ndarray b, cnp.ndarray c, int64_t n_threads):
+    """C = A B for 2-D float arrays of one dtype, shapes already checked; C has unit
+    column stride.  The fast path of matmul: shapes and strides are read here."""
+    cdef int64_t item = c.itemsize
+    cdef int64_t m = a.shape[0], k = a.shape[1], n = b.shape[1]
+    cdef int64_t rsa = a.strides[0] // item, csa = a.strides[1] // item
+    cdef int64_t rsb = b.strides[0] // item, csb = b.strides[1] // item
+    cdef int64_t ldc = c.strides[0] // item if m > 1 else n
+    cdef int64_t zero = 0
+    cdef int status
+    cdef void *pa = cnp.PyArray_DATA(a)
+    cdef void *pb = cnp.PyArray_DATA(b)
+    cdef void *pc = cnp.PyArray_DATA(c)
+    with nogil:
+        if item == 4:
+            status = fml_gemm_batch_f32(1, m, n, k, <const float *>pa, &zero, rsa, csa,
+                                        <const float *>pb, &zero, rsb, csb, <float *>pc, &zero,
+                                        ldc, n_threads)
+        else:
+            status = fml_gemm_batch_f64(1, m, n, k, <const double *>pa, &zero, rsa, csa,
+                                        <const double *>pb, &zero, rsb, csb, <double *>pc, &zero,
+                                        ldc, n_threads)
+    raise_for_status(status, "matmul")
+
+
 def gemm(cnp.ndarray a, cnp.ndarray b, cnp.ndarray c, int64_t batch, int64_t m, int64_t n, int64_t k,
          const int64_t[::1] a_off, int64_t rsa, int64_t csa,
          const int64_t[::1] b_off, int64_t rsb, int64_t csb,

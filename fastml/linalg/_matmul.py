@@ -8,10 +8,11 @@ import numpy as np
 
 from fastml import _profiler
 from fastml._lib import _core
-from fastml._threads import resolve_n_threads
+from fastml._threads import get_num_threads, resolve_n_threads
 from fastml._validation import as_float_array, check_out, result_dtype
 
 _ZERO_OFF = np.zeros(1, dtype=np.int64)
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def matmul(a, b, out=None, *, n_threads=None):
@@ -50,6 +51,16 @@ def _matmul_cost(args, result):
 
 
 def _matmul(a, b, out, n_threads):
+    # Fast path: two 2-D arrays of one float dtype, new output (the 64x64 case
+    # must cost little more than the kernel).
+    if (out is None and type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2
+            and b.ndim == 2 and a.dtype is b.dtype and a.dtype in _FLOATS
+            and a.shape[1] == b.shape[0] and not (a.strides[0] % a.itemsize or a.strides[1] % a.itemsize
+                                                  or b.strides[0] % b.itemsize or b.strides[1] % b.itemsize)):
+        c = np.empty((a.shape[0], b.shape[1]), dtype=a.dtype)
+        if c.size:
+            _core.gemm2d(a, b, c, get_num_threads() if n_threads is None else resolve_n_threads(n_threads))
+        return c
     a = as_float_array(a, "a")
     b = as_float_array(b, "b")
     nt = resolve_n_threads(n_threads)
