@@ -44,8 +44,8 @@
 
 void fml_gemm_kernels_avx2(fml_gemm_kernel_f32 *k32, fml_gemm_kernel_f64 *k64)
 {
-    *k32 = (fml_gemm_kernel_f32){"ukr_6x16_f32__avx2", 6, 16, 256, 96, 1024,
+    *k32 = (fml_gemm_kernel_f32){"ukr_6x16_f32__avx2", 6, 16, 256, 48, 1024,
                                  ukr_f32__avx2, pack_a_panel_f32__avx2, fma_loop_f32__avx2, 12 * 8 * 2};
-    *k64 = (fml_gemm_kernel_f64){"ukr_6x8_f64__avx2", 6, 8, 256, 96, 512,
+    *k64 = (fml_gemm_kernel_f64){"ukr_6x8_f64__avx2", 6, 8, 256, 48, 1024,
                                  ukr_f64__avx2, pack_a_panel_f64__avx2, fma_loop_f64__avx2, 12 * 4 * 2};
 }

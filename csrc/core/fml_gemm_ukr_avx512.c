@@ -45,8 +45,8 @@
 
 void fml_gemm_kernels_avx512(fml_gemm_kernel_f32 *k32, fml_gemm_kernel_f64 *k64)
 {
-    *k32 = (fml_gemm_kernel_f32){"ukr_14x32_f32__avx512", 14, 32, 256, 112, 1024,
+    *k32 = (fml_gemm_kernel_f32){"ukr_14x32_f32__avx512", 14, 32, 256, 56, 1024,
                                  ukr_f32__avx512, pack_a_panel_f32__avx512, fma_loop_f32__avx512, 12 * 16 * 2};
-    *k64 = (fml_gemm_kernel_f64){"ukr_14x16_f64__avx512", 14, 16, 256, 112, 512,
+    *k64 = (fml_gemm_kernel_f64){"ukr_14x16_f64__avx512", 14, 16, 256, 56, 1024,
                                  ukr_f64__avx512, pack_a_panel_f64__avx512, fma_loop_f64__avx512, 12 * 8 * 2};
 }
