@@ -1,0 +1,109 @@
+"""Thread settings: set/get, the context manager, threadpoolctl, defaults."""
+import threading
+
+import numpy as np
+import pytest
+
+import fastml
+from fastml import _threads
+
+
+def test_set_get_roundtrip():
+    old = fastml.get_num_threads()
+    try:
+        fastml.set_num_threads(1)
+        assert fastml.get_num_threads() == 1
+        fastml.set_num_threads(2)
+        assert fastml.get_num_threads() == 2
+    finally:
+        fastml.set_num_threads(old)
+
+
+def test_context_manager_restores():
+    before = fastml.get_num_threads()
+    with fastml.threads(1) as n:
+        assert n == 1 and fastml.get_num_threads() == 1
+    assert fastml.get_num_threads() == before
+
+
+def test_context_manager_restores_on_error():
+    before = fastml.get_num_threads()
+    with pytest.raises(RuntimeError):
+        with fastml.threads(1):
+            raise RuntimeError("boom")
+    assert fastml.get_num_threads() == before
+
+
+@pytest.mark.parametrize("bad,exc", [(0, ValueError), (-1, ValueError), (2.0, TypeError),
+                                      (None, TypeError), (False, TypeError)])
+def test_bad_values(bad, exc):
+    with pytest.raises(exc, match="n_threads"):
+        fastml.set_num_threads(bad)
+    with pytest.raises(exc, match="n_threads"):
+        with fastml.threads(bad):
+            pass
+
+
+def test_numpy_integer_accepted():
+    with fastml.threads(np.int64(1)):
+        assert fastml.get_num_threads() == 1
+
+
+def test_default_is_affinity_capped_by_cgroup(monkeypatch):
+    import os
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    monkeypatch.setattr(_threads, "_cgroup_cpu_limit", lambda: 3)
+    assert _threads.default_num_threads() == 3
+    monkeypatch.setattr(_threads, "_cgroup_cpu_limit", lambda: None)
+    assert _threads.default_num_threads() == 4
+
+
+def test_cgroup_parsing(tmp_path, monkeypatch):
+    import builtins
+    real_open = builtins.open
+
+    def fake_open(path, *a, **k):
+        if path == "/sys/fs/cgroup/cpu.max":
+            p = tmp_path / "cpu.max"
+            p.write_text("150000 100000\n")
+            return real_open(p, *a, **k)
+        return real_open(path, *a, **k)
+    monkeypatch.setattr(builtins, "open", fake_open)
+    assert _threads._cgroup_cpu_limit() == 2
+
+
+def test_threadpoolctl_sees_and_limits_openmp():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    import fastml._lib._core as core
+    infos = threadpoolctl.threadpool_info()
+    ours = [i for i in infos if i["user_api"] == "openmp"]
+    assert ours, f"no OpenMP runtime visible to threadpoolctl: {infos}"
+    with threadpoolctl.threadpool_limits(limits=1, user_api="openmp"):
+        assert core.omp_max_threads() == 1
+        assert fastml.get_num_threads() == 1
+    assert fastml.get_num_threads() == min(_threads._DEFAULT, core.omp_max_threads())
+
+
+def test_setting_is_process_wide():
+    seen = []
+    with fastml.threads(1):
+        t = threading.Thread(target=lambda: seen.append(fastml.get_num_threads()))
+        t.start()
+        t.join()
+    assert seen == [1]
+
+
+def test_concurrent_calls_from_python_threads_are_bitwise(rng):
+    a = rng.standard_normal((200, 150)).astype(np.float32)
+    b = rng.standard_normal((150, 170)).astype(np.float32)
+    expect = fastml.linalg.matmul(a, b).tobytes()
+    results = [None] * 6
+
+    def work(i):
+        results[i] = fastml.linalg.matmul(a, b, n_threads=2).tobytes()
+    ts = [threading.Thread(target=work, args=(i,)) for i in range(6)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert all(r == expect for r in results)
