@@ -9,9 +9,12 @@
 #include "core/fml_scratch.h"
 #include "core/fml_threads.h"
 
-/* Below this many flops per thread a GEMM stays on fewer threads (measured: a
- * 2-thread team costs a few microseconds to wake; see benchmarks). */
-#define FML_GEMM_MIN_FLOPS_PER_THREAD 400000.0
+/* Below this much work per thread a GEMM uses fewer threads.  Work counts
+ * float32 flops; a float64 flop counts twice (half the SIMD lanes).  Measured on
+ * a 2-core AVX-512 machine (matmul n_threads=1 vs 2): 2 threads win from about
+ * 160^3 float32 and 128^3 float64 (8 and 4 Mflop). */
+double fml_gemm_min_flops_per_thread = 4.0e6;
+#define FML_GEMM_MIN_FLOPS_PER_THREAD fml_gemm_min_flops_per_thread
 #define FML_PACK_MIN_ELEMS_PER_THREAD 65536.0
 /* A matrix this big is shared by the team block by block; smaller ones in a
  * batch go one per thread. */

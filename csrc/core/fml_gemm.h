@@ -88,6 +88,9 @@ void fml_gemm_kernels_scalar(fml_gemm_kernel_f32 *k32, fml_gemm_kernel_f64 *k64)
 void fml_gemm_kernels_avx2(fml_gemm_kernel_f32 *k32, fml_gemm_kernel_f64 *k64);
 void fml_gemm_kernels_avx512(fml_gemm_kernel_f32 *k32, fml_gemm_kernel_f64 *k64);
 
+/* Work (flops) per thread below which a GEMM uses fewer threads (calibrated). */
+extern double fml_gemm_min_flops_per_thread;
+
 /* Select the kernels of `level` (fml_cpu.h) for this module; returns the level used. */
 int fml_gemm_init(int level);
 const fml_gemm_kernel_f32 *fml_gemm_kernel_get_f32(void);

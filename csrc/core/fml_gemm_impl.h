@@ -151,7 +151,8 @@ int FML_T(fml_gemm_batch)(int64_t batch, int64_t m, int64_t n, int64_t k, const 
     const int64_t nr = kt->nr, mc = kt->mc, nc = kt->nc, kc = kt->kc;
     const int64_t mblocks = (m + mc - 1) / mc;
     const int per_matrix = batch == 1 || flops_one >= FML_GEMM_BLOCK_PARALLEL_FLOPS;
-    const int nt = fml_threads_for(n_threads, per_matrix ? 64 : batch, flops_one * (double)batch,
+    const double work = flops_one * (double)batch * (double)(sizeof(FT) / sizeof(float));
+    const int nt = fml_threads_for(n_threads, per_matrix ? 64 : batch, work,
                                    FML_GEMM_MIN_FLOPS_PER_THREAD);
     FT *bshared = NULL;
     if (nt > 1 && per_matrix) {
@@ -257,8 +258,9 @@ int FML_T(fml_gemm_fused)(int64_t m, const FT *a, int64_t rsa, int64_t csa,
     if (m <= 0 || pb->n <= 0) return FML_OK;
     const int64_t mc = kt->mc, kc = kt->kc, nbk = FML_GEMM_FUSED_NB, k = pb->k, n = pb->n;
     const int64_t n_tasks = (m + mc - 1) / mc;
-    const double flops = 2.0 * (double)m * (double)n * (double)FML_MAX(k, 1);
-    const int nt = fml_threads_for(n_threads, n_tasks, flops, FML_GEMM_MIN_FLOPS_PER_THREAD);
+    const double work = 2.0 * (double)m * (double)n * (double)FML_MAX(k, 1) *
+                        (double)(sizeof(FT) / sizeof(float));
+    const int nt = fml_threads_for(n_threads, n_tasks, work, FML_GEMM_MIN_FLOPS_PER_THREAD);
     int err = FML_OK;
 #pragma omp parallel num_threads(nt) reduction(| : err)
     {

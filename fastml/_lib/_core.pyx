@@ -139,3 +139,13 @@ def _set_blocking(str dtype, int64_t kc, int64_t mc, int64_t nc):
         if mc % k64.mr or nc % k64.nr or kc < 1:
             raise ValueError("mc must be a multiple of MR and nc of NR")
         k64.kc, k64.mc, k64.nc = kc, mc, nc
+
+
+cdef extern from "core/fml_gemm.h":
+    double fml_gemm_min_flops_per_thread
+
+
+def _set_min_flops_per_thread(double flops):
+    """Calibration aid: GEMM work per thread below which fewer threads are used."""
+    global fml_gemm_min_flops_per_thread
+    fml_gemm_min_flops_per_thread = flops

@@ -104,12 +104,16 @@ def test_threads_bitwise(m, n, k, dtype, simd_level, rng):
         assert matmul(a, b).tobytes() == c1.tobytes()
 
 
-def test_batched_threads_bitwise(rng):
-    a = rng.standard_normal((50, 33, 17)).astype(np.float32)
-    b = rng.standard_normal((17, 45)).astype(np.float32)
-    assert matmul(a, b, n_threads=1).tobytes() == matmul(a, b, n_threads=2).tobytes()
-    # batch-parallel and block-parallel modes agree with one-at-a-time 2-D calls
-    assert np.stack([matmul(x, b) for x in a]).tobytes() == matmul(a, b, n_threads=2).tobytes()
+@pytest.mark.parametrize("shape_a,shape_b", [
+    ((300, 33, 17), (17, 45)),           # many small matrices: one matrix per thread
+    ((3, 200, 300), (3, 300, 250))])     # few large ones: the team shares each matrix
+def test_batched_threads_bitwise(shape_a, shape_b, rng):
+    a = rng.standard_normal(shape_a).astype(np.float32)
+    b = rng.standard_normal(shape_b).astype(np.float32)
+    c2 = matmul(a, b, n_threads=2)
+    assert matmul(a, b, n_threads=1).tobytes() == c2.tobytes()
+    bs = np.broadcast_to(b, a.shape[:1] + b.shape[-2:])
+    assert np.stack([matmul(x, y, n_threads=1) for x, y in zip(a, bs)]).tobytes() == c2.tobytes()
 
 
 def test_simd_levels_agree(dtype, rng):
