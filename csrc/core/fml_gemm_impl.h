@@ -241,6 +241,7 @@ int FML_T(fml_gemm_pack_b)(int64_t k, int64_t n, const FT *b, int64_t rsb, int64
     out->data = ok ? fml_scratch_alloc(bytes) : NULL;
     if (out->data == NULL) return FML_ENOMEM;
     const int nt = fml_threads_for(n_threads, n_panels, (double)k * (double)n, FML_PACK_MIN_ELEMS_PER_THREAD);
+    (void)nt;                                         /* unused without OpenMP */
 #pragma omp parallel for schedule(static) num_threads(nt)
     for (int64_t jp = 0; jp < n_panels; jp++)
         FML_T(pack_b_panels)(k, n, b, rsb, csb, nr, (FT *)out->data, jp, jp + 1);
@@ -261,6 +262,7 @@ int FML_T(fml_gemm_fused)(int64_t m, const FT *a, int64_t rsa, int64_t csa,
     const double work = 2.0 * (double)m * (double)n * (double)FML_MAX(k, 1) *
                         (double)(sizeof(FT) / sizeof(float));
     const int nt = fml_threads_for(n_threads, n_tasks, work, FML_GEMM_MIN_FLOPS_PER_THREAD);
+    (void)nt;                                         /* unused without OpenMP */
     int err = FML_OK;
 #pragma omp parallel num_threads(nt) reduction(| : err)
     {
