@@ -113,6 +113,7 @@ def _family_extension(family, c_dirs):
 # family -> C folders beside csrc/core that it compiles.  A new family adds a line.
 FAMILIES = {
     "core": [],
+    "kmeans": ["kmeans"],
 }
 
 directives = {"language_level": 3, "boundscheck": DEBUG, "wraparound": False,

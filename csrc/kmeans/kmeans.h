@@ -1,0 +1,60 @@
+/* kmeans.h: the fused Lloyd step, the Hamerly bound-based step and the exact
+ * inertia of k-means.
+ *
+ * Layout: X is n x d row-major, centers k x d row-major, labels int32.
+ * Sums are float64 (sum of weighted points per cluster, k x d, and the cluster
+ * weights, k): float32 input is accumulated in float64 because k-means sums
+ * hundreds of thousands of points.
+ *
+ * Determinism: rows are cut into fixed chunks of FML_KMEANS_CHUNK rows (never
+ * by thread count); each chunk accumulates its own partial sums, and partial
+ * sums are added in chunk order.  Labels, sums, centres and inertia are
+ * bit-identical for any number of threads.
+ */
+#ifndef FML_KMEANS_H
+#define FML_KMEANS_H
+
+#include <stdint.h>
+
+#include "core/fml_status.h"
+
+#define FML_KMEANS_CHUNK 4096
+
+/* One Lloyd E-step + sums: labels[i] = argmin_j ||x_i - c_j||^2 (smallest j on
+ * ties), computed as ||c_j||^2 - 2 x_i.c_j through the fused GEMM (the n x k
+ * distance matrix is never built).  OUT: labels (n), sums (k x d) and wsum (k),
+ * both overwritten; min_d2 (n, may be NULL): the squared distance to the chosen
+ * centre (from the expansion, clamped at 0).  With update == 0 sums/wsum are
+ * not computed (may be NULL). */
+int fml_kmeans_lloyd_f32(int64_t n, int64_t d, const float *x, const float *sample_weight,
+                         int64_t k, const float *centers, int32_t *labels, float *min_d2,
+                         double *sums, double *wsum, int update, int64_t n_threads);
+int fml_kmeans_lloyd_f64(int64_t n, int64_t d, const double *x, const double *sample_weight,
+                         int64_t k, const double *centers, int32_t *labels, double *min_d2,
+                         double *sums, double *wsum, int update, int64_t n_threads);
+
+/* Hamerly step.  IN-OUT: labels (n), upper (n) and lower (n) bounds on the
+ * distance (not squared) to the assigned centre and to the second closest.
+ * IN: half_sep (k): half the distance from each centre to its nearest other
+ * centre.  A point whose upper bound (after tightening) is at most
+ * max(lower, half_sep[label]) keeps its label without computing distances;
+ * the others are gathered and run through the fused GEMM against all centres.
+ * OUT: sums / wsum as for Lloyd, n_recomputed (points that needed all k). */
+int fml_kmeans_hamerly_f32(int64_t n, int64_t d, const float *x, const float *sample_weight,
+                           int64_t k, const float *centers, const double *half_sep,
+                           int32_t *labels, double *upper, double *lower, double *sums,
+                           double *wsum, int64_t *n_recomputed, int64_t n_threads);
+int fml_kmeans_hamerly_f64(int64_t n, int64_t d, const double *x, const double *sample_weight,
+                           int64_t k, const double *centers, const double *half_sep,
+                           int32_t *labels, double *upper, double *lower, double *sums,
+                           double *wsum, int64_t *n_recomputed, int64_t n_threads);
+
+/* Exact inertia sum_i w_i ||x_i - c_{labels_i}||^2, difference-based, float64. */
+int fml_kmeans_inertia_f32(int64_t n, int64_t d, const float *x, const float *sample_weight,
+                           const float *centers, const int32_t *labels, double *inertia,
+                           int64_t n_threads);
+int fml_kmeans_inertia_f64(int64_t n, int64_t d, const double *x, const double *sample_weight,
+                           const double *centers, const int32_t *labels, double *inertia,
+                           int64_t n_threads);
+
+#endif

@@ -1,0 +1,295 @@
+/* kmeans_impl.h: dtype-generic k-means steps.  No include guard: included by
+ * kmeans.c once per dtype with FT and SFX set.  Contracts in kmeans.h. */
+
+/* ---- Lloyd: argmin + weighted sums in the GEMM epilogue ------------------ */
+
+typedef struct {
+    const FT *x;           /* this chunk's rows */
+    const FT *w;           /* this chunk's sample weights */
+    int64_t d, k;
+    const FT *cnorm;       /* ||c_j||^2 */
+    FT *best;              /* running min of ||c||^2 - 2 x.c, per row of the chunk */
+    int32_t *labels;
+    FT *min_d2;            /* optional */
+    double *sums, *wsum;   /* this chunk's partial sums, or NULL */
+} FML_T(lloyd_ctx);
+
+/* Add w * x (one row) to the sums of cluster j. */
+static inline void FML_T(add_row)(double *restrict sums, double *restrict wsum, int64_t j,
+                                  const FT *restrict xr, FT w, int64_t d)
+{
+    double *restrict s = sums + j * d;
+    for (int64_t p = 0; p < d; p++) s[p] += (double)w * (double)xr[p];
+    wsum[j] += (double)w;
+}
+
+static FT FML_T(row_sqnorm)(const FT *restrict xr, int64_t d)
+{
+    FT s = 0;
+    for (int64_t p = 0; p < d; p++) s += xr[p] * xr[p];
+    return s;
+}
+
+static int FML_T(lloyd_epilogue)(void *vctx, int64_t i0, int64_t j0, int64_t mb, int64_t nb,
+                                 FT *tile, int64_t ldt)
+{
+    FML_T(lloyd_ctx) *ctx = (FML_T(lloyd_ctx) *)vctx;
+    const FT *restrict cn = ctx->cnorm + j0;
+    const int last = j0 + nb == ctx->k;
+    for (int64_t i = 0; i < mb; i++) {
+        const FT *restrict row = tile + i * ldt;
+        FT best = j0 == 0 ? (FT)INFINITY : ctx->best[i0 + i];
+        int32_t arg = j0 == 0 ? 0 : ctx->labels[i0 + i];
+        for (int64_t j = 0; j < nb; j++) {
+            const FT v = cn[j] - 2 * row[j];
+            if (v < best) {                            /* strict: first index wins ties */
+                best = v;
+                arg = (int32_t)(j0 + j);
+            }
+        }
+        ctx->labels[i0 + i] = arg;
+        if (!last) {
+            ctx->best[i0 + i] = best;
+            continue;
+        }
+        const FT *xr = ctx->x + (i0 + i) * ctx->d;
+        if (ctx->min_d2 != NULL) {
+            const FT d2 = FML_T(row_sqnorm)(xr, ctx->d) + best;
+            ctx->min_d2[i0 + i] = d2 > 0 ? d2 : 0;     /* roundoff can go below 0 */
+        }
+        if (ctx->sums != NULL) FML_T(add_row)(ctx->sums, ctx->wsum, arg, xr, ctx->w[i0 + i], ctx->d);
+    }
+    return FML_OK;
+}
+
+/* Centre norms and the packed centres (B = C^T, d x k) shared by the steps. */
+static int FML_T(prepare_centers)(int64_t d, int64_t k, const FT *centers, FT **cnorm,
+                                  fml_gemm_packed_b *pb, int64_t n_threads)
+{
+    *cnorm = (FT *)fml_scratch_alloc((size_t)k * sizeof(FT));
+    if (*cnorm == NULL) return FML_ENOMEM;
+    for (int64_t j = 0; j < k; j++) (*cnorm)[j] = FML_T(row_sqnorm)(centers + j * d, d);
+    const int st = FML_T(fml_gemm_pack_b)(d, k, centers, 1, d, pb, n_threads);
+    if (st != FML_OK) {
+        fml_scratch_free(*cnorm);
+        *cnorm = NULL;
+    }
+    return st;
+}
+
+/* Chunk partials (stride `len`: k*d sums then k weights) added in chunk order,
+ * in parallel over elements. */
+static void FML_T(merge_partials)(int64_t n_chunks, int64_t k, int64_t d, const double *partial,
+                                  double *sums, double *wsum, int nt)
+{
+    const int64_t len = k * d + k;
+    (void)nt;
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int64_t e = 0; e < len; e++) {
+        double s = 0;
+        for (int64_t c = 0; c < n_chunks; c++) s += partial[c * len + e];
+        if (e < k * d) sums[e] = s;
+        else wsum[e - k * d] = s;
+    }
+}
+
+static int64_t FML_T(n_chunks)(int64_t n)
+{
+    int64_t c = (n + FML_KMEANS_CHUNK - 1) / FML_KMEANS_CHUNK;
+    return c < 1 ? 1 : (c > FML_KMEANS_MAX_CHUNKS ? FML_KMEANS_MAX_CHUNKS : c);
+}
+
+int FML_T(fml_kmeans_lloyd)(int64_t n, int64_t d, const FT *x, const FT *sample_weight,
+                            int64_t k, const FT *centers, int32_t *labels, FT *min_d2,
+                            double *sums, double *wsum, int update, int64_t n_threads)
+{
+    if (n <= 0 || k <= 0) return FML_OK;
+    const int64_t n_chunks = FML_T(n_chunks)(n), len = k * d + k;
+    const int nt = fml_threads_for(n_threads, n_chunks, 2.0 * (double)n * (double)k * (double)d,
+                                   FML_KMEANS_MIN_WORK_PER_THREAD);
+    FT *cnorm = NULL;
+    fml_gemm_packed_b pb = {0, 0, 0, NULL};
+    int err = FML_T(prepare_centers)(d, k, centers, &cnorm, &pb, nt);
+    if (err != FML_OK) return err;
+    FT *best = (FT *)fml_scratch_alloc((size_t)n * sizeof(FT));
+    double *partial = update ? (double *)fml_scratch_alloc((size_t)(n_chunks * len) * sizeof(double)) : NULL;
+    if (best == NULL || (update && partial == NULL)) err = FML_ENOMEM;
+    if (err == FML_OK) {
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) reduction(| : err)
+        for (int64_t c = 0; c < n_chunks; c++) {
+            const int64_t r0 = fml_chunk_start(n, n_chunks, c), r1 = fml_chunk_start(n, n_chunks, c + 1);
+            double *ps = update ? partial + c * len : NULL;
+            if (ps != NULL) memset(ps, 0, (size_t)len * sizeof(double));
+            FML_T(lloyd_ctx) ctx = {x + r0 * d, sample_weight + r0, d, k, cnorm, best + r0,
+                                    labels + r0, min_d2 ? min_d2 + r0 : NULL,
+                                    ps, ps ? ps + k * d : NULL};
+            err |= FML_T(fml_gemm_fused)(r1 - r0, x + r0 * d, d, 1, &pb, FML_T(lloyd_epilogue), &ctx, 1);
+        }
+    }
+    if (err == FML_OK && update) {
+        FML_T(merge_partials)(n_chunks, k, d, partial, sums, wsum, nt);
+    }
+    fml_scratch_free(partial);
+    fml_scratch_free(best);
+    fml_scratch_free(cnorm);
+    fml_gemm_packed_b_free(&pb);
+    return err;
+}
+
+/* ---- Hamerly: bounds skip most points once clusters settle --------------- */
+
+typedef struct {
+    int64_t k;
+    const FT *cnorm;
+    FT *best, *second;     /* running two smallest of ||c||^2 - 2 x.c per gathered row */
+    int32_t *arg;
+} FML_T(top2_ctx);
+
+static int FML_T(top2_epilogue)(void *vctx, int64_t i0, int64_t j0, int64_t mb, int64_t nb,
+                                FT *tile, int64_t ldt)
+{
+    FML_T(top2_ctx) *ctx = (FML_T(top2_ctx) *)vctx;
+    const FT *restrict cn = ctx->cnorm + j0;
+    for (int64_t i = 0; i < mb; i++) {
+        const FT *restrict row = tile + i * ldt;
+        FT b1 = j0 == 0 ? (FT)INFINITY : ctx->best[i0 + i];
+        FT b2 = j0 == 0 ? (FT)INFINITY : ctx->second[i0 + i];
+        int32_t arg = j0 == 0 ? 0 : ctx->arg[i0 + i];
+        for (int64_t j = 0; j < nb; j++) {
+            const FT v = cn[j] - 2 * row[j];
+            if (v < b2) {
+                if (v < b1) {
+                    b2 = b1;
+                    b1 = v;
+                    arg = (int32_t)(j0 + j);
+                } else {
+                    b2 = v;
+                }
+            }
+        }
+        ctx->best[i0 + i] = b1;
+        ctx->second[i0 + i] = b2;
+        ctx->arg[i0 + i] = arg;
+    }
+    return FML_OK;
+}
+
+static double FML_T(exact_dist)(const FT *restrict xr, const FT *restrict c, int64_t d)
+{
+    double s = 0;
+    for (int64_t p = 0; p < d; p++) {
+        const double t = (double)xr[p] - (double)c[p];
+        s += t * t;
+    }
+    return sqrt(s);
+}
+
+int FML_T(fml_kmeans_hamerly)(int64_t n, int64_t d, const FT *x, const FT *sample_weight,
+                              int64_t k, const FT *centers, const double *half_sep,
+                              int32_t *labels, double *upper, double *lower, double *sums,
+                              double *wsum, int64_t *n_recomputed, int64_t n_threads)
+{
+    *n_recomputed = 0;
+    if (n <= 0 || k <= 0) return FML_OK;
+    const int64_t n_chunks = FML_T(n_chunks)(n), len = k * d + k;
+    const int nt = fml_threads_for(n_threads, n_chunks, 2.0 * (double)n * (double)d * 8.0,
+                                   FML_KMEANS_MIN_WORK_PER_THREAD);
+    FT *cnorm = NULL;
+    fml_gemm_packed_b pb = {0, 0, 0, NULL};
+    int err = FML_T(prepare_centers)(d, k, centers, &cnorm, &pb, nt);
+    if (err != FML_OK) return err;
+    FT cmax = 0;
+    for (int64_t j = 0; j < k; j++) cmax = cnorm[j] > cmax ? cnorm[j] : cmax;
+    double *partial = (double *)fml_scratch_alloc((size_t)(n_chunks * len) * sizeof(double));
+    int64_t *recomputed = (int64_t *)fml_scratch_alloc((size_t)n_chunks * sizeof(int64_t));
+    if (partial == NULL || recomputed == NULL) err = FML_ENOMEM;
+    if (err == FML_OK) {
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) reduction(| : err)
+        for (int64_t c = 0; c < n_chunks; c++) {
+            const int64_t r0 = fml_chunk_start(n, n_chunks, c), r1 = fml_chunk_start(n, n_chunks, c + 1);
+            const int64_t rows = r1 - r0;
+            double *ps = partial + c * len;
+            memset(ps, 0, (size_t)len * sizeof(double));
+            recomputed[c] = 0;
+            /* scratch: gathered rows, their indices and top-2 state */
+            const size_t bytes = (size_t)rows * ((size_t)d * sizeof(FT) + sizeof(int64_t) +
+                                                 2 * sizeof(FT) + sizeof(int32_t)) + 4 * FML_ALIGN;
+            char *buf = (char *)fml_scratch_thread(1, bytes);
+            if (buf == NULL) {
+                err |= FML_ENOMEM;
+                continue;
+            }
+            FT *gx = (FT *)buf;
+            int64_t *gidx = (int64_t *)(gx + rows * d);
+            FT *b1 = (FT *)(gidx + rows);
+            FT *b2 = b1 + rows;
+            int32_t *garg = (int32_t *)(b2 + rows);
+            int64_t ng = 0;
+            for (int64_t i = r0; i < r1; i++) {
+                const int32_t a = labels[i];
+                const double m = lower[i] > half_sep[a] ? lower[i] : half_sep[a];
+                if (upper[i] <= m) continue;
+                upper[i] = FML_T(exact_dist)(x + i * d, centers + a * d, d);
+                if (upper[i] <= m) continue;
+                memcpy(gx + ng * d, x + i * d, (size_t)d * sizeof(FT));
+                gidx[ng++] = i;
+            }
+            recomputed[c] = ng;
+            if (ng > 0) {
+                FML_T(top2_ctx) ctx = {k, cnorm, b1, b2, garg};
+                err |= FML_T(fml_gemm_fused)(ng, gx, d, 1, &pb, FML_T(top2_epilogue), &ctx, 1);
+                for (int64_t g = 0; g < ng; g++) {
+                    const int64_t i = gidx[g];
+                    const FT *xr = x + i * d;
+                    const double xn = (double)FML_T(row_sqnorm)(xr, d);
+                    /* the expansion's rounding, bounded generously: lower stays a lower bound */
+                    const double slack = 64.0 * FML_EPS * (xn + (double)cmax);
+                    labels[i] = garg[g];
+                    upper[i] = FML_T(exact_dist)(xr, centers + garg[g] * d, d);
+                    const double l2 = xn + (double)b2[g] - slack;
+                    lower[i] = k > 1 && l2 > 0 ? sqrt(l2) : 0.0;
+                }
+            }
+            for (int64_t i = r0; i < r1; i++)
+                FML_T(add_row)(ps, ps + k * d, labels[i], x + i * d, sample_weight[i], d);
+        }
+    }
+    if (err == FML_OK) {
+        FML_T(merge_partials)(n_chunks, k, d, partial, sums, wsum, nt);
+        for (int64_t c = 0; c < n_chunks; c++) *n_recomputed += recomputed[c];
+    }
+    fml_scratch_free(recomputed);
+    fml_scratch_free(partial);
+    fml_scratch_free(cnorm);
+    fml_gemm_packed_b_free(&pb);
+    return err;
+}
+
+/* ---- exact inertia ------------------------------------------------------- */
+
+int FML_T(fml_kmeans_inertia)(int64_t n, int64_t d, const FT *x, const FT *sample_weight,
+                              const FT *centers, const int32_t *labels, double *inertia,
+                              int64_t n_threads)
+{
+    *inertia = 0;
+    if (n <= 0) return FML_OK;
+    const int64_t n_chunks = FML_T(n_chunks)(n);
+    double part[FML_KMEANS_MAX_CHUNKS];
+    const int nt = fml_threads_for(n_threads, n_chunks, 3.0 * (double)n * (double)d,
+                                   FML_KMEANS_MIN_WORK_PER_THREAD);
+    (void)nt;
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int64_t c = 0; c < n_chunks; c++) {
+        const int64_t r0 = fml_chunk_start(n, n_chunks, c), r1 = fml_chunk_start(n, n_chunks, c + 1);
+        double s = 0;
+        for (int64_t i = r0; i < r1; i++) {
+            const double e = FML_T(exact_dist)(x + i * d, centers + (int64_t)labels[i] * d, d);
+            s += (double)sample_weight[i] * e * e;
+        }
+        part[c] = s;
+    }
+    double s = 0;
+    for (int64_t c = 0; c < n_chunks; c++) s += part[c];
+    *inertia = s;
+    return FML_OK;
+}

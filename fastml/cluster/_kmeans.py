@@ -1,0 +1,400 @@
+"""k-means: scikit-learn's estimator on fastml's fused, reproducible C steps.
+
+One Lloyd iteration is a single pass: distance tiles come from the packed GEMM
+and, while a tile is in cache, the epilogue takes each row's argmin and adds
+the row to its cluster's float64 sum (csrc/kmeans).  The n x k distance matrix
+is never built.  The bound-based variant (Hamerly: one upper and one lower
+bound per point) skips the distance computations of points whose cluster
+cannot change; ``algorithm='auto'`` starts with it and falls back to Lloyd
+when too few points are skipped.
+
+Reproducibility: rows are summed in fixed chunks merged in chunk order, so
+with a fixed ``random_state`` the labels, centres and inertia are bit-identical
+for any thread count and across runs.
+"""
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin, _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from fastml import _profiler
+from fastml._config import register_simd_module
+from fastml._lib import _kmeans
+from fastml._threads import resolve_n_threads
+from fastml.linalg import matmul
+
+register_simd_module(_kmeans)
+
+# algorithm='auto': after this many iterations, fall back to Lloyd if the bounds
+# still left more than this fraction of the points to recompute (measured: the
+# bound bookkeeping costs about as much as the saved work near 60%).
+_AUTO_PROBE_ITERS = 3
+_AUTO_MAX_RECOMPUTED = 0.6
+
+
+def _sq_distances(A, X, x_sq_norms):
+    """||a_i - x_j||^2 for rows of A against rows of X (GEMM expansion, >= 0)."""
+    a_sq = np.einsum("ij,ij->i", A, A, dtype=np.float64)
+    d = matmul(A, X.T).astype(np.float64, copy=False)
+    d *= -2
+    d += a_sq[:, None]
+    d += x_sq_norms[None, :]
+    np.maximum(d, 0, out=d)
+    return d
+
+
+def _kmeans_plusplus(X, n_clusters, x_sq_norms, sample_weight, random_state, n_local_trials=None):
+    """Greedy k-means++ (scikit-learn's algorithm): 2 + log(k) candidates per step,
+    keep the one that lowers the potential most."""
+    n_samples, n_features = X.shape
+    centers = np.empty((n_clusters, n_features), dtype=X.dtype)
+    if n_local_trials is None:
+        n_local_trials = 2 + int(np.log(n_clusters))
+    center_id = random_state.choice(n_samples, p=sample_weight / sample_weight.sum())
+    indices = np.full(n_clusters, -1, dtype=int)
+    centers[0] = X[center_id]
+    indices[0] = center_id
+    closest_dist_sq = _sq_distances(centers[0, None], X, x_sq_norms)
+    current_pot = closest_dist_sq @ sample_weight
+    for c in range(1, n_clusters):
+        rand_vals = random_state.uniform(size=n_local_trials) * current_pot
+        cumulative = np.cumsum(sample_weight * closest_dist_sq, dtype=np.float64)
+        candidate_ids = np.searchsorted(cumulative, rand_vals)
+        np.clip(candidate_ids, None, closest_dist_sq.size - 1, out=candidate_ids)
+        distance_to_candidates = _sq_distances(X[candidate_ids], X, x_sq_norms)
+        np.minimum(closest_dist_sq, distance_to_candidates, out=distance_to_candidates)
+        candidates_pot = distance_to_candidates @ sample_weight.reshape(-1, 1)
+        best = int(np.argmin(candidates_pot))
+        current_pot = candidates_pot[best]
+        closest_dist_sq = distance_to_candidates[best]
+        centers[c] = X[candidate_ids[best]]
+        indices[c] = candidate_ids[best]
+    return centers, indices
+
+
+def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None,
+                    random_state=None, n_local_trials=None):
+    """Initial centres by greedy k-means++ (scikit-learn's ``kmeans_plusplus``).
+
+    Returns ``(centers, indices)``: the centres (n_clusters, n_features) and
+    their row indices in X."""
+    from fastml._validation import as_float_array, check_finite, check_ndim, check_scalar
+    X = as_float_array(X, "X")
+    check_ndim(X, "X", ndim=2)
+    check_finite(X, "X")
+    n_clusters = check_scalar(n_clusters, "n_clusters", int, min_val=1)
+    if X.shape[0] < n_clusters:
+        raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={n_clusters}.")
+    X = np.ascontiguousarray(X)
+    sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+    if x_squared_norms is None:
+        x_squared_norms = np.einsum("ij,ij->i", X, X, dtype=np.float64)
+    return _kmeans_plusplus(X, n_clusters, np.asarray(x_squared_norms, dtype=np.float64),
+                            sample_weight, check_random_state(random_state), n_local_trials)
+
+
+def _half_separation(centers):
+    """Half the distance from each centre to its nearest other centre (float64,
+    shrunk by a relative 1e-7 so that roundoff never makes a bound too strong)."""
+    c = centers.astype(np.float64)
+    sq = np.einsum("ij,ij->i", c, c)
+    d2 = sq[:, None] + sq[None, :] - 2 * matmul(c, c.T)
+    np.fill_diagonal(d2, np.inf)
+    return 0.5 * np.sqrt(np.maximum(d2.min(axis=1), 0)) * (1 - 1e-7)
+
+
+class _Step:
+    """Sums -> new centres, with scikit-learn's empty-cluster relocation."""
+
+    def __init__(self, X, sample_weight):
+        self.X, self.w = X, sample_weight
+        k_dtype = X.dtype
+        self.dtype = k_dtype
+
+    def new_centers(self, centers, labels, sums, wsum):
+        empty = np.flatnonzero(wsum == 0)
+        relocated = empty.size > 0
+        if relocated:
+            X, w = self.X, self.w
+            dist = ((X - centers[labels]) ** 2).sum(axis=1, dtype=np.float64)
+            far = np.argpartition(dist, -empty.size)[:-empty.size - 1:-1]
+            for idx, new_center in zip(empty, far):
+                old = labels[new_center]
+                weight = float(w[new_center])
+                sums[old] -= X[new_center] * weight
+                sums[idx] = X[new_center] * weight
+                wsum[idx] = weight
+                wsum[old] -= weight
+        new = centers.astype(np.float64)
+        nz = wsum > 0
+        new[nz] = sums[nz] / wsum[nz, None]
+        return new.astype(self.dtype), relocated
+
+
+def _kmeans_single(X, sample_weight, centers_init, max_iter, tol, n_threads, algorithm):
+    """One run of k-means from centers_init.  Returns labels, inertia, centers, n_iter."""
+    n, d = X.shape
+    k = centers_init.shape[0]
+    centers = np.ascontiguousarray(centers_init, dtype=X.dtype)
+    labels = np.zeros(n, dtype=np.int32)
+    labels_old = np.full(n, -1, dtype=np.int32)
+    sums = np.zeros((k, d))
+    wsum = np.zeros(k)
+    no_min = np.empty(0, dtype=X.dtype)
+    step = _Step(X, sample_weight)
+    use_bounds = algorithm in ("elkan", "hamerly", "auto") and k > 1
+    if use_bounds:
+        upper = np.full(n, np.inf)
+        lower = np.zeros(n)
+    strict = False
+    it = 0
+    for it in range(max_iter):
+        if use_bounds:
+            half_sep = _half_separation(centers)
+            n_re = _kmeans.hamerly(X, sample_weight, centers, half_sep, labels, upper, lower,
+                                   sums, wsum, n_threads)
+            if (algorithm == "auto" and it + 1 >= _AUTO_PROBE_ITERS
+                    and n_re > _AUTO_MAX_RECOMPUTED * n):
+                use_bounds = False
+        else:
+            _kmeans.lloyd(X, sample_weight, centers, labels, no_min, sums, wsum, True, n_threads)
+        new, relocated = step.new_centers(centers, labels, sums, wsum)
+        shift = np.sqrt(((new.astype(np.float64) - centers) ** 2).sum(axis=1))
+        if use_bounds:
+            if relocated:
+                upper[:] = np.inf          # bounds of moved clusters are void: recompute all
+            else:
+                upper += shift[labels]
+                order = np.argsort(shift)
+                top, second = shift[order[-1]], (shift[order[-2]] if k > 1 else 0.0)
+                lower -= np.where(labels == order[-1], second, top)
+                np.maximum(lower, 0, out=lower)
+        centers = new
+        if np.array_equal(labels, labels_old):
+            strict = True
+            break
+        if (shift ** 2).sum() <= tol:
+            break
+        labels_old[:] = labels
+    if not strict:
+        # labels for the final centres
+        _kmeans.lloyd(X, sample_weight, centers, labels, no_min, sums, wsum, False, n_threads)
+    inertia = _kmeans.inertia(X, sample_weight, centers, labels, n_threads)
+    return labels, inertia, centers, it + 1
+
+
+def _is_same_clustering(labels1, labels2, n_clusters):
+    mapping = np.full(n_clusters, -1, dtype=np.int64)
+    for a, b in zip(labels1, labels2):
+        if mapping[a] == -1:
+            mapping[a] = b
+        elif mapping[a] != b:
+            return False
+    return True
+
+
+class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
+    """K-Means clustering with scikit-learn's parameters and semantics.
+
+    Parameters
+    ----------
+    n_clusters : int, default=8
+    init : {'k-means++', 'random'} or array of shape (n_clusters, n_features)
+    n_init : 'auto' or int, default='auto' (1 for k-means++ and arrays, 10 for random)
+    max_iter : int, default=300
+    tol : float, default=1e-4, relative to the mean variance of the features
+    verbose : int, default=0
+    random_state : int, RandomState or None
+    copy_x : bool, default=True (X is centred on a copy)
+    algorithm : {'lloyd', 'elkan', 'hamerly', 'auto'}, default='lloyd'
+        'lloyd': fused Lloyd steps.  'elkan' / 'hamerly': bound-based steps
+        (Hamerly's bounds; 'elkan' is accepted for scikit-learn compatibility
+        and runs the same algorithm).  'auto': bounds, falling back to Lloyd
+        when they skip too little.
+    n_threads : int or None
+        Threads (default: fastml.get_num_threads()).  Results do not depend on it.
+
+    Attributes
+    ----------
+    cluster_centers_, labels_, inertia_, n_iter_, n_features_in_
+    """
+
+    _parameter_constraints = {
+        "n_clusters": [Interval(numbers.Integral, 1, None, closed="left")],
+        "init": [StrOptions({"k-means++", "random"}), callable, "array-like"],
+        "n_init": [StrOptions({"auto"}), Interval(numbers.Integral, 1, None, closed="left")],
+        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "tol": [Interval(numbers.Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "random_state": ["random_state"],
+        "copy_x": ["boolean"],
+        "algorithm": [StrOptions({"lloyd", "elkan", "hamerly", "auto"})],
+        "n_threads": [Interval(numbers.Integral, 1, None, closed="left"), None],
+    }
+
+    def __init__(self, n_clusters=8, *, init="k-means++", n_init="auto", max_iter=300, tol=1e-4,
+                 verbose=0, random_state=None, copy_x=True, algorithm="lloyd", n_threads=None):
+        self.n_clusters = n_clusters
+        self.init = init
+        self.n_init = n_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.random_state = random_state
+        self.copy_x = copy_x
+        self.algorithm = algorithm
+        self.n_threads = n_threads
+
+    def _check_X(self, X, reset):
+        return validate_data(self, X, accept_sparse=False, dtype=[np.float64, np.float32],
+                             order="C", copy=reset and self.copy_x, reset=reset)
+
+    def _init_centroids(self, X, x_sq_norms, init, random_state, sample_weight):
+        n_samples = X.shape[0]
+        if isinstance(init, str) and init == "k-means++":
+            centers, _ = _kmeans_plusplus(X, self.n_clusters, x_sq_norms, sample_weight, random_state)
+        elif isinstance(init, str) and init == "random":
+            seeds = random_state.choice(n_samples, size=self.n_clusters, replace=False,
+                                        p=sample_weight / sample_weight.sum())
+            centers = X[seeds]
+        elif callable(init):
+            centers = np.asarray(init(X, self.n_clusters, random_state=random_state), dtype=X.dtype)
+        else:
+            centers = init
+        return np.ascontiguousarray(centers, dtype=X.dtype)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, sample_weight=None):
+        """Compute k-means clustering of X (n_samples, n_features)."""
+        if not _profiler.ACTIVE:
+            return self._fit(X, sample_weight)
+        return _profiler.timed("KMeans.fit", self._fit, (X, sample_weight), self._fit_cost)
+
+    def _fit_cost(self, args, result):
+        X = args[0]
+        n, d = np.shape(X)
+        return dict(shapes=((n, d), (self.n_clusters, d)), dtype=str(result.cluster_centers_.dtype),
+                    threads=resolve_n_threads(self.n_threads),
+                    flops=2.0 * n * d * self.n_clusters * (self.n_iter_ + 1),
+                    bytes=float(n * d * result.cluster_centers_.itemsize * (self.n_iter_ + 1)))
+
+    def _fit(self, X, sample_weight):
+        X = self._check_X(X, reset=True)
+        n_samples, n_features = X.shape
+        if n_samples < self.n_clusters:
+            raise ValueError(f"n_samples={n_samples} should be >= n_clusters={self.n_clusters}.")
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
+        if sample_weight.sum() <= 0:
+            raise ValueError("sample_weight must have a positive sum")
+        sample_weight = np.ascontiguousarray(sample_weight)
+        n_threads = resolve_n_threads(self.n_threads)
+        random_state = check_random_state(self.random_state)
+
+        init = self.init
+        init_is_array = not isinstance(init, str) and not callable(init)
+        if init_is_array:
+            init = np.asarray(init)
+            if init.ndim != 2 or init.shape != (self.n_clusters, n_features):
+                raise ValueError(f"The shape of the initial centers {init.shape} does not match "
+                                 f"the number of clusters {self.n_clusters} and features "
+                                 f"{n_features}: expected ({self.n_clusters}, {n_features}).")
+            if not np.isfinite(init).all():
+                raise ValueError("init contains NaN or infinity")
+        n_init = self.n_init
+        if n_init == "auto":
+            n_init = 10 if isinstance(init, str) and init == "random" else 1
+        if init_is_array and n_init != 1:
+            warnings.warn("Explicit initial center position passed: performing only one init "
+                          f"in KMeans instead of n_init={n_init}.", RuntimeWarning, stacklevel=3)
+            n_init = 1
+
+        # centre the data: distances are unchanged, the GEMM expansion keeps its digits
+        X_mean = X.mean(axis=0, dtype=np.float64)
+        X -= X_mean.astype(X.dtype)
+        if init_is_array:
+            init = (init.astype(np.float64) - X_mean).astype(X.dtype)
+        tol = float(np.mean(np.var(X, axis=0, dtype=np.float64)) * self.tol) if self.tol else 0.0
+        x_sq_norms = np.einsum("ij,ij->i", X, X, dtype=np.float64)
+
+        best = None
+        for _ in range(n_init):
+            centers_init = self._init_centroids(X, x_sq_norms, init, random_state, sample_weight)
+            labels, inertia, centers, n_iter = _kmeans_single(
+                X, sample_weight, centers_init, self.max_iter, tol, n_threads, self.algorithm)
+            if self.verbose:
+                print(f"KMeans init: inertia {inertia:.6g} after {n_iter} iterations")
+            if best is None or (inertia < best[1] and
+                                not _is_same_clustering(labels, best[0], self.n_clusters)):
+                best = (labels, inertia, centers, n_iter)
+        labels, inertia, centers, n_iter = best
+        if not self.copy_x:
+            X += X_mean.astype(X.dtype)
+        n_distinct = len(np.unique(labels))
+        if n_distinct < self.n_clusters:
+            warnings.warn(f"Number of distinct clusters ({n_distinct}) found smaller than "
+                          f"n_clusters ({self.n_clusters}). Possibly due to duplicate points in X.",
+                          RuntimeWarning, stacklevel=3)
+        self.cluster_centers_ = (centers.astype(np.float64) + X_mean).astype(X.dtype)
+        self._n_features_out = self.cluster_centers_.shape[0]
+        self.labels_ = labels.astype(np.int32)
+        self.inertia_ = float(inertia)
+        self.n_iter_ = int(n_iter)
+        return self
+
+    def _labels_inertia(self, X, sample_weight):
+        centers = np.ascontiguousarray(self.cluster_centers_, dtype=X.dtype)
+        mean = X.mean(axis=0, dtype=np.float64).astype(X.dtype)
+        Xc = np.ascontiguousarray(X - mean)
+        cc = np.ascontiguousarray(centers - mean)
+        labels = np.empty(X.shape[0], dtype=np.int32)
+        sums, wsum = np.zeros((1, 1)), np.zeros(1)
+        n_threads = resolve_n_threads(self.n_threads)
+        if X.shape[0] == 0:
+            return labels, 0.0
+        _kmeans.lloyd(Xc, sample_weight, cc, labels, np.empty(0, dtype=X.dtype), sums, wsum,
+                      False, n_threads)
+        return labels, _kmeans.inertia(Xc, sample_weight, cc, labels, n_threads)
+
+    def predict(self, X):
+        """Index of the closest centre for each row of X."""
+        check_is_fitted(self)
+        X = self._check_X(X, reset=False)
+        w = np.ones(X.shape[0], dtype=X.dtype)
+        return self._labels_inertia(X, w)[0]
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        return self.fit(X, sample_weight=sample_weight).labels_
+
+    def transform(self, X):
+        """Euclidean distances from each row of X to each centre."""
+        check_is_fitted(self)
+        X = self._check_X(X, reset=False)
+        return self._transform(X)
+
+    def _transform(self, X):
+        centers = self.cluster_centers_.astype(X.dtype)
+        mean = X.mean(axis=0, dtype=np.float64).astype(X.dtype) if X.shape[0] else 0
+        Xc, cc = X - mean, centers - mean
+        d2 = _sq_distances(np.ascontiguousarray(Xc), np.ascontiguousarray(cc),
+                           np.einsum("ij,ij->i", cc, cc, dtype=np.float64))
+        return np.sqrt(d2).astype(X.dtype)
+
+    def fit_transform(self, X, y=None, sample_weight=None):
+        self.fit(X, sample_weight=sample_weight)
+        return self._transform(self._check_X(X, reset=False))
+
+    def score(self, X, y=None, sample_weight=None):
+        """Opposite of the inertia of X on the fitted centres."""
+        check_is_fitted(self)
+        X = self._check_X(X, reset=False)
+        sample_weight = np.ascontiguousarray(_check_sample_weight(sample_weight, X, dtype=X.dtype))
+        return -self._labels_inertia(X, sample_weight)[1]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
