@@ -81,7 +81,8 @@ def agreement(result, reference, tolerance):
         return True, 0.0
     scale = float(np.max(np.abs(ref)))
     # equal infinities are agreement, not inf - inf = nan
-    diff = np.where(x == ref, 0.0, np.abs(x - ref))
+    with np.errstate(invalid="ignore"):
+        diff = np.where(x == ref, 0.0, np.abs(x - ref))
     err = float(np.max(diff)) / (scale if scale > 0 and math.isfinite(scale) else 1.0)
     if math.isnan(err):
         err = math.inf
