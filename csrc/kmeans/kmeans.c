@@ -11,11 +11,26 @@
 #include "core/fml_gemm.h"
 #include "core/fml_scratch.h"
 #include "core/fml_threads.h"
+#include "core/fml_cpu.h"
+#include "kmeans/kmeans_kernels.h"
 
 /* At most this many chunks, so partial sums stay at most 64 x k x d doubles. */
 #define FML_KMEANS_MAX_CHUNKS 64
 /* Work (flops) per thread below which a step stays on one thread. */
 #define FML_KMEANS_MIN_WORK_PER_THREAD 4.0e6
+
+static fml_kmeans_kernels g_kernels;
+
+static int64_t kmeans_n_chunks(int64_t n)
+{
+    int64_t c = (n + FML_KMEANS_CHUNK - 1) / FML_KMEANS_CHUNK;
+    return c < 1 ? 1 : (c > FML_KMEANS_MAX_CHUNKS ? FML_KMEANS_MAX_CHUNKS : c);
+}
+
+int64_t fml_kmeans_workspace_len(int64_t n, int64_t k, int64_t d)
+{
+    return kmeans_n_chunks(n) * (k * d + k);
+}
 
 #define FT float
 #define SFX f32
@@ -30,3 +45,21 @@
 #include "kmeans/kmeans_impl.h"
 #include "core/fml_dtype_end.h"
 #undef FML_EPS
+
+void fml_kmeans_kernels_scalar(fml_kmeans_kernels *t)
+{
+    t->row_argmin_f32 = row_argmin_scalar_f32;
+    t->row_argmin_f64 = row_argmin_scalar_f64;
+}
+
+int fml_kmeans_init(int level)
+{
+    level = fml_gemm_init(level);
+#ifndef FML_NO_X86_SIMD
+    if (level >= FML_SIMD_AVX512) fml_kmeans_kernels_avx512(&g_kernels);
+    else if (level >= FML_SIMD_AVX2) fml_kmeans_kernels_avx2(&g_kernels);
+    else
+#endif
+        fml_kmeans_kernels_scalar(&g_kernels);
+    return level;
+}

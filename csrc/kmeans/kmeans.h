@@ -20,18 +20,25 @@
 
 #define FML_KMEANS_CHUNK 4096
 
+/* Doubles of workspace the Lloyd and Hamerly steps need for n rows (the chunks'
+ * partial sums); the caller allocates it once per fit. */
+int64_t fml_kmeans_workspace_len(int64_t n, int64_t k, int64_t d);
+
 /* One Lloyd E-step + sums: labels[i] = argmin_j ||x_i - c_j||^2 (smallest j on
  * ties), computed as ||c_j||^2 - 2 x_i.c_j through the fused GEMM (the n x k
  * distance matrix is never built).  OUT: labels (n), sums (k x d) and wsum (k),
  * both overwritten; min_d2 (n, may be NULL): the squared distance to the chosen
  * centre (from the expansion, clamped at 0).  With update == 0 sums/wsum are
- * not computed (may be NULL). */
+ * not computed (may be NULL).  workspace: fml_kmeans_workspace_len doubles
+ * (unused, may be NULL, when update == 0). */
 int fml_kmeans_lloyd_f32(int64_t n, int64_t d, const float *x, const float *sample_weight,
                          int64_t k, const float *centers, int32_t *labels, float *min_d2,
-                         double *sums, double *wsum, int update, int64_t n_threads);
+                         double *sums, double *wsum, double *workspace, int update,
+                         int64_t n_threads);
 int fml_kmeans_lloyd_f64(int64_t n, int64_t d, const double *x, const double *sample_weight,
                          int64_t k, const double *centers, int32_t *labels, double *min_d2,
-                         double *sums, double *wsum, int update, int64_t n_threads);
+                         double *sums, double *wsum, double *workspace, int update,
+                         int64_t n_threads);
 
 /* Hamerly step.  IN-OUT: labels (n), upper (n) and lower (n) bounds on the
  * distance (not squared) to the assigned centre and to the second closest.
@@ -43,11 +50,13 @@ int fml_kmeans_lloyd_f64(int64_t n, int64_t d, const double *x, const double *sa
 int fml_kmeans_hamerly_f32(int64_t n, int64_t d, const float *x, const float *sample_weight,
                            int64_t k, const float *centers, const double *half_sep,
                            int32_t *labels, double *upper, double *lower, double *sums,
-                           double *wsum, int64_t *n_recomputed, int64_t n_threads);
+                           double *wsum, double *workspace, int64_t *n_recomputed,
+                           int64_t n_threads);
 int fml_kmeans_hamerly_f64(int64_t n, int64_t d, const double *x, const double *sample_weight,
                            int64_t k, const double *centers, const double *half_sep,
                            int32_t *labels, double *upper, double *lower, double *sums,
-                           double *wsum, int64_t *n_recomputed, int64_t n_threads);
+                           double *wsum, double *workspace, int64_t *n_recomputed,
+                           int64_t n_threads);
 
 /* Exact inertia sum_i w_i ||x_i - c_{labels_i}||^2, difference-based, float64. */
 int fml_kmeans_inertia_f32(int64_t n, int64_t d, const float *x, const float *sample_weight,

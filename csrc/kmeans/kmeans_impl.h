@@ -30,23 +30,34 @@ static FT FML_T(row_sqnorm)(const FT *restrict xr, int64_t d)
     return s;
 }
 
+/* Portable row argmin (contract in kmeans_argmin_impl.h). */
+static void FML_T(row_argmin_scalar)(const FT *restrict row, const FT *restrict cn, int64_t nb,
+                                     int64_t j0, FT *best, int32_t *arg)
+{
+    FT bv = *best;
+    int32_t ba = *arg;
+    for (int64_t j = 0; j < nb; j++) {
+        const FT v = cn[j] - 2 * row[j];
+        if (v < bv) {                                  /* strict: first index wins ties */
+            bv = v;
+            ba = (int32_t)(j0 + j);
+        }
+    }
+    *best = bv;
+    *arg = ba;
+}
+
 static int FML_T(lloyd_epilogue)(void *vctx, int64_t i0, int64_t j0, int64_t mb, int64_t nb,
                                  FT *tile, int64_t ldt)
 {
     FML_T(lloyd_ctx) *ctx = (FML_T(lloyd_ctx) *)vctx;
-    const FT *restrict cn = ctx->cnorm + j0;
+    const FT *cn = ctx->cnorm + j0;
     const int last = j0 + nb == ctx->k;
     for (int64_t i = 0; i < mb; i++) {
         const FT *restrict row = tile + i * ldt;
         FT best = j0 == 0 ? (FT)INFINITY : ctx->best[i0 + i];
         int32_t arg = j0 == 0 ? 0 : ctx->labels[i0 + i];
-        for (int64_t j = 0; j < nb; j++) {
-            const FT v = cn[j] - 2 * row[j];
-            if (v < best) {                            /* strict: first index wins ties */
-                best = v;
-                arg = (int32_t)(j0 + j);
-            }
-        }
+        g_kernels.FML_T(row_argmin)(row, cn, nb, j0, &best, &arg);
         ctx->labels[i0 + i] = arg;
         if (!last) {
             ctx->best[i0 + i] = best;
@@ -93,34 +104,32 @@ static void FML_T(merge_partials)(int64_t n_chunks, int64_t k, int64_t d, const 
     }
 }
 
-static int64_t FML_T(n_chunks)(int64_t n)
-{
-    int64_t c = (n + FML_KMEANS_CHUNK - 1) / FML_KMEANS_CHUNK;
-    return c < 1 ? 1 : (c > FML_KMEANS_MAX_CHUNKS ? FML_KMEANS_MAX_CHUNKS : c);
-}
-
 int FML_T(fml_kmeans_lloyd)(int64_t n, int64_t d, const FT *x, const FT *sample_weight,
                             int64_t k, const FT *centers, int32_t *labels, FT *min_d2,
-                            double *sums, double *wsum, int update, int64_t n_threads)
+                            double *sums, double *wsum, double *partial, int update,
+                            int64_t n_threads)
 {
     if (n <= 0 || k <= 0) return FML_OK;
-    const int64_t n_chunks = FML_T(n_chunks)(n), len = k * d + k;
+    const int64_t n_chunks = kmeans_n_chunks(n), len = k * d + k;
     const int nt = fml_threads_for(n_threads, n_chunks, 2.0 * (double)n * (double)k * (double)d,
                                    FML_KMEANS_MIN_WORK_PER_THREAD);
     FT *cnorm = NULL;
     fml_gemm_packed_b pb = {0, 0, 0, NULL};
     int err = FML_T(prepare_centers)(d, k, centers, &cnorm, &pb, nt);
     if (err != FML_OK) return err;
-    FT *best = (FT *)fml_scratch_alloc((size_t)n * sizeof(FT));
-    double *partial = update ? (double *)fml_scratch_alloc((size_t)(n_chunks * len) * sizeof(double)) : NULL;
-    if (best == NULL || (update && partial == NULL)) err = FML_ENOMEM;
     if (err == FML_OK) {
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) reduction(| : err)
         for (int64_t c = 0; c < n_chunks; c++) {
             const int64_t r0 = fml_chunk_start(n, n_chunks, c), r1 = fml_chunk_start(n, n_chunks, c + 1);
             double *ps = update ? partial + c * len : NULL;
             if (ps != NULL) memset(ps, 0, (size_t)len * sizeof(double));
-            FML_T(lloyd_ctx) ctx = {x + r0 * d, sample_weight + r0, d, k, cnorm, best + r0,
+            /* running minimum per row of the chunk: thread scratch, not an n-sized array */
+            FT *best = (FT *)fml_scratch_thread(3, (size_t)(r1 - r0) * sizeof(FT));
+            if (best == NULL) {
+                err |= FML_ENOMEM;
+                continue;
+            }
+            FML_T(lloyd_ctx) ctx = {x + r0 * d, sample_weight + r0, d, k, cnorm, best,
                                     labels + r0, min_d2 ? min_d2 + r0 : NULL,
                                     ps, ps ? ps + k * d : NULL};
             err |= FML_T(fml_gemm_fused)(r1 - r0, x + r0 * d, d, 1, &pb, FML_T(lloyd_epilogue), &ctx, 1);
@@ -129,8 +138,6 @@ int FML_T(fml_kmeans_lloyd)(int64_t n, int64_t d, const FT *x, const FT *sample_
     if (err == FML_OK && update) {
         FML_T(merge_partials)(n_chunks, k, d, partial, sums, wsum, nt);
     }
-    fml_scratch_free(partial);
-    fml_scratch_free(best);
     fml_scratch_free(cnorm);
     fml_gemm_packed_b_free(&pb);
     return err;
@@ -187,11 +194,12 @@ static double FML_T(exact_dist)(const FT *restrict xr, const FT *restrict c, int
 int FML_T(fml_kmeans_hamerly)(int64_t n, int64_t d, const FT *x, const FT *sample_weight,
                               int64_t k, const FT *centers, const double *half_sep,
                               int32_t *labels, double *upper, double *lower, double *sums,
-                              double *wsum, int64_t *n_recomputed, int64_t n_threads)
+                              double *wsum, double *partial, int64_t *n_recomputed,
+                              int64_t n_threads)
 {
     *n_recomputed = 0;
     if (n <= 0 || k <= 0) return FML_OK;
-    const int64_t n_chunks = FML_T(n_chunks)(n), len = k * d + k;
+    const int64_t n_chunks = kmeans_n_chunks(n), len = k * d + k;
     const int nt = fml_threads_for(n_threads, n_chunks, 2.0 * (double)n * (double)d * 8.0,
                                    FML_KMEANS_MIN_WORK_PER_THREAD);
     FT *cnorm = NULL;
@@ -200,9 +208,7 @@ int FML_T(fml_kmeans_hamerly)(int64_t n, int64_t d, const FT *x, const FT *sampl
     if (err != FML_OK) return err;
     FT cmax = 0;
     for (int64_t j = 0; j < k; j++) cmax = cnorm[j] > cmax ? cnorm[j] : cmax;
-    double *partial = (double *)fml_scratch_alloc((size_t)(n_chunks * len) * sizeof(double));
-    int64_t *recomputed = (int64_t *)fml_scratch_alloc((size_t)n_chunks * sizeof(int64_t));
-    if (partial == NULL || recomputed == NULL) err = FML_ENOMEM;
+    int64_t recomputed[FML_KMEANS_MAX_CHUNKS];
     if (err == FML_OK) {
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) reduction(| : err)
         for (int64_t c = 0; c < n_chunks; c++) {
@@ -258,8 +264,6 @@ int FML_T(fml_kmeans_hamerly)(int64_t n, int64_t d, const FT *x, const FT *sampl
         FML_T(merge_partials)(n_chunks, k, d, partial, sums, wsum, nt);
         for (int64_t c = 0; c < n_chunks; c++) *n_recomputed += recomputed[c];
     }
-    fml_scratch_free(recomputed);
-    fml_scratch_free(partial);
     fml_scratch_free(cnorm);
     fml_gemm_packed_b_free(&pb);
     return err;
@@ -273,7 +277,7 @@ int FML_T(fml_kmeans_inertia)(int64_t n, int64_t d, const FT *x, const FT *sampl
 {
     *inertia = 0;
     if (n <= 0) return FML_OK;
-    const int64_t n_chunks = FML_T(n_chunks)(n);
+    const int64_t n_chunks = kmeans_n_chunks(n);
     double part[FML_KMEANS_MAX_CHUNKS];
     const int nt = fml_threads_for(n_threads, n_chunks, 3.0 * (double)n * (double)d,
                                    FML_KMEANS_MIN_WORK_PER_THREAD);

@@ -5,21 +5,27 @@ from libc.stdint cimport int32_t, int64_t
 
 from fastml._lib.fml cimport *
 
+cdef extern from "kmeans/kmeans_kernels.h":
+    int fml_kmeans_init(int level)
+
 cdef extern from "kmeans/kmeans.h":
+    int64_t fml_kmeans_workspace_len(int64_t n, int64_t k, int64_t d)
     int fml_kmeans_lloyd_f32(int64_t n, int64_t d, const float *x, const float *w, int64_t k,
                              const float *centers, int32_t *labels, float *min_d2,
-                             double *sums, double *wsum, int update, int64_t n_threads) nogil
+                             double *sums, double *wsum, double *ws, int update,
+                             int64_t n_threads) nogil
     int fml_kmeans_lloyd_f64(int64_t n, int64_t d, const double *x, const double *w, int64_t k,
                              const double *centers, int32_t *labels, double *min_d2,
-                             double *sums, double *wsum, int update, int64_t n_threads) nogil
+                             double *sums, double *wsum, double *ws, int update,
+                             int64_t n_threads) nogil
     int fml_kmeans_hamerly_f32(int64_t n, int64_t d, const float *x, const float *w, int64_t k,
                                const float *centers, const double *half_sep, int32_t *labels,
                                double *upper, double *lower, double *sums, double *wsum,
-                               int64_t *n_recomputed, int64_t n_threads) nogil
+                               double *ws, int64_t *n_recomputed, int64_t n_threads) nogil
     int fml_kmeans_hamerly_f64(int64_t n, int64_t d, const double *x, const double *w, int64_t k,
                                const double *centers, const double *half_sep, int32_t *labels,
                                double *upper, double *lower, double *sums, double *wsum,
-                               int64_t *n_recomputed, int64_t n_threads) nogil
+                               double *ws, int64_t *n_recomputed, int64_t n_threads) nogil
     int fml_kmeans_inertia_f32(int64_t n, int64_t d, const float *x, const float *w,
                                const float *centers, const int32_t *labels, double *inertia,
                                int64_t n_threads) nogil
@@ -27,47 +33,58 @@ cdef extern from "kmeans/kmeans.h":
                                const double *centers, const int32_t *labels, double *inertia,
                                int64_t n_threads) nogil
 
-_level = fml_gemm_init(fml_cpu_select())
+_level = fml_kmeans_init(fml_cpu_select())
 
 
 def set_simd(str level):
     levels = ("scalar", "avx2", "avx512")
-    return fml_simd_name(fml_gemm_init(min(levels.index(level), fml_cpu_detect()))).decode()
+    return fml_simd_name(fml_kmeans_init(min(levels.index(level), fml_cpu_detect()))).decode()
+
+
+def workspace_len(int64_t n, int64_t k, int64_t d):
+    """Doubles of workspace lloyd/hamerly need (allocate once per fit)."""
+    return fml_kmeans_workspace_len(n, k, d)
 
 
 def lloyd(const floating[:, ::1] X, const floating[::1] sample_weight,
           const floating[:, ::1] centers, int32_t[::1] labels, floating[::1] min_d2,
-          double[:, ::1] sums, double[::1] wsum, bint update, int64_t n_threads):
+          double[:, ::1] sums, double[::1] wsum, double[::1] workspace, bint update,
+          int64_t n_threads):
     """Assign labels (and min_d2, and weighted sums when update) for the centres."""
     cdef int64_t n = X.shape[0], d = X.shape[1], k = centers.shape[0]
     cdef int status
     cdef floating *md = &min_d2[0] if min_d2.shape[0] > 0 else NULL
+    cdef double *ws = &workspace[0] if workspace.shape[0] > 0 else NULL
+    if update and workspace.shape[0] < fml_kmeans_workspace_len(n, k, d):
+        raise ValueError("workspace too small")
     with nogil:
         if floating is float:
             status = fml_kmeans_lloyd_f32(n, d, &X[0, 0], &sample_weight[0], k, &centers[0, 0],
-                                          &labels[0], md, &sums[0, 0], &wsum[0], update, n_threads)
+                                          &labels[0], md, &sums[0, 0], &wsum[0], ws, update, n_threads)
         else:
             status = fml_kmeans_lloyd_f64(n, d, &X[0, 0], &sample_weight[0], k, &centers[0, 0],
-                                          &labels[0], md, &sums[0, 0], &wsum[0], update, n_threads)
+                                          &labels[0], md, &sums[0, 0], &wsum[0], ws, update, n_threads)
     raise_for_status(status, "KMeans")
 
 
 def hamerly(const floating[:, ::1] X, const floating[::1] sample_weight,
             const floating[:, ::1] centers, const double[::1] half_sep, int32_t[::1] labels,
             double[::1] upper, double[::1] lower, double[:, ::1] sums, double[::1] wsum,
-            int64_t n_threads):
+            double[::1] workspace, int64_t n_threads):
     """One Hamerly step; returns how many points needed distances to all centres."""
     cdef int64_t n = X.shape[0], d = X.shape[1], k = centers.shape[0], n_re = 0
     cdef int status
+    if workspace.shape[0] < fml_kmeans_workspace_len(n, k, d):
+        raise ValueError("workspace too small")
     with nogil:
         if floating is float:
             status = fml_kmeans_hamerly_f32(n, d, &X[0, 0], &sample_weight[0], k, &centers[0, 0],
                                             &half_sep[0], &labels[0], &upper[0], &lower[0],
-                                            &sums[0, 0], &wsum[0], &n_re, n_threads)
+                                            &sums[0, 0], &wsum[0], &workspace[0], &n_re, n_threads)
         else:
             status = fml_kmeans_hamerly_f64(n, d, &X[0, 0], &sample_weight[0], k, &centers[0, 0],
                                             &half_sep[0], &labels[0], &upper[0], &lower[0],
-                                            &sums[0, 0], &wsum[0], &n_re, n_threads)
+                                            &sums[0, 0], &wsum[0], &workspace[0], &n_re, n_threads)
     raise_for_status(status, "KMeans")
     return n_re
 

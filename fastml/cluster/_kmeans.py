@@ -145,6 +145,7 @@ def _kmeans_single(X, sample_weight, centers_init, max_iter, tol, n_threads, alg
     sums = np.zeros((k, d))
     wsum = np.zeros(k)
     no_min = np.empty(0, dtype=X.dtype)
+    workspace = np.empty(_kmeans.workspace_len(n, k, d))
     step = _Step(X, sample_weight)
     use_bounds = algorithm in ("elkan", "hamerly", "auto") and k > 1
     if use_bounds:
@@ -156,12 +157,13 @@ def _kmeans_single(X, sample_weight, centers_init, max_iter, tol, n_threads, alg
         if use_bounds:
             half_sep = _half_separation(centers)
             n_re = _kmeans.hamerly(X, sample_weight, centers, half_sep, labels, upper, lower,
-                                   sums, wsum, n_threads)
+                                   sums, wsum, workspace, n_threads)
             if (algorithm == "auto" and it + 1 >= _AUTO_PROBE_ITERS
                     and n_re > _AUTO_MAX_RECOMPUTED * n):
                 use_bounds = False
         else:
-            _kmeans.lloyd(X, sample_weight, centers, labels, no_min, sums, wsum, True, n_threads)
+            _kmeans.lloyd(X, sample_weight, centers, labels, no_min, sums, wsum, workspace, True,
+                          n_threads)
         new, relocated = step.new_centers(centers, labels, sums, wsum)
         shift = np.sqrt(((new.astype(np.float64) - centers) ** 2).sum(axis=1))
         if use_bounds:
@@ -182,7 +184,8 @@ def _kmeans_single(X, sample_weight, centers_init, max_iter, tol, n_threads, alg
         labels_old[:] = labels
     if not strict:
         # labels for the final centres
-        _kmeans.lloyd(X, sample_weight, centers, labels, no_min, sums, wsum, False, n_threads)
+        _kmeans.lloyd(X, sample_weight, centers, labels, no_min, sums, wsum, no_min.astype(float),
+                      False, n_threads)
     inertia = _kmeans.inertia(X, sample_weight, centers, labels, n_threads)
     return labels, inertia, centers, it + 1
 
@@ -356,7 +359,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         if X.shape[0] == 0:
             return labels, 0.0
         _kmeans.lloyd(Xc, sample_weight, cc, labels, np.empty(0, dtype=X.dtype), sums, wsum,
-                      False, n_threads)
+                      np.empty(0), False, n_threads)
         return labels, _kmeans.inertia(Xc, sample_weight, cc, labels, n_threads)
 
     def predict(self, X):

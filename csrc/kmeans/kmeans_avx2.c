@@ -1,0 +1,62 @@
+/* kmeans_avx2.c: AVX2+FMA pieces of the k-means steps (row argmin). */
+#include <immintrin.h>
+#include <math.h>
+
+#include "core/fml_dtype.h"
+#include "kmeans/kmeans_kernels.h"
+
+#define ISA avx2
+
+#define FT float
+#define SFX f32
+#define VT __m256
+#define VL 8
+#define IT __m256i
+#define MT __m256
+#define IELEM_T int32_t
+#define VSET1(x) _mm256_set1_ps(x)
+#define VLOADU(p) _mm256_loadu_ps(p)
+#define VSTOREU(p, v) _mm256_storeu_ps(p, v)
+#define VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define VCMPLT(a, b) _mm256_cmp_ps(a, b, _CMP_LT_OQ)
+#define VBLEND(m, a, b) _mm256_blendv_ps(a, b, m)
+#define ISET1(x) _mm256_set1_epi32((int32_t)(x))
+#define IRAMP(j0) _mm256_add_epi32(_mm256_set1_epi32((int32_t)(j0)), \
+    _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+#define IADD(a, b) _mm256_add_epi32(a, b)
+#define IBLEND(m, a, b) _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(a), \
+    _mm256_castsi256_ps(b), m))
+#define ISTOREU(p, v) _mm256_storeu_si256((__m256i *)(p), v)
+#include "kmeans/kmeans_argmin_impl.h"
+#include "kmeans/kmeans_vec_undef.h"
+#include "core/fml_dtype_end.h"
+
+#define FT double
+#define SFX f64
+#define VT __m256d
+#define VL 4
+#define IT __m256i
+#define MT __m256d
+#define IELEM_T int64_t
+#define VSET1(x) _mm256_set1_pd(x)
+#define VLOADU(p) _mm256_loadu_pd(p)
+#define VSTOREU(p, v) _mm256_storeu_pd(p, v)
+#define VFMA(a, b, c) _mm256_fmadd_pd(a, b, c)
+#define VCMPLT(a, b) _mm256_cmp_pd(a, b, _CMP_LT_OQ)
+#define VBLEND(m, a, b) _mm256_blendv_pd(a, b, m)
+#define ISET1(x) _mm256_set1_epi64x((int64_t)(x))
+#define IRAMP(j0) _mm256_add_epi64(_mm256_set1_epi64x((int64_t)(j0)), \
+    _mm256_setr_epi64x(0, 1, 2, 3))
+#define IADD(a, b) _mm256_add_epi64(a, b)
+#define IBLEND(m, a, b) _mm256_castpd_si256(_mm256_blendv_pd(_mm256_castsi256_pd(a), \
+    _mm256_castsi256_pd(b), m))
+#define ISTOREU(p, v) _mm256_storeu_si256((__m256i *)(p), v)
+#include "kmeans/kmeans_argmin_impl.h"
+#include "kmeans/kmeans_vec_undef.h"
+#include "core/fml_dtype_end.h"
+
+void fml_kmeans_kernels_avx2(fml_kmeans_kernels *t)
+{
+    t->row_argmin_f32 = row_argmin_f32__avx2;
+    t->row_argmin_f64 = row_argmin_f64__avx2;
+}

@@ -1,0 +1,21 @@
+/* kmeans_kernels.h: the per-ISA pieces of the k-means steps (dispatch table). */
+#ifndef FML_KMEANS_KERNELS_H
+#define FML_KMEANS_KERNELS_H
+
+#include <stdint.h>
+
+typedef struct {
+    void (*row_argmin_f32)(const float *row, const float *cn, int64_t nb, int64_t j0,
+                           float *best, int32_t *arg);
+    void (*row_argmin_f64)(const double *row, const double *cn, int64_t nb, int64_t j0,
+                           double *best, int32_t *arg);
+} fml_kmeans_kernels;
+
+void fml_kmeans_kernels_scalar(fml_kmeans_kernels *t);
+void fml_kmeans_kernels_avx2(fml_kmeans_kernels *t);
+void fml_kmeans_kernels_avx512(fml_kmeans_kernels *t);
+
+/* Select the kernels of `level` (and the GEMM's) for this module. */
+int fml_kmeans_init(int level);
+
+#endif
