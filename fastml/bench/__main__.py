@@ -18,7 +18,7 @@ from fastml.bench.cases import all_cases, select
 
 # rounds per job and the shortest sample, per size: the quick suite must
 # finish in under 2 minutes on 2 cores.
-DEFAULTS = {"smoke": (1, 0.0), "quick": (5, 0.005), "full": (7, 0.02)}
+DEFAULTS = {"smoke": (1, 0.0), "quick": (7, 0.01), "full": (7, 0.05)}
 
 
 def _words(text):
@@ -49,9 +49,9 @@ def parser():
     p.add_argument("--threads", type=_thread_counts, default=None, metavar="N,M",
                    help=f"thread counts to run (default: 1,{fastml.get_num_threads()})")
     p.add_argument("--repeat", type=int, default=None, metavar="N",
-                   help="rounds of alternating samples per job (default: 5 quick, 7 full)")
+                   help="rounds of alternating samples per job (default: 7)")
     p.add_argument("--min-time", type=float, default=None, metavar="SECONDS",
-                   help="shortest sample; tiny kernels are called in batches (default: 0.005 quick, 0.02 full)")
+                   help="shortest sample; tiny kernels are called in batches (default: 0.01 quick, 0.05 full)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--list", action="store_true", help="list the cases and peers, run nothing")
     p.add_argument("--json", metavar="FILE", help="write machine and results as JSON")
@@ -72,7 +72,14 @@ def list_cases(cases, out):
 
 def main(argv=None):
     args = parser().parse_args(argv)
-    out = sys.stdout
+    try:
+        return _main(args, sys.stdout)
+    except KeyboardInterrupt:    # before or after the timed jobs (the harness handles those)
+        print("\nfastml.bench: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(args, out):
     try:
         cases = select(all_cases(), args.only)
     except ValueError as exc:
@@ -114,8 +121,7 @@ def main(argv=None):
         print(f"wrote {args.json}", file=out)
     if args.markdown:
         with open(args.markdown, "w") as f:
-            f.write(_report.header_text(machine, settings) + "\n\n" + _report.table_markdown(results) + "\n\n"
-                    + _report.legend(results) + "\n")
+            f.write(_report.markdown(machine, settings, results))
         print(f"wrote {args.markdown}", file=out)
     if args.plot:
         why_not = _report.write_plot(args.plot, results)

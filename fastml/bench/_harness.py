@@ -8,6 +8,7 @@ For one job (case, shape, dtype, threads), with every library on ``threads``:
      batches: one perf_counter read is ~50 ns, a 64^3 GEMM a few us);
   4. ``repeat`` rounds of fastml, peer 1, peer 2, fastml, peer 1, ... one
      sample each, so drift (clock frequency, a neighbour's load) hits all;
+     before each sample, wait until the previous library's threads are idle;
   5. ratio per round = peer sample / fastml sample, summarised by the median.
 
 Nothing here prints; ``run`` reports progress through a callback and stops
@@ -46,6 +47,20 @@ def plan(cases, mode, threads, dtypes=None):
             for shape in case.shapes(mode)
             for dtype in case.dtypes if not dtypes or dtype in dtypes
             for t in threads]
+
+
+def wait_for_idle(max_wait, step=0.002):
+    """Sleep until this process's other threads stop burning CPU (at most max_wait s).
+
+    After a call, a library's worker threads keep spinning: about 5 ms for
+    libgomp (fastml, torch), about 100 ms of sched_yield loops for OpenBLAS.
+    On a 2-core machine they would steal the next library's cores."""
+    deadline = time.perf_counter() + max_wait
+    while time.perf_counter() < deadline:
+        cpu = time.process_time()
+        time.sleep(step)
+        if time.process_time() - cpu < 0.1 * step:
+            return
 
 
 def _sample(fn, number, clock):
@@ -91,11 +106,11 @@ class _Lib:
         self.fn, self.number, self.first, self.samples = fn, number, first, []
 
 
-def measure(job, *, repeat=5, min_time=0.01, peak=None, seed=0, clock=time.perf_counter, gap=0.001):
+def measure(job, *, repeat=5, min_time=0.01, peak=None, seed=0, clock=time.perf_counter, idle_wait=0.25):
     """Time one job; returns its result dict (the JSON schema of one result).
 
-    gap: seconds of sleep before each sample, so the previous library's
-    spinning worker threads go idle and do not steal the next one's cores."""
+    idle_wait: before each sample, wait up to this long for the previous
+    library's worker threads to go idle (0: do not wait; for fake clocks)."""
     case, dtype, t = job.case, np.dtype(job.dtype), job.threads
     flops, nbytes = float(case.flops(job.shape)), float(case.bytes(job.shape, dtype))
     out = {"case": case.name, "family": case.family, "dims": list(case.dims),
@@ -122,8 +137,8 @@ def measure(job, *, repeat=5, min_time=0.01, peak=None, seed=0, clock=time.perf_
                 status[name] = _error(exc)
         for _ in range(repeat):
             for name, lib in list(libs.items()):
-                if gap:
-                    time.sleep(gap)
+                if idle_wait:
+                    wait_for_idle(idle_wait)
                 try:
                     lib.samples.append(_sample(lib.fn, lib.number, clock))
                 except Exception as exc:

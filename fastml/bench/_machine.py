@@ -1,4 +1,6 @@
 """The machine a run measured: CPU, SIMD, threads, peaks, library versions."""
+import os
+
 import numpy as np
 
 from fastml.bench._peers import version
@@ -13,6 +15,14 @@ def _blas():
     except Exception as exc:   # informational only
         return f"unknown ({type(exc).__name__})"
     return ", ".join(found) or "none found"
+
+
+def _load_average():
+    """1-minute load average before the run (other processes competing for CPUs)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
 
 
 def machine_info(cases, peak=None):
@@ -37,6 +47,7 @@ def machine_info(cases, peak=None):
         "python": cfg["python"],
         "platform": cfg["platform"],
         "numpy_blas": _blas(),
+        "load_average": _load_average(),
         "peaks": {k: peak.get(k) for k in ("gflops_float32_per_thread", "gflops_float64_per_thread", "mem_gbps")},
         "versions": {"fastml": cfg["fastml"], "numpy": np.__version__, **{m: version(m) for m in modules}},
     }

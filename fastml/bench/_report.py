@@ -88,24 +88,39 @@ def legend(results):
     lines = ["shapes: " + "; ".join(f"{case} {d}" for case, d in dims.items())] if dims else []
     lines.append("peer/fastml: peer time / fastml time per round (median over rounds, alternating runs);"
                  " > 1 means fastml is faster.")
-    lines.append("%peak: fastml's FMA peak per thread x threads (GFLOP/s) or measured memory bandwidth (GB/s);"
+    lines.append("%peak: of the machine's FMA peak per thread x threads (GFLOP/s) or measured memory bandwidth (GB/s);"
                  " agree: max |fastml - peer| / max |peer| vs the case's tolerance.")
     return "\n".join(lines)
 
 
-def header_text(machine, settings):
+def header_lines(machine, settings):
     v = ", ".join(f"{k} {val}" for k, val in machine["versions"].items())
     p = machine["peaks"]
     peaks = (f"float32 {p['gflops_float32_per_thread']:.1f} GFLOP/s, float64 {p['gflops_float64_per_thread']:.1f}"
              f" GFLOP/s per thread; memory {p['mem_gbps']:.1f} GB/s")
-    return "\n".join([
+    lines = [
         f"fastml bench: {machine['cpu']}, {machine['cpus']} CPUs, SIMD {machine['simd']}"
         f" (GEMM {machine['gemm_kernels']['float32']}, {machine['gemm_kernels']['float64']}), {machine['openmp']}",
         f"versions: {v}; numpy BLAS: {machine['numpy_blas']}",
         f"peak: {peaks}",
         f"run: sizes {settings['size']}, threads {','.join(map(str, settings['threads']))},"
         f" {settings['repeat']} rounds, samples >= {settings['min_time'] * 1e3:g} ms",
-    ])
+    ]
+    load = machine.get("load_average")
+    if load is not None and load >= 0.5:
+        lines.append(f"warning: load average {load:.2f} before the run: other processes use the CPUs,"
+                     " so timings (most of all on all threads) are noisy")
+    return lines
+
+
+def header_text(machine, settings):
+    return "\n".join(header_lines(machine, settings))
+
+
+def markdown(machine, settings, results):
+    """Header as a list, the table, the legend."""
+    head = "\n".join("- " + line for line in header_lines(machine, settings))
+    return f"{head}\n\n{table_markdown(results)}\n\n{legend(results)}\n"
 
 
 def _json_safe(obj):

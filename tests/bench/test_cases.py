@@ -60,7 +60,7 @@ def test_transposed_case_passes_a_transposed_view(rng):
 
 @pytest.mark.parametrize("job", SMOKE_JOBS, ids=lambda j: j.label().replace(" ", "-"))
 def test_smoke_shape_agrees_with_installed_peers(job):
-    res = measure(job, repeat=1, min_time=0.0, gap=0)
+    res = measure(job, repeat=1, min_time=0.0, idle_wait=0)
     assert res["fastml"]["status"] == "ok"
     for name, peer in job.case.peers.items():
         got = res["peers"][name]
@@ -76,7 +76,7 @@ def test_agreement_check_catches_a_wrong_result():
     """The smoke test above could pass vacuously if agreement were always true."""
     case = select(CASES, ["gemm"])[0]
     wrong = dataclasses.replace(case, fastml=lambda a, b, n_threads: (lambda: np.matmul(a, b) + 1.0))
-    res = measure(Job(wrong, case.shapes("smoke")[0], "float64", 1), repeat=1, min_time=0.0, gap=0)
+    res = measure(Job(wrong, case.shapes("smoke")[0], "float64", 1), repeat=1, min_time=0.0, idle_wait=0)
     assert res["peers"]["numpy"]["agree"] is False
 
 

@@ -107,3 +107,24 @@ def test_table_shows_missing_and_failed_peers():
     text = _report.table_text([result])
     assert "not installed" in text and "error: RuntimeError: boom" in text
     assert "1.50x" in text and "NO (5.0e-01" in text and "2.00 ms" in text and "50%" in text
+
+
+def test_ctrl_c_before_the_jobs_exits_cleanly(monkeypatch, capsys):
+    import fastml.bench.__main__ as cli
+
+    def interrupted(cases):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(cli, "machine_info", interrupted)
+    assert main(TINY) == 130
+    assert "interrupted" in capsys.readouterr().err
+
+
+def test_header_warns_when_the_machine_is_busy():
+    machine = {"cpu": "cpu", "cpus": 2, "simd": "avx2", "openmp": "OpenMP", "numpy_blas": "openblas",
+               "gemm_kernels": {"float32": "k32", "float64": "k64"}, "versions": {"fastml": "0.1.0"},
+               "peaks": {"gflops_float32_per_thread": 1.0, "gflops_float64_per_thread": 0.5, "mem_gbps": 2.0}}
+    settings = {"size": "quick", "threads": [1, 2], "repeat": 7, "min_time": 0.01}
+    quiet = _report.header_text({**machine, "load_average": 0.1}, settings)
+    busy = _report.header_text({**machine, "load_average": 1.3}, settings)
+    assert "warning" not in quiet and "threads 1,2" in quiet and "float64 0.5 GFLOP/s" in quiet
+    assert "warning: load average 1.30" in busy

@@ -17,7 +17,7 @@ PEAK = {"gflops_float64_per_thread": 10.0, "gflops_float32_per_thread": 20.0, "m
 def _measure(case, threads=1, **kw):
     kw.setdefault("repeat", 3)
     kw.setdefault("min_time", 0.0)
-    return measure(Job(case, case.shapes("smoke")[0], "float64", threads), gap=0, **kw)
+    return measure(Job(case, case.shapes("smoke")[0], "float64", threads), idle_wait=0, **kw)
 
 
 def test_libraries_alternate_round_by_round():
@@ -123,7 +123,7 @@ def test_ctrl_c_stops_and_returns_finished_jobs():
     before = fastml.get_num_threads()
     seen = []
     results, interrupted = run(jobs, progress=lambda i, n, job: seen.append((i, n, job and job.case.name)),
-                               repeat=2, min_time=0.0, clock=clock, gap=0)
+                               repeat=2, min_time=0.0, clock=clock, idle_wait=0)
     assert interrupted is True
     assert [r["case"] for r in results] == ["good"]
     assert "never" not in calls
@@ -136,7 +136,7 @@ def test_run_reports_progress_to_the_end():
     case = fake_case(Lib("fastml", clock, calls), {}, sizes={"smoke": [(3,), (4,)]})
     seen = []
     results, interrupted = run(plan([case], "smoke", [1]), progress=lambda i, n, job: seen.append((i, n, job)),
-                               repeat=1, min_time=0.0, clock=clock, gap=0)
+                               repeat=1, min_time=0.0, clock=clock, idle_wait=0)
     assert interrupted is False and len(results) == 2
     assert [s[:2] for s in seen] == [(0, 2), (1, 2), (2, 2)] and seen[-1][2] is None
 
@@ -165,3 +165,24 @@ def test_rates_memory_bound_case_uses_bandwidth():
     r = _harness._rates(2.0, 0.0, 4e9, "float64", 2, PEAK)
     assert r["gbps"] == pytest.approx(2.0) and r["pct_peak"] == pytest.approx(40.0)
     assert _harness._rates(1.0, 1e9, 0.0, "float64", 1, None)["pct_peak"] is None
+
+
+def test_wait_for_idle_waits_out_a_spinning_thread():
+    import threading
+    import time
+
+    def spin(seconds=0.08):
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            pass
+
+    t0 = time.perf_counter()
+    _harness.wait_for_idle(1.0)
+    assert time.perf_counter() - t0 < 0.5          # idle process: returns after a step or a few
+    worker = threading.Thread(target=spin)
+    worker.start()
+    t0 = time.perf_counter()
+    _harness.wait_for_idle(1.0)
+    waited = time.perf_counter() - t0
+    worker.join()
+    assert waited >= 0.05
