@@ -10,32 +10,46 @@
 static void FML_FN(row_argmin)(const FT *restrict row, const FT *restrict cn, int64_t nb,
                                int64_t j0, FT *best, int32_t *arg)
 {
-    VT vmin = VSET1((FT)INFINITY);
-    IT vidx = ISET1(0), cur = IRAMP(j0);
+    /* two independent chains (even and odd vectors) hide the compare -> blend latency */
+    VT vmin0 = VSET1((FT)INFINITY), vmin1 = vmin0;
+    IT vidx0 = ISET1(0), vidx1 = vidx0;
+    IT cur0 = IRAMP(j0), cur1 = IADD(cur0, ISET1(VL));
+    const IT step = ISET1(2 * VL);
     const VT m2 = VSET1((FT)-2);
     int64_t j = 0;
-    for (; j + VL <= nb; j += VL) {
-        const VT v = VFMA(VLOADU(row + j), m2, VLOADU(cn + j));
-        const MT lt = VCMPLT(v, vmin);
-        vmin = VBLEND(lt, vmin, v);
-        vidx = IBLEND(lt, vidx, cur);
-        cur = IADD(cur, ISET1(VL));
+    for (; j + 2 * VL <= nb; j += 2 * VL) {
+        const VT v0 = VFMA(VLOADU(row + j), m2, VLOADU(cn + j));
+        const VT v1 = VFMA(VLOADU(row + j + VL), m2, VLOADU(cn + j + VL));
+        const MT lt0 = VCMPLT(v0, vmin0), lt1 = VCMPLT(v1, vmin1);
+        vmin0 = VBLEND(lt0, vmin0, v0);
+        vidx0 = IBLEND(lt0, vidx0, cur0);
+        vmin1 = VBLEND(lt1, vmin1, v1);
+        vidx1 = IBLEND(lt1, vidx1, cur1);
+        cur0 = IADD(cur0, step);
+        cur1 = IADD(cur1, step);
+    }
+    if (j + VL <= nb) {
+        const VT v0 = VFMA(VLOADU(row + j), m2, VLOADU(cn + j));
+        const MT lt0 = VCMPLT(v0, vmin0);
+        vmin0 = VBLEND(lt0, vmin0, v0);
+        vidx0 = IBLEND(lt0, vidx0, cur0);
+        j += VL;
     }
     FT bv = *best;
     int32_t ba = *arg;
     /* lanes hold the first minimum of their own residue class; take the best lane,
      * smallest index among equal values */
-    FT lane_v[VL];
-    IELEM_T lane_i[VL];
-    VSTOREU(lane_v, vmin);
-    ISTOREU(lane_i, vidx);
-    FT m = (FT)INFINITY;
+    FT lane_v[2 * VL];
+    IELEM_T lane_i[2 * VL];
+    VSTOREU(lane_v, vmin0);
+    VSTOREU(lane_v + VL, vmin1);
+    ISTOREU(lane_i, vidx0);
+    ISTOREU(lane_i + VL, vidx1);
+    FT m = lane_v[0];
+    for (int l = 1; l < 2 * VL; l++) m = lane_v[l] < m ? lane_v[l] : m;
     int64_t mi = INT64_MAX;
-    for (int l = 0; l < VL; l++)
-        if (lane_v[l] < m || (lane_v[l] == m && (int64_t)lane_i[l] < mi)) {
-            m = lane_v[l];
-            mi = (int64_t)lane_i[l];
-        }
+    for (int l = 0; l < 2 * VL; l++)
+        if (lane_v[l] == m && (int64_t)lane_i[l] < mi) mi = (int64_t)lane_i[l];
     if (m < bv) {
         bv = m;
         ba = (int32_t)mi;
