@@ -15,7 +15,9 @@ Nothing here prints; ``run`` reports progress through a callback and stops
 cleanly on Ctrl-C, returning the jobs that finished.
 """
 import math
+import os
 import statistics
+import threading
 import time
 from dataclasses import dataclass
 
@@ -49,18 +51,43 @@ def plan(cases, mode, threads, dtypes=None):
             for t in threads]
 
 
-def wait_for_idle(max_wait, step=0.002):
-    """Sleep until this process's other threads stop burning CPU (at most max_wait s).
+def _running_threads():
+    """How many threads of this process, other than the caller, are running
+    (state R in /proc), or None where /proc is not there."""
+    me = threading.get_native_id()
+    try:
+        tids = os.listdir("/proc/self/task")
+    except OSError:
+        return None
+    running = 0
+    for tid in tids:
+        if int(tid) == me:
+            continue
+        try:
+            with open(f"/proc/self/task/{tid}/stat") as f:
+                stat = f.read()
+        except OSError:     # the thread has ended
+            continue
+        running += stat[stat.rindex(")") + 2] == "R"
+    return running
 
-    After a call, a library's worker threads keep spinning: about 5 ms for
+
+def wait_for_idle(max_wait, step=0.001):
+    """Sleep until no other thread of this process runs (at most max_wait s).
+
+    After a call, a library's worker threads keep spinning: a few ms for
     libgomp (fastml, torch), about 100 ms of sched_yield loops for OpenBLAS.
-    On a 2-core machine they would steal the next library's cores."""
+    On a 2-core machine they would steal the next library's cores.  (CPU-time
+    clocks are too coarse to see this: they advance by scheduler ticks.)"""
     deadline = time.perf_counter() + max_wait
-    while time.perf_counter() < deadline:
-        cpu = time.process_time()
-        time.sleep(step)
-        if time.process_time() - cpu < 0.1 * step:
+    quiet = 0
+    while quiet < 2 and time.perf_counter() < deadline:
+        running = _running_threads()
+        if running is None:             # no /proc: a fixed pause instead
+            time.sleep(min(max_wait, 0.02))
             return
+        quiet = quiet + 1 if running == 0 else 0
+        time.sleep(step)
 
 
 def _sample(fn, number, clock):

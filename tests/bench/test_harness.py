@@ -167,22 +167,25 @@ def test_rates_memory_bound_case_uses_bandwidth():
     assert _harness._rates(1.0, 1e9, 0.0, "float64", 1, None)["pct_peak"] is None
 
 
-def test_wait_for_idle_waits_out_a_spinning_thread():
+def test_wait_for_idle_waits_out_a_busy_thread():
     import threading
     import time
+    a = np.random.default_rng(0).standard_normal((1200, 1200))
 
-    def spin(seconds=0.08):
-        end = time.perf_counter() + seconds
-        while time.perf_counter() < end:
-            pass
+    def busy():     # ~0.05-0.2 s of BLAS on one thread, GIL released
+        from threadpoolctl import threadpool_limits
+        with threadpool_limits(1):
+            started.set()
+            a @ a
 
     t0 = time.perf_counter()
     _harness.wait_for_idle(1.0)
-    assert time.perf_counter() - t0 < 0.5          # idle process: returns after a step or a few
-    worker = threading.Thread(target=spin)
+    assert time.perf_counter() - t0 < 0.5          # idle process: returns after two quiet looks
+    started = threading.Event()
+    worker = threading.Thread(target=busy)
     worker.start()
-    t0 = time.perf_counter()
-    _harness.wait_for_idle(1.0)
-    waited = time.perf_counter() - t0
+    started.wait()
+    _harness.wait_for_idle(5.0)
+    alive = worker.is_alive()
     worker.join()
-    assert waited >= 0.05
+    assert not alive
