@@ -149,4 +149,27 @@ int fml_gemm_fused_f64(int64_t m, const double *a, int64_t rsa, int64_t csa,
                        const fml_gemm_packed_b *b, fml_gemm_epilogue_f64 epilogue,
                        void *ctx, int64_t n_threads);
 
+/* ---- A packed once, for repeated products with the same rows (k-means) ---- */
+
+/* Elements of a whole-k packing of A (m x k): MR-row panels of k x MR each. */
+int64_t fml_gemm_packed_a_len_f32(int64_t m, int64_t k);
+int64_t fml_gemm_packed_a_len_f64(int64_t m, int64_t k);
+
+/* Pack A into `out` (fml_gemm_packed_a_len elements, caller-owned); *mr_out gets
+ * the panel height, to hand back to fml_gemm_fused_packed. */
+int fml_gemm_pack_a_f32(int64_t m, int64_t k, const float *a, int64_t rsa, int64_t csa,
+                        float *out, int64_t *mr_out, int64_t n_threads);
+int fml_gemm_pack_a_f64(int64_t m, int64_t k, const double *a, int64_t rsa, int64_t csa,
+                        double *out, int64_t *mr_out, int64_t n_threads);
+
+/* fml_gemm_fused on rows [row0, row0 + m) of a packed A (row0 a multiple of mr;
+ * epilogue row indices are relative to row0).  FML_EINVAL if the kernels
+ * changed since packing (mr differs). */
+int fml_gemm_fused_packed_f32(const float *apack, int64_t mr, int64_t row0, int64_t m,
+                              const fml_gemm_packed_b *b, fml_gemm_epilogue_f32 epilogue,
+                              void *ctx, int64_t n_threads);
+int fml_gemm_fused_packed_f64(const double *apack, int64_t mr, int64_t row0, int64_t m,
+                              const fml_gemm_packed_b *b, fml_gemm_epilogue_f64 epilogue,
+                              void *ctx, int64_t n_threads);
+
 #endif

@@ -54,18 +54,18 @@ static void FML_T(pack_a_block)(const KERNEL_T *kt, int64_t mb, int64_t kb, cons
     }
 }
 
-/* C[0:mb, 0:nb] (+)= packed A (mb x kb, mr-high panels) x packed B (kb x nb,
- * nr-wide panels `bstride` elements apart). */
+/* C[0:mb, 0:nb] (+)= packed A (mb x kb, mr-high panels `astride` elements
+ * apart) x packed B (kb x nb, nr-wide panels `bstride` elements apart). */
 static void FML_T(macro_kernel)(const KERNEL_T *kt, int64_t mb, int64_t nb, int64_t kb,
-                                const FT *apack, const FT *bpack, int64_t bstride, FT *c,
-                                int64_t ldc, int accumulate)
+                                const FT *apack, int64_t astride, const FT *bpack,
+                                int64_t bstride, FT *c, int64_t ldc, int accumulate)
 {
     const int64_t mr = kt->mr, nr = kt->nr;
     for (int64_t jj = 0; jj < nb; jj += nr) {          /* B micro-panel stays in L1 */
         const FT *bp = bpack + (jj / nr) * bstride;
         const int64_t nv = FML_MIN(nr, nb - jj);
         for (int64_t ii = 0; ii < mb; ii += mr)        /* A micro-panels stream from L2 */
-            kt->ukr(kb, apack + (ii / mr) * kb * mr, bp, c + ii * ldc + jj, ldc,
+            kt->ukr(kb, apack + (ii / mr) * astride, bp, c + ii * ldc + jj, ldc,
                     FML_MIN(mr, mb - ii), nv, accumulate);
     }
 }
@@ -77,20 +77,31 @@ static void FML_T(zero_matrix)(int64_t m, int64_t n, FT *c, int64_t ldc)
 }
 
 /* Fused path: C[0:mb, 0:nb] = A[i0:i0+mb, :] B[:, j0:j0+nb], B pre-packed whole
- * (panels of k x nr, j0 a multiple of nr); abuf holds mc x kc elements. */
+ * (panels of k x nr, j0 a multiple of nr).  A is read through (a, rsa, csa) and
+ * packed into abuf (mc x kc elements), or, when apre is not NULL, taken from
+ * whole-k panels packed once by fml_gemm_pack_a (i0 a multiple of mr). */
 static void FML_T(compute_block)(const KERNEL_T *kt, int64_t k, const FT *a, int64_t rsa,
-                                 int64_t csa, int64_t i0, int64_t mb, const FT *bpack,
-                                 int64_t j0, int64_t nb, FT *c, int64_t ldc, FT *abuf)
+                                 int64_t csa, const FT *apre, int64_t i0, int64_t mb,
+                                 const FT *bpack, int64_t j0, int64_t nb, FT *c, int64_t ldc,
+                                 FT *abuf)
 {
+    const int64_t mr = kt->mr, nr = kt->nr;
     if (k == 0) {
         FML_T(zero_matrix)(mb, nb, c, ldc);
         return;
     }
     for (int64_t p0 = 0; p0 < k; p0 += kt->kc) {
         const int64_t kb = FML_MIN(kt->kc, k - p0);
-        FML_T(pack_a_block)(kt, mb, kb, a + i0 * rsa + p0 * csa, rsa, csa, abuf);
-        FML_T(macro_kernel)(kt, mb, nb, kb, abuf, bpack + (j0 / kt->nr) * k * kt->nr + p0 * kt->nr,
-                            k * kt->nr, c, ldc, p0 > 0);
+        const FT *ap = abuf;
+        int64_t astride = kb * mr;
+        if (apre != NULL) {
+            ap = apre + (i0 / mr) * k * mr + p0 * mr;
+            astride = k * mr;
+        } else {
+            FML_T(pack_a_block)(kt, mb, kb, a + i0 * rsa + p0 * csa, rsa, csa, abuf);
+        }
+        FML_T(macro_kernel)(kt, mb, nb, kb, ap, astride, bpack + (j0 / nr) * k * nr + p0 * nr,
+                            k * nr, c, ldc, p0 > 0);
     }
 }
 
@@ -110,8 +121,8 @@ static void FML_T(gemm_serial)(const KERNEL_T *kt, int64_t m, int64_t n, int64_t
             for (int64_t ic = 0; ic < m; ic += kt->mc) {
                 const int64_t mb = FML_MIN(kt->mc, m - ic);
                 FML_T(pack_a_block)(kt, mb, kb, a + ic * rsa + pc * csa, rsa, csa, abuf);
-                FML_T(macro_kernel)(kt, mb, nb, kb, abuf, bbuf, kb * nr, c + ic * ldc + jc, ldc,
-                                    pc > 0);
+                FML_T(macro_kernel)(kt, mb, nb, kb, abuf, kb * kt->mr, bbuf, kb * nr,
+                                    c + ic * ldc + jc, ldc, pc > 0);
             }
         }
     }
@@ -208,7 +219,7 @@ int FML_T(fml_gemm_batch)(int64_t batch, int64_t m, int64_t n, int64_t k, const 
                             FML_T(pack_a_block)(kt, mb, kb, a + a_off[t] + ic * rsa + pc * csa, rsa,
                                                 csa, abuf);
                             FML_T(macro_kernel)(kt, mb, FML_MIN(nb, p1 * nr) - p0 * nr, kb, abuf,
-                                                bshared + p0 * kb * nr, kb * nr,
+                                                kb * kt->mr, bshared + p0 * kb * nr, kb * nr,
                                                 c + c_off[t] + ic * ldc + jc + p0 * nr, ldc, pc > 0);
                         }
                     }
@@ -250,14 +261,36 @@ int FML_T(fml_gemm_pack_b)(int64_t k, int64_t n, const FT *b, int64_t rsb, int64
 
 int64_t FML_T(fml_gemm_fused_mb)(void) { return FML_T(fml_gemm_kernel_get)()->mc; }
 
-int FML_T(fml_gemm_fused)(int64_t m, const FT *a, int64_t rsa, int64_t csa,
-                          const fml_gemm_packed_b *pb, FML_T(fml_gemm_epilogue) epilogue,
-                          void *ctx, int64_t n_threads)
+int64_t FML_T(fml_gemm_packed_a_len)(int64_t m, int64_t k)
+{
+    const int64_t mr = FML_T(fml_gemm_kernel_get)()->mr;
+    return (m + mr - 1) / mr * mr * FML_MAX(k, 1);
+}
+
+int FML_T(fml_gemm_pack_a)(int64_t m, int64_t k, const FT *a, int64_t rsa, int64_t csa, FT *out,
+                           int64_t *mr_out, int64_t n_threads)
 {
     const KERNEL_T *kt = FML_T(fml_gemm_kernel_get)();
-    if (pb->nr != kt->nr) return FML_EINVAL;          /* packed for another kernel */
+    const int64_t mr = kt->mr, n_panels = (m + mr - 1) / mr;
+    *mr_out = mr;
+    const int nt = fml_threads_for(n_threads, n_panels, (double)m * (double)k, FML_PACK_MIN_ELEMS_PER_THREAD);
+    (void)nt;                                         /* unused without OpenMP */
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int64_t ip = 0; ip < n_panels; ip++)
+        FML_T(pack_a_block)(kt, FML_MIN(mr, m - ip * mr), k, a + ip * mr * rsa, rsa, csa,
+                            out + ip * mr * k);
+    return FML_OK;
+}
+
+/* The fused driver; apre (whole-k panels) or (a, rsa, csa). */
+static int FML_T(fused_run)(int64_t m, int64_t k, const FT *a, int64_t rsa, int64_t csa,
+                            const FT *apre, const fml_gemm_packed_b *pb,
+                            FML_T(fml_gemm_epilogue) epilogue, void *ctx, int64_t n_threads)
+{
+    const KERNEL_T *kt = FML_T(fml_gemm_kernel_get)();
+    if (pb->nr != kt->nr || pb->k != k) return FML_EINVAL;   /* packed for another kernel */
     if (m <= 0 || pb->n <= 0) return FML_OK;
-    const int64_t mc = kt->mc, kc = kt->kc, nbk = FML_GEMM_FUSED_NB, k = pb->k, n = pb->n;
+    const int64_t mc = kt->mc, kc = kt->kc, nbk = FML_GEMM_FUSED_NB, n = pb->n;
     const int64_t n_tasks = (m + mc - 1) / mc;
     const double work = 2.0 * (double)m * (double)n * (double)FML_MAX(k, 1) *
                         (double)(sizeof(FT) / sizeof(float));
@@ -275,14 +308,30 @@ int FML_T(fml_gemm_fused)(int64_t m, const FT *a, int64_t rsa, int64_t csa,
             const int64_t i0 = task * mc, mb = FML_MIN(mc, m - i0);
             for (int64_t j0 = 0; j0 < n; j0 += nbk) {
                 const int64_t nb = FML_MIN(nbk, n - j0);
-                FML_T(compute_block)(kt, k, a, rsa, csa, i0, mb, (const FT *)pb->data, j0, nb,
-                                     tile, nbk, abuf);
+                FML_T(compute_block)(kt, k, a, rsa, csa, apre, i0, mb, (const FT *)pb->data, j0,
+                                     nb, tile, nbk, abuf);
                 err |= epilogue(ctx, i0, j0, mb, nb, tile, nbk);
                 if (err != FML_OK) break;
             }
         }
     }
     return err;
+}
+
+int FML_T(fml_gemm_fused)(int64_t m, const FT *a, int64_t rsa, int64_t csa,
+                          const fml_gemm_packed_b *pb, FML_T(fml_gemm_epilogue) epilogue,
+                          void *ctx, int64_t n_threads)
+{
+    return FML_T(fused_run)(m, pb->k, a, rsa, csa, NULL, pb, epilogue, ctx, n_threads);
+}
+
+int FML_T(fml_gemm_fused_packed)(const FT *apack, int64_t mr, int64_t row0, int64_t m,
+                                 const fml_gemm_packed_b *pb, FML_T(fml_gemm_epilogue) epilogue,
+                                 void *ctx, int64_t n_threads)
+{
+    if (mr != FML_T(fml_gemm_kernel_get)()->mr || row0 % mr != 0) return FML_EINVAL;
+    return FML_T(fused_run)(m, pb->k, NULL, 0, 0, apack + row0 * FML_MAX(pb->k, 1), pb, epilogue,
+                            ctx, n_threads);
 }
 
 #undef KERNEL_T

@@ -21,10 +21,27 @@
 
 static fml_kmeans_kernels g_kernels;
 
-static int64_t kmeans_n_chunks(int64_t n)
+/* Rows per chunk: about FML_KMEANS_CHUNK, at most FML_KMEANS_MAX_CHUNKS chunks,
+ * and a multiple of 84 = lcm of every GEMM tile height (4, 6, 14) so that a
+ * chunk starts on a panel of the packed X.  Depends on n only. */
+static int64_t kmeans_chunk_rows(int64_t n)
 {
     int64_t c = (n + FML_KMEANS_CHUNK - 1) / FML_KMEANS_CHUNK;
-    return c < 1 ? 1 : (c > FML_KMEANS_MAX_CHUNKS ? FML_KMEANS_MAX_CHUNKS : c);
+    c = c < 1 ? 1 : (c > FML_KMEANS_MAX_CHUNKS ? FML_KMEANS_MAX_CHUNKS : c);
+    const int64_t rows = (n + c - 1) / c;
+    return (rows + 83) / 84 * 84;
+}
+
+static int64_t kmeans_n_chunks(int64_t n)
+{
+    const int64_t rows = kmeans_chunk_rows(n);
+    return n <= 0 ? 1 : (n + rows - 1) / rows;
+}
+
+static int64_t kmeans_chunk_start(int64_t n, int64_t c)
+{
+    const int64_t r = c * kmeans_chunk_rows(n);
+    return r < n ? r : n;
 }
 
 int64_t fml_kmeans_workspace_len(int64_t n, int64_t k, int64_t d)

@@ -29,16 +29,17 @@ int64_t fml_kmeans_workspace_len(int64_t n, int64_t k, int64_t d);
  * distance matrix is never built).  OUT: labels (n), sums (k x d) and wsum (k),
  * both overwritten; min_d2 (n, may be NULL): the squared distance to the chosen
  * centre (from the expansion, clamped at 0).  With update == 0 sums/wsum are
- * not computed (may be NULL).  workspace: fml_kmeans_workspace_len doubles
+ * not computed (may be NULL).  xpack (may be NULL): X packed once per fit by
+ * fml_gemm_pack_a_* with panel height mr, saves packing X on every step.  workspace: fml_kmeans_workspace_len doubles
  * (unused, may be NULL, when update == 0). */
-int fml_kmeans_lloyd_f32(int64_t n, int64_t d, const float *x, const float *sample_weight,
-                         int64_t k, const float *centers, int32_t *labels, float *min_d2,
-                         double *sums, double *wsum, double *workspace, int update,
-                         int64_t n_threads);
-int fml_kmeans_lloyd_f64(int64_t n, int64_t d, const double *x, const double *sample_weight,
-                         int64_t k, const double *centers, int32_t *labels, double *min_d2,
-                         double *sums, double *wsum, double *workspace, int update,
-                         int64_t n_threads);
+int fml_kmeans_lloyd_f32(int64_t n, int64_t d, const float *x, const float *xpack, int64_t mr,
+                         const float *sample_weight, int64_t k, const float *centers,
+                         int32_t *labels, float *min_d2, double *sums, double *wsum,
+                         double *workspace, int update, int64_t n_threads);
+int fml_kmeans_lloyd_f64(int64_t n, int64_t d, const double *x, const double *xpack, int64_t mr,
+                         const double *sample_weight, int64_t k, const double *centers,
+                         int32_t *labels, double *min_d2, double *sums, double *wsum,
+                         double *workspace, int update, int64_t n_threads);
 
 /* Hamerly step.  IN-OUT: labels (n), upper (n) and lower (n) bounds on the
  * distance (not squared) to the assigned centre and to the second closest.

@@ -5,7 +5,9 @@
  * i.e. the first index of the minimum (ties keep the smaller index), exactly as
  * the scalar loop: 2 * row[j] is exact, so the fused multiply-add rounds the
  * same way as the separate subtraction.  No include guard: the ISA file defines
- * FT, SFX, ISA and the vector vocabulary (VT, VL, IT, ...). */
+ * FT, SFX, ISA, the vector vocabulary (VT, VL, IT, ...) and
+ * FML_FN(reduce_argmin)(v, idx, &min, &index): the minimum lane value and the
+ * smallest index among the lanes holding it. */
 
 static void FML_FN(row_argmin)(const FT *restrict row, const FT *restrict cn, int64_t nb,
                                int64_t j0, FT *best, int32_t *arg)
@@ -37,19 +39,19 @@ static void FML_FN(row_argmin)(const FT *restrict row, const FT *restrict cn, in
     }
     FT bv = *best;
     int32_t ba = *arg;
-    /* lanes hold the first minimum of their own residue class; take the best lane,
-     * smallest index among equal values */
-    FT lane_v[2 * VL];
-    IELEM_T lane_i[2 * VL];
-    VSTOREU(lane_v, vmin0);
-    VSTOREU(lane_v + VL, vmin1);
-    ISTOREU(lane_i, vidx0);
-    ISTOREU(lane_i + VL, vidx1);
-    FT m = lane_v[0];
-    for (int l = 1; l < 2 * VL; l++) m = lane_v[l] < m ? lane_v[l] : m;
-    int64_t mi = INT64_MAX;
-    for (int l = 0; l < 2 * VL; l++)
-        if (lane_v[l] == m && (int64_t)lane_i[l] < mi) mi = (int64_t)lane_i[l];
+    /* each lane holds the first minimum of its residue class: the answer is the
+     * smallest index among the lanes equal to the overall minimum */
+    FT m0, m1, m;
+    int64_t i0, i1, mi;
+    FML_FN(reduce_argmin)(vmin0, vidx0, &m0, &i0);
+    FML_FN(reduce_argmin)(vmin1, vidx1, &m1, &i1);
+    if (m1 < m0 || (m1 == m0 && i1 < i0)) {
+        m = m1;
+        mi = i1;
+    } else {
+        m = m0;
+        mi = i0;
+    }
     if (m < bv) {
         bv = m;
         ba = (int32_t)mi;

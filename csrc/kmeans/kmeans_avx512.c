@@ -1,6 +1,7 @@
 /* kmeans_avx512.c: AVX-512 pieces of the k-means steps (row argmin). */
 #include <immintrin.h>
 #include <math.h>
+#include <stdint.h>
 
 #include "core/fml_dtype.h"
 #include "kmeans/kmeans_kernels.h"
@@ -26,6 +27,13 @@
 #define IADD(a, b) _mm512_add_epi32(a, b)
 #define IBLEND(m, a, b) _mm512_mask_blend_epi32(m, a, b)
 #define ISTOREU(p, v) _mm512_storeu_si512((void *)(p), v)
+static inline void reduce_argmin_f32__avx512(__m512 v, __m512i idx, float *m, int64_t *mi)
+{
+    const float mm = _mm512_reduce_min_ps(v);
+    const __mmask16 eq = _mm512_cmp_ps_mask(v, _mm512_set1_ps(mm), _CMP_EQ_OQ);
+    *m = mm;
+    *mi = _mm512_mask_reduce_min_epi32(eq, idx);
+}
 #include "kmeans/kmeans_argmin_impl.h"
 #include "kmeans/kmeans_vec_undef.h"
 #include "core/fml_dtype_end.h"
@@ -49,6 +57,17 @@
 #define IADD(a, b) _mm256_add_epi32(a, b)
 #define IBLEND(m, a, b) _mm256_mask_blend_epi32(m, a, b)
 #define ISTOREU(p, v) _mm256_storeu_si256((__m256i *)(p), v)
+static inline void reduce_argmin_f64__avx512(__m512d v, __m256i idx, double *m, int64_t *mi)
+{
+    const double mm = _mm512_reduce_min_pd(v);
+    const __mmask8 eq = _mm512_cmp_pd_mask(v, _mm512_set1_pd(mm), _CMP_EQ_OQ);
+    __m256i sel = _mm256_mask_blend_epi32(eq, _mm256_set1_epi32(INT32_MAX), idx);
+    __m128i t = _mm_min_epi32(_mm256_castsi256_si128(sel), _mm256_extracti128_si256(sel, 1));
+    t = _mm_min_epi32(t, _mm_shuffle_epi32(t, 0x4E));
+    t = _mm_min_epi32(t, _mm_shuffle_epi32(t, 0xB1));
+    *m = mm;
+    *mi = _mm_cvtsi128_si32(t);
+}
 #include "kmeans/kmeans_argmin_impl.h"
 #include "kmeans/kmeans_vec_undef.h"
 #include "core/fml_dtype_end.h"

@@ -104,10 +104,10 @@ static void FML_T(merge_partials)(int64_t n_chunks, int64_t k, int64_t d, const 
     }
 }
 
-int FML_T(fml_kmeans_lloyd)(int64_t n, int64_t d, const FT *x, const FT *sample_weight,
-                            int64_t k, const FT *centers, int32_t *labels, FT *min_d2,
-                            double *sums, double *wsum, double *partial, int update,
-                            int64_t n_threads)
+int FML_T(fml_kmeans_lloyd)(int64_t n, int64_t d, const FT *x, const FT *xpack, int64_t mr,
+                            const FT *sample_weight, int64_t k, const FT *centers,
+                            int32_t *labels, FT *min_d2, double *sums, double *wsum,
+                            double *partial, int update, int64_t n_threads)
 {
     if (n <= 0 || k <= 0) return FML_OK;
     const int64_t n_chunks = kmeans_n_chunks(n), len = k * d + k;
@@ -120,7 +120,7 @@ int FML_T(fml_kmeans_lloyd)(int64_t n, int64_t d, const FT *x, const FT *sample_
     if (err == FML_OK) {
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) reduction(| : err)
         for (int64_t c = 0; c < n_chunks; c++) {
-            const int64_t r0 = fml_chunk_start(n, n_chunks, c), r1 = fml_chunk_start(n, n_chunks, c + 1);
+            const int64_t r0 = kmeans_chunk_start(n, c), r1 = kmeans_chunk_start(n, c + 1);
             double *ps = update ? partial + c * len : NULL;
             if (ps != NULL) memset(ps, 0, (size_t)len * sizeof(double));
             /* running minimum per row of the chunk: thread scratch, not an n-sized array */
@@ -132,7 +132,12 @@ int FML_T(fml_kmeans_lloyd)(int64_t n, int64_t d, const FT *x, const FT *sample_
             FML_T(lloyd_ctx) ctx = {x + r0 * d, sample_weight + r0, d, k, cnorm, best,
                                     labels + r0, min_d2 ? min_d2 + r0 : NULL,
                                     ps, ps ? ps + k * d : NULL};
-            err |= FML_T(fml_gemm_fused)(r1 - r0, x + r0 * d, d, 1, &pb, FML_T(lloyd_epilogue), &ctx, 1);
+            if (xpack != NULL)
+                err |= FML_T(fml_gemm_fused_packed)(xpack, mr, r0, r1 - r0, &pb,
+                                                    FML_T(lloyd_epilogue), &ctx, 1);
+            else
+                err |= FML_T(fml_gemm_fused)(r1 - r0, x + r0 * d, d, 1, &pb,
+                                             FML_T(lloyd_epilogue), &ctx, 1);
         }
     }
     if (err == FML_OK && update) {
@@ -212,7 +217,7 @@ int FML_T(fml_kmeans_hamerly)(int64_t n, int64_t d, const FT *x, const FT *sampl
     if (err == FML_OK) {
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) reduction(| : err)
         for (int64_t c = 0; c < n_chunks; c++) {
-            const int64_t r0 = fml_chunk_start(n, n_chunks, c), r1 = fml_chunk_start(n, n_chunks, c + 1);
+            const int64_t r0 = kmeans_chunk_start(n, c), r1 = kmeans_chunk_start(n, c + 1);
             const int64_t rows = r1 - r0;
             double *ps = partial + c * len;
             memset(ps, 0, (size_t)len * sizeof(double));
@@ -284,7 +289,7 @@ int FML_T(fml_kmeans_inertia)(int64_t n, int64_t d, const FT *x, const FT *sampl
     (void)nt;
 #pragma omp parallel for schedule(static) num_threads(nt)
     for (int64_t c = 0; c < n_chunks; c++) {
-        const int64_t r0 = fml_chunk_start(n, n_chunks, c), r1 = fml_chunk_start(n, n_chunks, c + 1);
+        const int64_t r0 = kmeans_chunk_start(n, c), r1 = kmeans_chunk_start(n, c + 1);
         double s = 0;
         for (int64_t i = r0; i < r1; i++) {
             const double e = FML_T(exact_dist)(x + i * d, centers + (int64_t)labels[i] * d, d);

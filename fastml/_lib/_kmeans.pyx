@@ -5,16 +5,26 @@ from libc.stdint cimport int32_t, int64_t
 
 from fastml._lib.fml cimport *
 
+cdef extern from "core/fml_gemm.h":
+    int64_t fml_gemm_packed_a_len_f32(int64_t m, int64_t k)
+    int64_t fml_gemm_packed_a_len_f64(int64_t m, int64_t k)
+    int fml_gemm_pack_a_f32(int64_t m, int64_t k, const float *a, int64_t rsa, int64_t csa,
+                            float *out, int64_t *mr_out, int64_t n_threads) nogil
+    int fml_gemm_pack_a_f64(int64_t m, int64_t k, const double *a, int64_t rsa, int64_t csa,
+                            double *out, int64_t *mr_out, int64_t n_threads) nogil
+
 cdef extern from "kmeans/kmeans_kernels.h":
     int fml_kmeans_init(int level)
 
 cdef extern from "kmeans/kmeans.h":
     int64_t fml_kmeans_workspace_len(int64_t n, int64_t k, int64_t d)
-    int fml_kmeans_lloyd_f32(int64_t n, int64_t d, const float *x, const float *w, int64_t k,
+    int fml_kmeans_lloyd_f32(int64_t n, int64_t d, const float *x, const float *xpack,
+                             int64_t mr, const float *w, int64_t k,
                              const float *centers, int32_t *labels, float *min_d2,
                              double *sums, double *wsum, double *ws, int update,
                              int64_t n_threads) nogil
-    int fml_kmeans_lloyd_f64(int64_t n, int64_t d, const double *x, const double *w, int64_t k,
+    int fml_kmeans_lloyd_f64(int64_t n, int64_t d, const double *x, const double *xpack,
+                             int64_t mr, const double *w, int64_t k,
                              const double *centers, int32_t *labels, double *min_d2,
                              double *sums, double *wsum, double *ws, int update,
                              int64_t n_threads) nogil
@@ -46,7 +56,24 @@ def workspace_len(int64_t n, int64_t k, int64_t d):
     return fml_kmeans_workspace_len(n, k, d)
 
 
-def lloyd(const floating[:, ::1] X, const floating[::1] sample_weight,
+def pack_rows(const floating[:, ::1] X, int64_t n_threads):
+    """X packed once for the GEMM (returns (buffer, mr)); pass both to lloyd."""
+    import numpy as np
+    cdef int64_t n = X.shape[0], d = X.shape[1], mr = 0
+    cdef floating[::1] out
+    if floating is float:
+        out = np.empty(fml_gemm_packed_a_len_f32(n, d), dtype=np.float32)
+        with nogil:
+            fml_gemm_pack_a_f32(n, d, &X[0, 0], d, 1, &out[0], &mr, n_threads)
+    else:
+        out = np.empty(fml_gemm_packed_a_len_f64(n, d), dtype=np.float64)
+        with nogil:
+            fml_gemm_pack_a_f64(n, d, &X[0, 0], d, 1, &out[0], &mr, n_threads)
+    return out.base, mr
+
+
+def lloyd(const floating[:, ::1] X, const floating[::1] xpack, int64_t mr,
+          const floating[::1] sample_weight,
           const floating[:, ::1] centers, int32_t[::1] labels, floating[::1] min_d2,
           double[:, ::1] sums, double[::1] wsum, double[::1] workspace, bint update,
           int64_t n_threads):
@@ -55,14 +82,15 @@ def lloyd(const floating[:, ::1] X, const floating[::1] sample_weight,
     cdef int status
     cdef floating *md = &min_d2[0] if min_d2.shape[0] > 0 else NULL
     cdef double *ws = &workspace[0] if workspace.shape[0] > 0 else NULL
+    cdef const floating *xp = &xpack[0] if xpack.shape[0] > 0 else NULL
     if update and workspace.shape[0] < fml_kmeans_workspace_len(n, k, d):
         raise ValueError("workspace too small")
     with nogil:
         if floating is float:
-            status = fml_kmeans_lloyd_f32(n, d, &X[0, 0], &sample_weight[0], k, &centers[0, 0],
+            status = fml_kmeans_lloyd_f32(n, d, &X[0, 0], xp, mr, &sample_weight[0], k, &centers[0, 0],
                                           &labels[0], md, &sums[0, 0], &wsum[0], ws, update, n_threads)
         else:
-            status = fml_kmeans_lloyd_f64(n, d, &X[0, 0], &sample_weight[0], k, &centers[0, 0],
+            status = fml_kmeans_lloyd_f64(n, d, &X[0, 0], xp, mr, &sample_weight[0], k, &centers[0, 0],
                                           &labels[0], md, &sums[0, 0], &wsum[0], ws, update, n_threads)
     raise_for_status(status, "KMeans")
 

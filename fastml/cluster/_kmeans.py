@@ -146,6 +146,7 @@ def _kmeans_single(X, sample_weight, centers_init, max_iter, tol, n_threads, alg
     wsum = np.zeros(k)
     no_min = np.empty(0, dtype=X.dtype)
     workspace = np.empty(_kmeans.workspace_len(n, k, d))
+    xpack, mr = _kmeans.pack_rows(X, n_threads)      # X is packed for the GEMM once per run
     step = _Step(X, sample_weight)
     use_bounds = algorithm in ("elkan", "hamerly", "auto") and k > 1
     if use_bounds:
@@ -162,8 +163,8 @@ def _kmeans_single(X, sample_weight, centers_init, max_iter, tol, n_threads, alg
                     and n_re > _AUTO_MAX_RECOMPUTED * n):
                 use_bounds = False
         else:
-            _kmeans.lloyd(X, sample_weight, centers, labels, no_min, sums, wsum, workspace, True,
-                          n_threads)
+            _kmeans.lloyd(X, xpack, mr, sample_weight, centers, labels, no_min, sums, wsum,
+                          workspace, True, n_threads)
         new, relocated = step.new_centers(centers, labels, sums, wsum)
         shift = np.sqrt(((new.astype(np.float64) - centers) ** 2).sum(axis=1))
         if use_bounds:
@@ -184,8 +185,8 @@ def _kmeans_single(X, sample_weight, centers_init, max_iter, tol, n_threads, alg
         labels_old[:] = labels
     if not strict:
         # labels for the final centres
-        _kmeans.lloyd(X, sample_weight, centers, labels, no_min, sums, wsum, no_min.astype(float),
-                      False, n_threads)
+        _kmeans.lloyd(X, xpack, mr, sample_weight, centers, labels, no_min, sums, wsum,
+                      np.empty(0), False, n_threads)
     inertia = _kmeans.inertia(X, sample_weight, centers, labels, n_threads)
     return labels, inertia, centers, it + 1
 
@@ -358,8 +359,9 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         n_threads = resolve_n_threads(self.n_threads)
         if X.shape[0] == 0:
             return labels, 0.0
-        _kmeans.lloyd(Xc, sample_weight, cc, labels, np.empty(0, dtype=X.dtype), sums, wsum,
-                      np.empty(0), False, n_threads)
+        none = np.empty(0, dtype=X.dtype)
+        _kmeans.lloyd(Xc, none, 0, sample_weight, cc, labels, none, sums, wsum, np.empty(0), False,
+                      n_threads)
         return labels, _kmeans.inertia(Xc, sample_weight, cc, labels, n_threads)
 
     def predict(self, X):

@@ -1,0 +1,254 @@
+/* distance_kernels_impl.h: the per-ISA kernels of the distance family, written
+ * once over a small vector vocabulary that each ISA file defines:
+ *
+ *   VT vector, VL lanes, MT comparison mask; direct tile MR rows x NV vectors
+ *   VZERO() VLOADU(p) VSTOREU(p, v) VSET1(x) VFMA(a, b, c) = a*b + c
+ *   VADD VSUB VMUL VMAX VMIN VABS VSQRT
+ *   VCMPLE(a, b) (ordered a <= b)  VCMPNGE(a, b) (!(a >= b), true on NaN)
+ *   VBLEND(m, a, b) (m ? b : a)    MBITS(m) lane bits as unsigned
+ *
+ * No include guard: included once per (ISA, dtype) with FT, SFX, ISA set.
+ * Contracts are in distance_kernels.h.  Row kernels handle the last < VL
+ * entries through a padded copy, with the same vector arithmetic, so an entry's
+ * value does not depend on where a block boundary falls.
+ */
+
+#define NR (NV * VL)
+#define OP_L1 0
+#define OP_CHEBYSHEV 1
+#define OP_POWI 2
+#define OP_SQUARE 3
+
+/* Direct tile.  The op is a constant in each caller below, so the branch on it
+ * folds away and each metric gets its own register-tiled loop.  Rows past m read
+ * row m-1 (results discarded): no out-of-bounds load, no branch in the loop. */
+static inline __attribute__((always_inline)) void FML_FN(direct_body)(
+    const int op, int ip, int64_t d, const FT *restrict x, int64_t m,
+    const FT *restrict panel, FT *restrict c, int64_t ldc, int64_t n)
+{
+    const FT *rows[MR];
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++) rows[i] = x + (i < m ? i : m - 1) * d;
+    VT acc[MR][NV];
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) acc[i][v] = VZERO();
+
+    for (int64_t p = 0; p < d; p++) {
+        VT yv[NV];
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) yv[v] = VLOADU(panel + p * NR + v * VL);
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; i++) {
+            const VT xi = VSET1(rows[i][p]);
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) {
+                const VT t = VSUB(xi, yv[v]);
+                if (op == OP_L1) {
+                    acc[i][v] = VADD(acc[i][v], VABS(t));
+                } else if (op == OP_CHEBYSHEV) {
+                    acc[i][v] = VMAX(acc[i][v], VABS(t));
+                } else if (op == OP_SQUARE) {
+                    acc[i][v] = VFMA(t, t, acc[i][v]);
+                } else {
+                    const VT a = VABS(t);
+                    VT r = a;
+                    for (int q = 1; q < ip; q++) r = VMUL(r, a);
+                    acc[i][v] = VADD(acc[i][v], r);
+                }
+            }
+        }
+    }
+
+    if (m == MR && n == NR) {
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) VSTOREU(c + i * ldc + v * VL, acc[i][v]);
+        return;
+    }
+    FT tmp[MR * NR];
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) VSTOREU(tmp + i * NR + v * VL, acc[i][v]);
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) c[i * ldc + j] = tmp[i * NR + j];
+}
+
+static void FML_FN(direct_l1)(int64_t d, const FT *x, int64_t m, const FT *panel, FT *c,
+                              int64_t ldc, int64_t n)
+{
+    FML_FN(direct_body)(OP_L1, 1, d, x, m, panel, c, ldc, n);
+}
+
+static void FML_FN(direct_chebyshev)(int64_t d, const FT *x, int64_t m, const FT *panel, FT *c,
+                                     int64_t ldc, int64_t n)
+{
+    FML_FN(direct_body)(OP_CHEBYSHEV, 1, d, x, m, panel, c, ldc, n);
+}
+
+static void FML_FN(direct_powi)(int64_t d, const FT *x, int64_t m, const FT *panel, FT *c,
+                                int64_t ldc, int64_t n, int ip)
+{
+    if (ip == 1)
+        FML_FN(direct_body)(OP_L1, 1, d, x, m, panel, c, ldc, n);
+    else if (ip == 2)
+        FML_FN(direct_body)(OP_SQUARE, 2, d, x, m, panel, c, ldc, n);
+    else
+        FML_FN(direct_body)(OP_POWI, ip, d, x, m, panel, c, ldc, n);
+}
+
+/* Lane bits of the first `rem` lanes. */
+static inline unsigned FML_FN(lanes)(int64_t rem)
+{
+    return rem >= (int64_t)(8 * sizeof(unsigned)) ? ~0u : (1u << rem) - 1u;
+}
+
+static int64_t FML_FN(finish_sq)(const FT *restrict g, int64_t nb, FT nx, const FT *restrict ny,
+                                 FT ratio, int root, FT *restrict out)
+{
+    const VT vnx = VSET1(nx), vr = VSET1(ratio), m2 = VSET1((FT)-2), neg = VSET1((FT)-1);
+    int64_t flagged = 0;
+    for (int64_t j = 0; j < nb; j += VL) {
+        const int64_t rem = FML_MIN((int64_t)VL, nb - j);
+        FT gb[VL], nyb[VL];
+        const FT *gp = g + j, *nyp = ny + j;
+        if (rem < VL) {                     /* padded copy: same arithmetic as full lanes */
+            for (int l = 0; l < VL; l++) {
+                gb[l] = l < rem ? g[j + l] : 0;
+                nyb[l] = l < rem ? ny[j + l] : 0;
+            }
+            gp = gb;
+            nyp = nyb;
+        }
+        const VT s = VADD(vnx, VLOADU(nyp));
+        VT v = VFMA(m2, VLOADU(gp), s);
+        const MT bad = VCMPNGE(v, VMUL(vr, s));
+        v = VMAX(v, VZERO());
+        if (root) v = VSQRT(v);
+        v = VBLEND(bad, v, neg);
+        flagged += __builtin_popcount(MBITS(bad) & FML_FN(lanes)(rem));
+        if (rem == VL) {
+            VSTOREU(out + j, v);
+        } else {
+            FT ob[VL];
+            VSTOREU(ob, v);
+            for (int64_t l = 0; l < rem; l++) out[j + l] = ob[l];
+        }
+    }
+    return flagged;
+}
+
+static int64_t FML_FN(finish_cos)(const FT *restrict g, int64_t nb, FT thr, FT *restrict out)
+{
+    const VT one = VSET1((FT)1), two = VSET1((FT)2), vt = VSET1(thr), neg = VSET1((FT)-1);
+    int64_t flagged = 0;
+    for (int64_t j = 0; j < nb; j += VL) {
+        const int64_t rem = FML_MIN((int64_t)VL, nb - j);
+        FT gb[VL];
+        const FT *gp = g + j;
+        if (rem < VL) {
+            for (int l = 0; l < VL; l++) gb[l] = l < rem ? g[j + l] : 0;
+            gp = gb;
+        }
+        VT v = VSUB(one, VLOADU(gp));
+        const MT bad = VCMPNGE(v, vt);
+        v = VMIN(VMAX(v, VZERO()), two);
+        v = VBLEND(bad, v, neg);
+        flagged += __builtin_popcount(MBITS(bad) & FML_FN(lanes)(rem));
+        if (rem == VL) {
+            VSTOREU(out + j, v);
+        } else {
+            FT ob[VL];
+            VSTOREU(ob, v);
+            for (int64_t l = 0; l < rem; l++) out[j + l] = ob[l];
+        }
+    }
+    return flagged;
+}
+
+/* (a, ia) > (b, ib) in (value, index) order. */
+static inline int FML_FN(pair_gt)(FT a, int64_t ia, FT b, int64_t ib)
+{
+    return a > b || (a == b && ia > ib);
+}
+
+/* Replace the root of the max-heap (hv, hi) of kk entries by (v, j), sift down. */
+static void FML_FN(heap_replace)(FT *restrict hv, int64_t *restrict hi, int64_t kk, FT v, int64_t j)
+{
+    int64_t pos = 0;
+    for (;;) {
+        int64_t child = 2 * pos + 1;
+        if (child >= kk) break;
+        if (child + 1 < kk && FML_FN(pair_gt)(hv[child + 1], hi[child + 1], hv[child], hi[child]))
+            child++;
+        if (!FML_FN(pair_gt)(hv[child], hi[child], v, j)) break;
+        hv[pos] = hv[child];
+        hi[pos] = hi[child];
+        pos = child;
+    }
+    hv[pos] = v;
+    hi[pos] = j;
+}
+
+/* key vector of lanes j..j+VL of a row (padded when fewer remain) */
+static inline VT FML_FN(row_keys)(const FT *g, const FT *bias, VT vs, int64_t j, int64_t rem)
+{
+    if (rem == VL)
+        return bias ? VFMA(vs, VLOADU(g + j), VLOADU(bias + j)) : VMUL(vs, VLOADU(g + j));
+    FT gb[VL], bb[VL];
+    for (int l = 0; l < VL; l++) {
+        gb[l] = l < rem ? g[j + l] : 0;
+        bb[l] = (l < rem && bias) ? bias[j + l] : 0;
+    }
+    return bias ? VFMA(vs, VLOADU(gb), VLOADU(bb)) : VMUL(vs, VLOADU(gb));
+}
+
+static void FML_FN(scan_topk)(const FT *restrict g, int64_t nb, const FT *restrict bias, FT scale,
+                              int64_t j0, FT *restrict hv, int64_t *restrict hi, int64_t kk)
+{
+    const VT vs = VSET1(scale);
+    VT vthr = VSET1(hv[0]);
+    for (int64_t j = 0; j < nb; j += VL) {
+        const int64_t rem = FML_MIN((int64_t)VL, nb - j);
+        const VT key = FML_FN(row_keys)(g, bias, vs, j, rem);
+        unsigned bits = MBITS(VCMPLE(key, vthr)) & FML_FN(lanes)(rem);
+        if (bits) {                          /* rare once the heap holds good candidates */
+            FT kv[VL];
+            VSTOREU(kv, key);
+            do {
+                const int l = __builtin_ctz(bits);
+                bits &= bits - 1;
+                if (FML_FN(pair_gt)(hv[0], hi[0], kv[l], j0 + j + l))
+                    FML_FN(heap_replace)(hv, hi, kk, kv[l], j0 + j + l);
+            } while (bits);
+            vthr = VSET1(hv[0]);
+        }
+    }
+}
+
+static int64_t FML_FN(select_le)(const FT *restrict g, int64_t nb, const FT *restrict bias,
+                                 FT scale, FT thr, int32_t *restrict cols)
+{
+    const VT vs = VSET1(scale), vthr = VSET1(thr);
+    int64_t count = 0;
+    for (int64_t j = 0; j < nb; j += VL) {
+        const int64_t rem = FML_MIN((int64_t)VL, nb - j);
+        const VT key = FML_FN(row_keys)(g, bias, vs, j, rem);
+        unsigned bits = MBITS(VCMPLE(key, vthr)) & FML_FN(lanes)(rem);
+        while (bits) {
+            const int l = __builtin_ctz(bits);
+            bits &= bits - 1;
+            cols[count++] = (int32_t)(j + l);
+        }
+    }
+    return count;
+}
+
+#undef NR
+#undef OP_L1
+#undef OP_CHEBYSHEV
+#undef OP_POWI
+#undef OP_SQUARE

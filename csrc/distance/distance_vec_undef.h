@@ -1,0 +1,22 @@
+/* Closes one vector vocabulary of distance_kernels_impl.h. */
+#undef VT
+#undef VL
+#undef NV
+#undef MR
+#undef MT
+#undef VZERO
+#undef VLOADU
+#undef VSTOREU
+#undef VSET1
+#undef VFMA
+#undef VADD
+#undef VSUB
+#undef VMUL
+#undef VMAX
+#undef VMIN
+#undef VABS
+#undef VSQRT
+#undef VCMPLE
+#undef VCMPNGE
+#undef VBLEND
+#undef MBITS

@@ -1,0 +1,88 @@
+/* trees_internal.h: what the files of csrc/trees share (not part of the C API).
+ *
+ * The split scans are the SIMD-level-dependent part (their score loops have two
+ * divisions per candidate and vectorise); they live in trees_split_impl.h and
+ * are compiled once per level (trees_split.c, trees_split_avx2.c,
+ * trees_split_avx512.c) into the table fml_trees_kernels. */
+#ifndef FML_TREES_INTERNAL_H
+#define FML_TREES_INTERNAL_H
+
+#include <stdint.h>
+
+#include "trees/trees.h"
+
+/* Node totals and limits a scan needs. */
+typedef struct {
+    const double *total;      /* node sums per channel (XGB: G, H; class: w per class [, count]) */
+    double count;             /* rows in the node */
+    double lambda;            /* XGB */
+    double min_child_weight;
+    double min_samples_leaf;
+    int32_t hessian_is_count; /* XGB: sum h is the count */
+    int32_t n_classes;        /* class criteria */
+    int32_t weighted;         /* class criteria: channel n_classes is the count */
+    double *scratch;          /* (n_channels + 4) * 256 doubles owned by the calling thread */
+} fml_scan_ctx;
+
+/* Best split of one feature: the candidate with the largest score (first one on
+ * ties), score = -inf when none is allowed.  Split "after bin b" sends bins
+ * <= b left; missing values go left when missing_left.  left: channel sums of
+ * the left child (n_channels values). */
+typedef struct {
+    double score;
+    int32_t bin;
+    int32_t missing_left;
+} fml_scan_result;
+
+/* hf: one feature's histogram (256 x n_channels); nb: bins holding values. */
+typedef void (*fml_scan_fn)(const double *hf, int32_t nb, const fml_scan_ctx *ctx,
+                            fml_scan_result *res, double *left);
+
+typedef struct {
+    const char *name;
+    fml_scan_fn scan_xgb;
+    fml_scan_fn scan_gini;
+    fml_scan_fn scan_entropy;
+} fml_trees_kernels;
+
+extern fml_trees_kernels fml_trees_k;
+
+void fml_trees_kernels_scalar(fml_trees_kernels *k);
+void fml_trees_kernels_avx2(fml_trees_kernels *k);
+void fml_trees_kernels_avx512(fml_trees_kernels *k);
+
+/* Score of a node with no split, in the units of the scans (the gain of a
+ * split is score(split) - fml_tree_parent_score(...), times 0.5 for XGB and
+ * divided by ln 2 for entropy). */
+double fml_tree_parent_score(int criterion, const fml_scan_ctx *ctx);
+
+/* ---- histogram kernels (trees_hist.c) ------------------------------------ */
+
+/* Histogram of rows[0..m) over features feats[0..nf) into hist (feature f at
+ * hist + f * 256 * n_channels), zeroing it first.  rows == NULL: rows 0..m-1.
+ * XGB: og = (g, h) per position j (already gathered in row order), 2 per row.
+ * class: oc = class of position j, ow = weight of position j (NULL: 1). */
+void fml_tree_hist_xgb(const uint8_t *bins, int64_t n_samples, const int32_t *feats,
+                       int64_t nf, const int32_t *rows, int64_t m, const double *og,
+                       double *hist, double *chunk_scratch, int64_t n_threads);
+void fml_tree_hist_class(const uint8_t *bins, int64_t n_samples, const int32_t *feats,
+                         int64_t nf, const int32_t *rows, int64_t m, const int32_t *oc,
+                         const double *ow, int64_t n_channels, int weighted, double *hist,
+                         double *chunk_scratch, int64_t n_threads);
+
+/* Row-parallel histograms use this many chunks for m rows (0: feature-parallel). */
+int64_t fml_tree_hist_row_chunks(int64_t nf, int64_t m);
+
+/* dst = a - b over the listed features (all 256 x n_channels values). */
+void fml_tree_hist_subtract(double *dst, const double *a, const double *b, const int32_t *feats,
+                            int64_t nf, int64_t n_channels, int64_t n_threads);
+
+/* xorshift-style generator (splitmix64 seeding, xoshiro256**) for feature and
+ * bootstrap draws: reproducible from a seed, independent of threads. */
+typedef struct { uint64_t s[4]; } fml_rng;
+void fml_rng_seed(fml_rng *r, uint64_t seed);
+uint64_t fml_rng_next(fml_rng *r);
+/* Uniform in [0, n). */
+uint64_t fml_rng_below(fml_rng *r, uint64_t n);
+
+#endif
