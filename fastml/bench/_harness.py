@@ -133,6 +133,30 @@ class _Lib:
         self.fn, self.number, self.first, self.samples = fn, number, first, []
 
 
+def _time_alternately(setups, repeat, min_time, clock, idle_wait):
+    """Set up, warm up and calibrate each library, then ``repeat`` rounds of
+    one sample each.  Returns ({name: _Lib}, {name: error status}); a library
+    that raises is dropped from the rounds and gets an error status."""
+    libs, status = {}, {}
+    for name, setup in setups:
+        try:
+            fn = setup()
+            first = fn()
+            libs[name] = _Lib(fn, _calls_per_sample(fn, min_time, clock), first)
+        except Exception as exc:   # a peer's failure is reported, not raised
+            status[name] = _error(exc)
+    for _ in range(repeat):
+        for name, lib in list(libs.items()):
+            if idle_wait:
+                wait_for_idle(idle_wait)
+            try:
+                lib.samples.append(_sample(lib.fn, lib.number, clock))
+            except Exception as exc:
+                status[name] = _error(exc)
+                del libs[name]
+    return libs, status
+
+
 def measure(job, *, repeat=5, min_time=0.01, peak=None, seed=0, clock=time.perf_counter, idle_wait=0.25):
     """Time one job; returns its result dict (the JSON schema of one result).
 
@@ -153,24 +177,8 @@ def measure(job, *, repeat=5, min_time=0.01, peak=None, seed=0, clock=time.perf_
             out["peers"][name] = {"status": NOT_INSTALLED}
     modules = {case.peers[name].module for name, _ in setups[1:]}
 
-    status, libs = {}, {}
     with thread_limits(t, modules):
-        for name, setup in setups:
-            try:
-                fn = setup()
-                first = fn()
-                libs[name] = _Lib(fn, _calls_per_sample(fn, min_time, clock), first)
-            except Exception as exc:   # a peer's failure is reported, not raised
-                status[name] = _error(exc)
-        for _ in range(repeat):
-            for name, lib in list(libs.items()):
-                if idle_wait:
-                    wait_for_idle(idle_wait)
-                try:
-                    lib.samples.append(_sample(lib.fn, lib.number, clock))
-                except Exception as exc:
-                    status[name] = _error(exc)
-                    del libs[name]
+        libs, status = _time_alternately(setups, repeat, min_time, clock, idle_wait)
 
     def timing(name):
         lib = libs[name]
