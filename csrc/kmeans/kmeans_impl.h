@@ -157,31 +157,36 @@ typedef struct {
     int32_t *arg;
 } FML_T(top2_ctx);
 
+/* Two smallest of cn[j] - 2 row[j] per row, with the vectorised row argmin run
+ * twice: the second time with the winner masked out (row[arg] = -inf makes its
+ * value +inf).  Blocks are merged: the best two of (old best, old second, block
+ * best, block second). */
 static int FML_T(top2_epilogue)(void *vctx, int64_t i0, int64_t j0, int64_t mb, int64_t nb,
                                 FT *tile, int64_t ldt)
 {
     FML_T(top2_ctx) *ctx = (FML_T(top2_ctx) *)vctx;
-    const FT *restrict cn = ctx->cnorm + j0;
+    const FT *cn = ctx->cnorm + j0;
     for (int64_t i = 0; i < mb; i++) {
-        const FT *restrict row = tile + i * ldt;
-        FT b1 = j0 == 0 ? (FT)INFINITY : ctx->best[i0 + i];
-        FT b2 = j0 == 0 ? (FT)INFINITY : ctx->second[i0 + i];
-        int32_t arg = j0 == 0 ? 0 : ctx->arg[i0 + i];
-        for (int64_t j = 0; j < nb; j++) {
-            const FT v = cn[j] - 2 * row[j];
-            if (v < b2) {
-                if (v < b1) {
-                    b2 = b1;
-                    b1 = v;
-                    arg = (int32_t)(j0 + j);
-                } else {
-                    b2 = v;
-                }
-            }
+        FT *row = tile + i * ldt;
+        FT b1 = (FT)INFINITY, b2 = (FT)INFINITY;
+        int32_t a1 = (int32_t)j0, a2 = (int32_t)j0;
+        g_kernels.FML_T(row_argmin)(row, cn, nb, j0, &b1, &a1);
+        row[a1 - j0] = -(FT)INFINITY;
+        g_kernels.FML_T(row_argmin)(row, cn, nb, j0, &b2, &a2);
+        if (j0 == 0) {
+            ctx->best[i0 + i] = b1;
+            ctx->second[i0 + i] = b2;
+            ctx->arg[i0 + i] = a1;
+            continue;
         }
-        ctx->best[i0 + i] = b1;
-        ctx->second[i0 + i] = b2;
-        ctx->arg[i0 + i] = arg;
+        const FT o1 = ctx->best[i0 + i], o2 = ctx->second[i0 + i];
+        if (b1 < o1) {                                 /* earlier block keeps ties */
+            ctx->best[i0 + i] = b1;
+            ctx->arg[i0 + i] = a1;
+            ctx->second[i0 + i] = o1 < b2 ? o1 : b2;
+        } else {
+            ctx->second[i0 + i] = b1 < o2 ? b1 : o2;
+        }
     }
     return FML_OK;
 }

@@ -116,9 +116,9 @@ class _Step:
         self.dtype = k_dtype
 
     def new_centers(self, centers, labels, sums, wsum):
+        """New centres (X dtype) and the indices of the clusters relocated."""
         empty = np.flatnonzero(wsum == 0)
-        relocated = empty.size > 0
-        if relocated:
+        if empty.size:
             X, w = self.X, self.w
             dist = ((X - centers[labels]) ** 2).sum(axis=1, dtype=np.float64)
             far = np.argpartition(dist, -empty.size)[:-empty.size - 1:-1]
@@ -132,10 +132,51 @@ class _Step:
         new = centers.astype(np.float64)
         nz = wsum > 0
         new[nz] = sums[nz] / wsum[nz, None]
-        return new.astype(self.dtype), relocated
+        return new.astype(self.dtype), empty
 
 
-def _kmeans_single(X, sample_weight, centers_init, max_iter, tol, n_threads, algorithm):
+class _Bounds:
+    """Hamerly's bounds: upper[i] >= ||x_i - c_label||, lower[i] <= distance to
+    every other centre.  Distances from the GEMM expansion get a slack so that
+    roundoff never makes a bound too tight (a loose bound only costs work)."""
+
+    def __init__(self, X, x_sq_norms):
+        self.X = X
+        self.xn = x_sq_norms
+        self.eps = 64 * float(np.finfo(X.dtype).eps)
+
+    def start(self, centers, min_d2):
+        """After a Lloyd step: upper from its distances, no lower bound yet."""
+        cmax = float(np.einsum("ij,ij->i", centers, centers, dtype=np.float64).max())
+        self.upper = np.sqrt(min_d2.astype(np.float64) + self.eps * (self.xn + cmax))
+        self.lower = np.zeros_like(self.upper)
+
+    def move(self, old, new, labels, relocated):
+        """Centres moved: loosen the bounds by each centre's drift.  A relocated
+        centre jumps anywhere, so instead of its drift the distance from every
+        point to it caps the lower bounds."""
+        shift = np.sqrt(((new.astype(np.float64) - old) ** 2).sum(axis=1))
+        self.upper += shift[labels]
+        drift = shift.copy()
+        drift[relocated] = 0
+        order = np.argsort(drift)
+        top = drift[order[-1]]
+        second = drift[order[-2]] if drift.size > 1 else 0.0
+        self.lower -= np.where(labels == order[-1], second, top)
+        np.maximum(self.lower, 0, out=self.lower)
+        if relocated.size:
+            cr = new[relocated]
+            cn = np.einsum("ij,ij->i", cr, cr, dtype=np.float64)
+            d2 = matmul(self.X, np.ascontiguousarray(cr.T)).astype(np.float64)
+            d2 *= -2
+            d2 += self.xn[:, None] + cn[None, :]
+            d2 = d2.min(axis=1) - self.eps * (self.xn + cn.max())
+            np.minimum(self.lower, np.sqrt(np.maximum(d2, 0)), out=self.lower)
+        return shift
+
+
+def _kmeans_single(X, sample_weight, centers_init, max_iter, tol, n_threads, algorithm,
+                   x_sq_norms=None):
     """One run of k-means from centers_init.  Returns labels, inertia, centers, n_iter."""
     n, d = X.shape
     k = centers_init.shape[0]
@@ -144,38 +185,38 @@ def _kmeans_single(X, sample_weight, centers_init, max_iter, tol, n_threads, alg
     labels_old = np.full(n, -1, dtype=np.int32)
     sums = np.zeros((k, d))
     wsum = np.zeros(k)
-    no_min = np.empty(0, dtype=X.dtype)
+    none = np.empty(0, dtype=X.dtype)
     workspace = np.empty(_kmeans.workspace_len(n, k, d))
     xpack, mr = _kmeans.pack_rows(X, n_threads)      # X is packed for the GEMM once per run
     step = _Step(X, sample_weight)
     use_bounds = algorithm in ("elkan", "hamerly", "auto") and k > 1
+    bounds = None
     if use_bounds:
-        upper = np.full(n, np.inf)
-        lower = np.zeros(n)
+        if x_sq_norms is None:
+            x_sq_norms = np.einsum("ij,ij->i", X, X, dtype=np.float64)
+        bounds = _Bounds(X, x_sq_norms)
+        min_d2 = np.empty(n, dtype=X.dtype)
     strict = False
     it = 0
     for it in range(max_iter):
-        if use_bounds:
-            half_sep = _half_separation(centers)
-            n_re = _kmeans.hamerly(X, sample_weight, centers, half_sep, labels, upper, lower,
-                                   sums, wsum, workspace, n_threads)
+        if use_bounds and it > 0:
+            n_re = _kmeans.hamerly(X, sample_weight, centers, _half_separation(centers), labels,
+                                   bounds.upper, bounds.lower, sums, wsum, workspace, n_threads)
             if (algorithm == "auto" and it + 1 >= _AUTO_PROBE_ITERS
                     and n_re > _AUTO_MAX_RECOMPUTED * n):
                 use_bounds = False
+        elif use_bounds:                              # first step: Lloyd gives the upper bounds
+            _kmeans.lloyd(X, xpack, mr, sample_weight, centers, labels, min_d2, sums, wsum,
+                          workspace, True, n_threads)
+            bounds.start(centers, min_d2)
         else:
-            _kmeans.lloyd(X, xpack, mr, sample_weight, centers, labels, no_min, sums, wsum,
+            _kmeans.lloyd(X, xpack, mr, sample_weight, centers, labels, none, sums, wsum,
                           workspace, True, n_threads)
         new, relocated = step.new_centers(centers, labels, sums, wsum)
-        shift = np.sqrt(((new.astype(np.float64) - centers) ** 2).sum(axis=1))
         if use_bounds:
-            if relocated:
-                upper[:] = np.inf          # bounds of moved clusters are void: recompute all
-            else:
-                upper += shift[labels]
-                order = np.argsort(shift)
-                top, second = shift[order[-1]], (shift[order[-2]] if k > 1 else 0.0)
-                lower -= np.where(labels == order[-1], second, top)
-                np.maximum(lower, 0, out=lower)
+            shift = bounds.move(centers, new, labels, relocated)
+        else:
+            shift = np.sqrt(((new.astype(np.float64) - centers) ** 2).sum(axis=1))
         centers = new
         if np.array_equal(labels, labels_old):
             strict = True
@@ -185,7 +226,7 @@ def _kmeans_single(X, sample_weight, centers_init, max_iter, tol, n_threads, alg
         labels_old[:] = labels
     if not strict:
         # labels for the final centres
-        _kmeans.lloyd(X, xpack, mr, sample_weight, centers, labels, no_min, sums, wsum,
+        _kmeans.lloyd(X, xpack, mr, sample_weight, centers, labels, none, sums, wsum,
                       np.empty(0), False, n_threads)
     inertia = _kmeans.inertia(X, sample_weight, centers, labels, n_threads)
     return labels, inertia, centers, it + 1
@@ -322,13 +363,16 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         if init_is_array:
             init = (init.astype(np.float64) - X_mean).astype(X.dtype)
         tol = float(np.mean(np.var(X, axis=0, dtype=np.float64)) * self.tol) if self.tol else 0.0
-        x_sq_norms = np.einsum("ij,ij->i", X, X, dtype=np.float64)
+        x_sq_norms = None
+        if self.algorithm != "lloyd" or not init_is_array:
+            x_sq_norms = np.einsum("ij,ij->i", X, X, dtype=np.float64)
 
         best = None
         for _ in range(n_init):
             centers_init = self._init_centroids(X, x_sq_norms, init, random_state, sample_weight)
             labels, inertia, centers, n_iter = _kmeans_single(
-                X, sample_weight, centers_init, self.max_iter, tol, n_threads, self.algorithm)
+                X, sample_weight, centers_init, self.max_iter, tol, n_threads, self.algorithm,
+                x_sq_norms)
             if self.verbose:
                 print(f"KMeans init: inertia {inertia:.6g} after {n_iter} iterations")
             if best is None or (inertia < best[1] and
