@@ -63,8 +63,23 @@ int64_t fml_kmeans_workspace_len(int64_t n, int64_t k, int64_t d)
 #include "core/fml_dtype_end.h"
 #undef FML_EPS
 
+#define ISA scalar
+#define FT float
+#define SFX f32
+#include "kmeans/kmeans_rows_impl.h"
+#include "core/fml_dtype_end.h"
+#define FT double
+#define SFX f64
+#include "kmeans/kmeans_rows_impl.h"
+#include "core/fml_dtype_end.h"
+#undef ISA
+
 void fml_kmeans_kernels_scalar(fml_kmeans_kernels *t)
 {
+    t->add_row_f32 = add_row_f32__scalar;
+    t->add_row_f64 = add_row_f64__scalar;
+    t->exact_d2_f32 = exact_d2_f32__scalar;
+    t->exact_d2_f64 = exact_d2_f64__scalar;
     t->row_argmin_f32 = row_argmin_scalar_f32;
     t->row_argmin_f64 = row_argmin_scalar_f64;
 }

@@ -67,4 +67,10 @@ int fml_kmeans_inertia_f64(int64_t n, int64_t d, const double *x, const double *
                            const double *centers, const int32_t *labels, double *inertia,
                            int64_t n_threads);
 
+/* out[i] = ||x_i - c_{labels_i}||^2, exact (difference-based, float64). */
+int fml_kmeans_point_d2_f32(int64_t n, int64_t d, const float *x, const float *centers,
+                            const int32_t *labels, double *out, int64_t n_threads);
+int fml_kmeans_point_d2_f64(int64_t n, int64_t d, const double *x, const double *centers,
+                            const int32_t *labels, double *out, int64_t n_threads);
+
 #endif

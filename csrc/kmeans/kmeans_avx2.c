@@ -44,6 +44,7 @@ static inline void reduce_argmin_f32__avx2(__m256 v, __m256i idx, float *m, int6
     *mi = _mm_cvtsi128_si32(r);
 }
 #include "kmeans/kmeans_argmin_impl.h"
+#include "kmeans/kmeans_rows_impl.h"
 #include "kmeans/kmeans_vec_undef.h"
 #include "core/fml_dtype_end.h"
 
@@ -81,11 +82,16 @@ static inline void reduce_argmin_f64__avx2(__m256d v, __m256i idx, double *m, in
     *mi = best;
 }
 #include "kmeans/kmeans_argmin_impl.h"
+#include "kmeans/kmeans_rows_impl.h"
 #include "kmeans/kmeans_vec_undef.h"
 #include "core/fml_dtype_end.h"
 
 void fml_kmeans_kernels_avx2(fml_kmeans_kernels *t)
 {
+    t->add_row_f32 = add_row_f32__avx2;
+    t->add_row_f64 = add_row_f64__avx2;
+    t->exact_d2_f32 = exact_d2_f32__avx2;
+    t->exact_d2_f64 = exact_d2_f64__avx2;
     t->row_argmin_f32 = row_argmin_f32__avx2;
     t->row_argmin_f64 = row_argmin_f64__avx2;
 }

@@ -35,6 +35,7 @@ static inline void reduce_argmin_f32__avx512(__m512 v, __m512i idx, float *m, in
     *mi = _mm512_mask_reduce_min_epi32(eq, idx);
 }
 #include "kmeans/kmeans_argmin_impl.h"
+#include "kmeans/kmeans_rows_impl.h"
 #include "kmeans/kmeans_vec_undef.h"
 #include "core/fml_dtype_end.h"
 
@@ -69,11 +70,16 @@ static inline void reduce_argmin_f64__avx512(__m512d v, __m256i idx, double *m, 
     *mi = _mm_cvtsi128_si32(t);
 }
 #include "kmeans/kmeans_argmin_impl.h"
+#include "kmeans/kmeans_rows_impl.h"
 #include "kmeans/kmeans_vec_undef.h"
 #include "core/fml_dtype_end.h"
 
 void fml_kmeans_kernels_avx512(fml_kmeans_kernels *t)
 {
+    t->add_row_f32 = add_row_f32__avx512;
+    t->add_row_f64 = add_row_f64__avx512;
+    t->exact_d2_f32 = exact_d2_f32__avx512;
+    t->exact_d2_f64 = exact_d2_f64__avx512;
     t->row_argmin_f32 = row_argmin_f32__avx512;
     t->row_argmin_f64 = row_argmin_f64__avx512;
 }

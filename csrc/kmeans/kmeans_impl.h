@@ -14,15 +14,6 @@ typedef struct {
     double *sums, *wsum;   /* this chunk's partial sums, or NULL */
 } FML_T(lloyd_ctx);
 
-/* Add w * x (one row) to the sums of cluster j. */
-static inline void FML_T(add_row)(double *restrict sums, double *restrict wsum, int64_t j,
-                                  const FT *restrict xr, FT w, int64_t d)
-{
-    double *restrict s = sums + j * d;
-    for (int64_t p = 0; p < d; p++) s[p] += (double)w * (double)xr[p];
-    wsum[j] += (double)w;
-}
-
 static FT FML_T(row_sqnorm)(const FT *restrict xr, int64_t d)
 {
     FT s = 0;
@@ -68,7 +59,7 @@ static int FML_T(lloyd_epilogue)(void *vctx, int64_t i0, int64_t j0, int64_t mb,
             const FT d2 = FML_T(row_sqnorm)(xr, ctx->d) + best;
             ctx->min_d2[i0 + i] = d2 > 0 ? d2 : 0;     /* roundoff can go below 0 */
         }
-        if (ctx->sums != NULL) FML_T(add_row)(ctx->sums, ctx->wsum, arg, xr, ctx->w[i0 + i], ctx->d);
+        if (ctx->sums != NULL) g_kernels.FML_T(add_row)(ctx->sums, ctx->wsum, arg, xr, ctx->w[i0 + i], ctx->d);
     }
     return FML_OK;
 }
@@ -191,14 +182,9 @@ static int FML_T(top2_epilogue)(void *vctx, int64_t i0, int64_t j0, int64_t mb, 
     return FML_OK;
 }
 
-static double FML_T(exact_dist)(const FT *restrict xr, const FT *restrict c, int64_t d)
+static inline double FML_T(exact_dist)(const FT *xr, const FT *c, int64_t d)
 {
-    double s = 0;
-    for (int64_t p = 0; p < d; p++) {
-        const double t = (double)xr[p] - (double)c[p];
-        s += t * t;
-    }
-    return sqrt(s);
+    return sqrt(g_kernels.FML_T(exact_d2)(xr, c, d));
 }
 
 int FML_T(fml_kmeans_hamerly)(int64_t n, int64_t d, const FT *x, const FT *sample_weight,
@@ -267,7 +253,7 @@ int FML_T(fml_kmeans_hamerly)(int64_t n, int64_t d, const FT *x, const FT *sampl
                 }
             }
             for (int64_t i = r0; i < r1; i++)
-                FML_T(add_row)(ps, ps + k * d, labels[i], x + i * d, sample_weight[i], d);
+                g_kernels.FML_T(add_row)(ps, ps + k * d, labels[i], x + i * d, sample_weight[i], d);
         }
     }
     if (err == FML_OK) {
@@ -297,13 +283,30 @@ int FML_T(fml_kmeans_inertia)(int64_t n, int64_t d, const FT *x, const FT *sampl
         const int64_t r0 = kmeans_chunk_start(n, c), r1 = kmeans_chunk_start(n, c + 1);
         double s = 0;
         for (int64_t i = r0; i < r1; i++) {
-            const double e = FML_T(exact_dist)(x + i * d, centers + (int64_t)labels[i] * d, d);
-            s += (double)sample_weight[i] * e * e;
+            s += (double)sample_weight[i] *
+                 g_kernels.FML_T(exact_d2)(x + i * d, centers + (int64_t)labels[i] * d, d);
         }
         part[c] = s;
     }
     double s = 0;
     for (int64_t c = 0; c < n_chunks; c++) s += part[c];
     *inertia = s;
+    return FML_OK;
+}
+
+int FML_T(fml_kmeans_point_d2)(int64_t n, int64_t d, const FT *x, const FT *centers,
+                               const int32_t *labels, double *out, int64_t n_threads)
+{
+    const int64_t n_chunks = kmeans_n_chunks(n);
+    const int nt = fml_threads_for(n_threads, n_chunks, 3.0 * (double)n * (double)d,
+                                   FML_KMEANS_MIN_WORK_PER_THREAD);
+    (void)nt;
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int64_t c = 0; c < n_chunks; c++) {
+        const int64_t r0 = kmeans_chunk_start(n, c), r1 = kmeans_chunk_start(n, c + 1);
+        for (int64_t i = r0; i < r1; i++) {
+            out[i] = g_kernels.FML_T(exact_d2)(x + i * d, centers + (int64_t)labels[i] * d, d);
+        }
+    }
     return FML_OK;
 }

@@ -5,6 +5,11 @@
 #include <stdint.h>
 
 typedef struct {
+    void (*add_row_f32)(double *sums, double *wsum, int64_t j, const float *xr, float w, int64_t d);
+    void (*add_row_f64)(double *sums, double *wsum, int64_t j, const double *xr, double w,
+                        int64_t d);
+    double (*exact_d2_f32)(const float *xr, const float *c, int64_t d);
+    double (*exact_d2_f64)(const double *xr, const double *c, int64_t d);
     void (*row_argmin_f32)(const float *row, const float *cn, int64_t nb, int64_t j0,
                            float *best, int32_t *arg);
     void (*row_argmin_f64)(const double *row, const double *cn, int64_t nb, int64_t j0,

@@ -272,27 +272,24 @@ static void slot_release(fml_tree_grower *g, int32_t s)
 static int node_new(fml_tree_grower *g, int32_t depth, int64_t start, int64_t count)
 {
     if (g->n_nodes >= INT32_MAX - 2) return -1;
-    if (ensure_plain((void **)&g->nodes, &g->node_cap, g->n_nodes + 1, sizeof(fml_tree_node)))
-        return -1;
-    int64_t cap2 = g->node_cap;
-    int64_t c0 = g->node_sum_cap;
+    if (g->n_nodes >= g->node_cap) {
+        const int64_t cap = FML_MAX(64, 2 * g->node_cap);
+        void *a = realloc(g->nodes, (size_t)cap * sizeof(fml_tree_node));
+        if (a == NULL) return -1;
+        g->nodes = (fml_tree_node *)a;
+        void *b = realloc(g->node_start, (size_t)cap * sizeof(int64_t));
+        if (b == NULL) return -1;
+        g->node_start = (int64_t *)b;
+        void *c = realloc(g->node_ymin, (size_t)cap * sizeof(double));
+        if (c == NULL) return -1;
+        g->node_ymin = (double *)c;
+        void *d = realloc(g->node_ymax, (size_t)cap * sizeof(double));
+        if (d == NULL) return -1;
+        g->node_ymax = (double *)d;
+        g->node_cap = cap;
+    }
     if (ensure_plain((void **)&g->node_sum, &g->node_sum_cap, g->node_cap * g->C, sizeof(double)))
         return -1;
-    (void)c0;
-    int64_t cs = 0, c3 = 0, c4 = 0;
-    /* node_start / ymin / ymax follow node_cap exactly */
-    if (g->node_start == NULL || cap2 > 0) {
-        void *a = realloc(g->node_start, (size_t)cap2 * sizeof(int64_t));
-        if (a == NULL) return -1;
-        g->node_start = (int64_t *)a;
-        void *b = realloc(g->node_ymin, (size_t)cap2 * sizeof(double));
-        if (b == NULL) return -1;
-        g->node_ymin = (double *)b;
-        void *c = realloc(g->node_ymax, (size_t)cap2 * sizeof(double));
-        if (c == NULL) return -1;
-        g->node_ymax = (double *)c;
-    }
-    (void)cs; (void)c3; (void)c4;
     const int64_t id = g->n_nodes++;
     fml_tree_node *nd = &g->nodes[id];
     memset(nd, 0, sizeof(*nd));
@@ -301,6 +298,8 @@ static int node_new(fml_tree_grower *g, int32_t depth, int64_t start, int64_t co
     nd->depth = depth;
     nd->count = count;
     g->node_start[id] = start;
+    g->node_ymin[id] = 0;
+    g->node_ymax[id] = 0;
     return (int)id;
 }
 
@@ -381,7 +380,7 @@ static double gain_of(const fml_tree_grower *g, double score, double parent)
 {
     const double d = score - parent;
     if (g->p->criterion == FML_TREE_XGB) return 0.5 * d;
-    if (g->p->criterion == FML_TREE_ENTROPY) return d / M_LN2;
+    if (g->p->criterion == FML_TREE_ENTROPY) return d / 0.69314718055994530942;   /* bits */
     return d;
 }
 
@@ -593,6 +592,10 @@ static int split_candidate(fml_tree_grower *g, cand_t cand, const double *cand_l
     const int32_t depth = g->nodes[P].depth;
     double ymin[2] = {0, 0}, ymax[2] = {0, 0};
     const int64_t nl = partition(g, start, count, cand.feature, cand.bin, cand.missing_left, ymin, ymax);
+    if (nl == 0 || nl == count) {     /* rounding let an empty side through: keep a leaf */
+        if (cand.slot >= 0) slot_release(g, cand.slot);
+        return FML_OK;
+    }
     const int L = node_new(g, depth + 1, start, nl);
     const int R = node_new(g, depth + 1, start + nl, count - nl);
     if (L < 0 || R < 0) return FML_ENOMEM;
@@ -603,7 +606,6 @@ static int split_candidate(fml_tree_grower *g, cand_t cand, const double *cand_l
     pn->missing_left = (uint8_t)cand.missing_left;
     pn->gain = cand.gain;
     pn->threshold = g->thresholds[(int64_t)cand.feature * NS + cand.bin];
-    if (nl == 0 || nl == count) return FML_EINTERNAL;
     double *sp = g->node_sum + (int64_t)P * C, *sl = g->node_sum + (int64_t)L * C,
            *sr = g->node_sum + (int64_t)R * C;
     for (int64_t c = 0; c < C; c++) {
@@ -684,10 +686,7 @@ static int setup(fml_tree_grower *g, int64_t n_rows)
         return FML_ENOMEM;
     const int64_t chunk_len = 16 * 8 * NS * C;   /* MAX_CHUNKS x ROW_PARALLEL_MAX_FEATURES */
     err |= ensure_aligned((void **)&g->chunk_scratch, &g->chunk_cap, chunk_len, sizeof(double), 0);
-    int nt_max = (int)(g->n_threads < 1 ? 1 : g->n_threads);
-#ifdef _OPENMP
-    if (nt_max > omp_get_max_threads() && nt_max > 256) nt_max = 256;
-#endif
+    const int64_t nt_max = FML_MIN(g->n_threads, nf);   /* split search uses <= nf threads */
     err |= ensure_aligned((void **)&g->scan_scratch, &g->scan_cap, (int64_t)nt_max * (C + 4) * NS,
                           sizeof(double), 0);
     err |= ensure_plain((void **)&g->feat_res, &g->feat_cap, nf, sizeof(fml_scan_result));
@@ -727,15 +726,10 @@ int fml_tree_grow(fml_tree_grower *g, const fml_tree_params *params, const uint8
     g->n_cands = 0;
     g->sampling = params->max_features > 0 && params->max_features < n_active;
     fml_rng_seed(&g->rng, params->seed);
-    if (n_rows <= 0 || n_active <= 0) {
-        /* a single empty leaf */
-        g->C = g->C < 1 ? 1 : g->C;
-        if (ensure_plain((void **)&g->node_sum, &g->node_sum_cap, g->C, sizeof(double))) return FML_ENOMEM;
-        if (node_new(g, 0, 0, n_rows > 0 ? n_rows : 0) < 0) return FML_ENOMEM;
-    }
-    int err = setup(g, n_rows > 0 ? n_rows : 1);
+    if (n_rows <= 0 || n_active <= 0 || g->C < 1) return FML_EINVAL;   /* Python checks these */
+    int err = setup(g, n_rows);
     if (err) return err;
-    if (g->n_nodes == 0) {
+    {
         const int root = node_new(g, 0, 0, n_rows);
         if (root < 0) return FML_ENOMEM;
         int32_t *fd = g->feat_draw;

@@ -36,6 +36,10 @@ cdef extern from "kmeans/kmeans.h":
                                const double *centers, const double *half_sep, int32_t *labels,
                                double *upper, double *lower, double *sums, double *wsum,
                                double *ws, int64_t *n_recomputed, int64_t n_threads) nogil
+    int fml_kmeans_point_d2_f32(int64_t n, int64_t d, const float *x, const float *centers,
+                                const int32_t *labels, double *out, int64_t n_threads) nogil
+    int fml_kmeans_point_d2_f64(int64_t n, int64_t d, const double *x, const double *centers,
+                                const int32_t *labels, double *out, int64_t n_threads) nogil
     int fml_kmeans_inertia_f32(int64_t n, int64_t d, const float *x, const float *w,
                                const float *centers, const int32_t *labels, double *inertia,
                                int64_t n_threads) nogil
@@ -131,3 +135,14 @@ def inertia(const floating[:, ::1] X, const floating[::1] sample_weight,
                                             &labels[0], &out, n_threads)
     raise_for_status(status, "KMeans")
     return out
+
+
+def point_d2(const floating[:, ::1] X, const floating[:, ::1] centers,
+             const int32_t[::1] labels, double[::1] out, int64_t n_threads):
+    """out[i] = exact squared distance from row i to its centre."""
+    cdef int64_t n = X.shape[0], d = X.shape[1]
+    with nogil:
+        if floating is float:
+            fml_kmeans_point_d2_f32(n, d, &X[0, 0], &centers[0, 0], &labels[0], &out[0], n_threads)
+        else:
+            fml_kmeans_point_d2_f64(n, d, &X[0, 0], &centers[0, 0], &labels[0], &out[0], n_threads)

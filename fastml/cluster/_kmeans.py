@@ -110,17 +110,17 @@ def _half_separation(centers):
 class _Step:
     """Sums -> new centres, with scikit-learn's empty-cluster relocation."""
 
-    def __init__(self, X, sample_weight):
-        self.X, self.w = X, sample_weight
-        k_dtype = X.dtype
-        self.dtype = k_dtype
+    def __init__(self, X, sample_weight, n_threads):
+        self.X, self.w, self.n_threads = X, sample_weight, n_threads
+        self.dtype = X.dtype
 
     def new_centers(self, centers, labels, sums, wsum):
         """New centres (X dtype) and the indices of the clusters relocated."""
         empty = np.flatnonzero(wsum == 0)
         if empty.size:
             X, w = self.X, self.w
-            dist = ((X - centers[labels]) ** 2).sum(axis=1, dtype=np.float64)
+            dist = np.empty(X.shape[0])
+            _kmeans.point_d2(X, centers, labels, dist, self.n_threads)
             far = np.argpartition(dist, -empty.size)[:-empty.size - 1:-1]
             for idx, new_center in zip(empty, far):
                 old = labels[new_center]
@@ -188,7 +188,7 @@ def _kmeans_single(X, sample_weight, centers_init, max_iter, tol, n_threads, alg
     none = np.empty(0, dtype=X.dtype)
     workspace = np.empty(_kmeans.workspace_len(n, k, d))
     xpack, mr = _kmeans.pack_rows(X, n_threads)      # X is packed for the GEMM once per run
-    step = _Step(X, sample_weight)
+    step = _Step(X, sample_weight, n_threads)
     use_bounds = algorithm in ("elkan", "hamerly", "auto") and k > 1
     bounds = None
     if use_bounds:

@@ -1,0 +1,178 @@
+/* distance.c: the distance family's drivers for float and double (bodies in
+ * distance_impl.h), its portable kernels (distance_kernels_impl.h as scalar
+ * code) and the per-module kernel selection.  See distance.h for the design. */
+#include "distance/distance.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/fml_cpu.h"
+#include "core/fml_dtype.h"
+#include "core/fml_gemm.h"
+#include "core/fml_scratch.h"
+#include "core/fml_threads.h"
+#include "distance/distance_kernels.h"
+
+/* Rows of X per task of the direct producer (a multiple of every direct MR). */
+#define FML_DIRECT_MB 64
+/* Work per thread (flop-like units) below which a call, or its preprocessing,
+ * stays on one thread; same scale as the GEMM's threshold. */
+#define FML_DISTANCE_MIN_WORK_PER_THREAD 4.0e6
+#define FML_DISTANCE_MIN_PREP_PER_THREAD 2.0e6
+
+enum { FML_CONSUMER_PAIRWISE, FML_CONSUMER_KERNEL, FML_CONSUMER_KNN, FML_CONSUMER_RADIUS };
+
+/* One row of a radius result: (sort key, index) pairs of the row's dtype. */
+typedef struct {
+    int64_t len, cap;
+    void *data;
+} fml_radius_row;
+
+struct fml_radius_result {
+    int64_t m;
+    size_t item;       /* bytes of one pair */
+    int is_f64;
+    int negate;        /* dot: keys are minus the similarity */
+    fml_radius_row *rows;
+};
+
+/* ---- portable kernels ------------------------------------------------------ */
+
+#define ISA scalar
+
+#define FT float
+#define SFX f32
+#define VT float
+#define VL 1
+#define NV 4
+#define MR 4
+#define MT int
+#define VZERO() 0.0f
+#define VLOADU(p) (*(p))
+#define VSTOREU(p, v) (*(p) = (v))
+#define VSET1(x) (x)
+#define VFMA(a, b, c) ((a) * (b) + (c))
+#define VADD(a, b) ((a) + (b))
+#define VSUB(a, b) ((a) - (b))
+#define VMUL(a, b) ((a) * (b))
+#define VMAX(a, b) ((a) > (b) ? (a) : (b))
+#define VMIN(a, b) ((a) < (b) ? (a) : (b))
+#define VABS(a) fabsf(a)
+#define VSQRT(a) sqrtf(a)
+#define VCMPLE(a, b) ((a) <= (b))
+#define VCMPNGE(a, b) (!((a) >= (b)))
+#define VBLEND(m, a, b) ((m) ? (b) : (a))
+#define MBITS(m) ((unsigned)(m))
+#include "distance/distance_kernels_impl.h"
+#include "distance/distance_vec_undef.h"
+#include "core/fml_dtype_end.h"
+
+#define FT double
+#define SFX f64
+#define VT double
+#define VL 1
+#define NV 4
+#define MR 4
+#define MT int
+#define VZERO() 0.0
+#define VLOADU(p) (*(p))
+#define VSTOREU(p, v) (*(p) = (v))
+#define VSET1(x) (x)
+#define VFMA(a, b, c) ((a) * (b) + (c))
+#define VADD(a, b) ((a) + (b))
+#define VSUB(a, b) ((a) - (b))
+#define VMUL(a, b) ((a) * (b))
+#define VMAX(a, b) ((a) > (b) ? (a) : (b))
+#define VMIN(a, b) ((a) < (b) ? (a) : (b))
+#define VABS(a) fabs(a)
+#define VSQRT(a) sqrt(a)
+#define VCMPLE(a, b) ((a) <= (b))
+#define VCMPNGE(a, b) (!((a) >= (b)))
+#define VBLEND(m, a, b) ((m) ? (b) : (a))
+#define MBITS(m) ((unsigned)(m))
+#include "distance/distance_kernels_impl.h"
+#include "distance/distance_vec_undef.h"
+#include "core/fml_dtype_end.h"
+
+#undef ISA
+
+void fml_distance_kernels_scalar(fml_distance_kernels_f32 *k32, fml_distance_kernels_f64 *k64)
+{
+    *k32 = (fml_distance_kernels_f32){"scalar", 4, 4, direct_l1_f32__scalar,
+                                      direct_chebyshev_f32__scalar, direct_powi_f32__scalar,
+                                      finish_sq_f32__scalar, finish_cos_f32__scalar,
+                                      scan_topk_f32__scalar, select_le_f32__scalar};
+    *k64 = (fml_distance_kernels_f64){"scalar", 4, 4, direct_l1_f64__scalar,
+                                      direct_chebyshev_f64__scalar, direct_powi_f64__scalar,
+                                      finish_sq_f64__scalar, finish_cos_f64__scalar,
+                                      scan_topk_f64__scalar, select_le_f64__scalar};
+}
+
+/* ---- selection ----------------------------------------------------------- */
+
+static fml_distance_kernels_f32 g_kernels_f32;
+static fml_distance_kernels_f64 g_kernels_f64;
+static int g_level = -1;
+
+int fml_distance_init(int level)
+{
+    level = fml_gemm_init(level);
+#ifndef FML_NO_X86_SIMD
+    if (level >= FML_SIMD_AVX512) fml_distance_kernels_avx512(&g_kernels_f32, &g_kernels_f64);
+    else if (level >= FML_SIMD_AVX2) fml_distance_kernels_avx2(&g_kernels_f32, &g_kernels_f64);
+    else
+#endif
+        fml_distance_kernels_scalar(&g_kernels_f32, &g_kernels_f64);
+    return g_level = level;
+}
+
+static void ensure_init(void)
+{
+    if (g_level < 0) fml_distance_init(fml_cpu_select());
+}
+
+static const fml_distance_kernels_f32 *kernels_f32(void) { ensure_init(); return &g_kernels_f32; }
+static const fml_distance_kernels_f64 *kernels_f64(void) { ensure_init(); return &g_kernels_f64; }
+
+/* ---- radius results -------------------------------------------------------- */
+
+int64_t fml_radius_total(const fml_radius_result *res)
+{
+    int64_t t = 0;
+    for (int64_t i = 0; i < res->m; i++) t += res->rows[i].len;
+    return t;
+}
+
+void fml_radius_free(fml_radius_result *res)
+{
+    if (res == NULL) return;
+    for (int64_t i = 0; i < res->m; i++) free(res->rows[i].data);
+    free(res->rows);
+    free(res);
+}
+
+/* ---- drivers, one instance per dtype ------------------------------------------ */
+
+#define FT float
+#define SFX f32
+#define FML_EPS FLT_EPSILON
+#define FML_FT_MAX FLT_MAX
+#define FML_NEXTUP(v) nextafterf(v, INFINITY)
+#include "distance/distance_impl.h"
+#include "core/fml_dtype_end.h"
+#undef FML_EPS
+#undef FML_FT_MAX
+#undef FML_NEXTUP
+
+#define FT double
+#define SFX f64
+#define FML_EPS DBL_EPSILON
+#define FML_FT_MAX DBL_MAX
+#define FML_NEXTUP(v) nextafter(v, INFINITY)
+#include "distance/distance_impl.h"
+#include "core/fml_dtype_end.h"
+#undef FML_EPS
+#undef FML_FT_MAX
+#undef FML_NEXTUP

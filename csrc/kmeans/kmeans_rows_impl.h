@@ -1,0 +1,34 @@
+/* kmeans_rows_impl.h: per-row helpers of the k-means steps, plain C compiled
+ * once per ISA file so that the compiler vectorises them for that target.
+ * No include guard: expects FT, SFX, ISA.
+ *
+ * exact_d2 sums in 8 interleaved float64 partial sums, added in a fixed order at
+ * the end: the same bits on every ISA (no FMA contraction under -std=c11) and
+ * wide enough to vectorise. */
+
+/* sums[j*d + p] += w * x[p] for p < d, wsum[j] += w (float64). */
+static void FML_FN(add_row)(double *restrict sums, double *restrict wsum, int64_t j,
+                            const FT *restrict xr, FT w, int64_t d)
+{
+    double *restrict s = sums + j * d;
+    const double wd = (double)w;
+    for (int64_t p = 0; p < d; p++) s[p] += wd * (double)xr[p];
+    wsum[j] += wd;
+}
+
+/* ||x - c||^2 in float64, difference-based (no cancellation). */
+static double FML_FN(exact_d2)(const FT *restrict xr, const FT *restrict c, int64_t d)
+{
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t p = 0;
+    for (; p + 8 <= d; p += 8)
+        for (int l = 0; l < 8; l++) {
+            const double t = (double)xr[p + l] - (double)c[p + l];
+            acc[l] += t * t;
+        }
+    for (int l = 0; p < d; p++, l++) {
+        const double t = (double)xr[p] - (double)c[p];
+        acc[l] += t * t;
+    }
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
