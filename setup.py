@@ -114,6 +114,7 @@ def _family_extension(family, c_dirs):
 FAMILIES = {
     "core": [],
     "kmeans": ["kmeans"],
+    "distance": ["distance"],
 }
 
 directives = {"language_level": 3, "boundscheck": DEBUG, "wraparound": False,

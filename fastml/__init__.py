@@ -9,6 +9,7 @@ from fastml._threads import get_num_threads, set_num_threads, threads
 from fastml._config import show_config, simd_level
 from fastml._profiler import profile
 from fastml import linalg
+from fastml import metrics, neighbors
 
 __all__ = ["__version__", "get_num_threads", "set_num_threads", "threads", "show_config",
-           "simd_level", "profile", "linalg"]
+           "simd_level", "profile", "linalg", "metrics", "neighbors"]

@@ -94,3 +94,18 @@ def check_scalar(value, name, kind=float, min_val=None, max_val=None, include_mi
     if max_val is not None and value > max_val:
         raise ValueError(f"{name} must be <= {max_val}, got {value}")
     return value
+
+
+def check_option(value, name, options):
+    """``value`` if it is one of ``options`` (strings), else a ValueError listing them."""
+    if not isinstance(value, str) or value not in options:
+        raise ValueError(f"{name} must be one of {', '.join(repr(o) for o in options)}; "
+                         f"got {value!r}")
+    return value
+
+
+def check_nonnegative(x, name):
+    """Raise ValueError if ``x`` holds a negative entry."""
+    if x.size and (x < 0).any():
+        raise ValueError(f"{name} contains negative values (min {x.min()!r}); "
+                         "this function needs non-negative input")
