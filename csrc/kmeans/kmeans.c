@@ -22,14 +22,15 @@
 static fml_kmeans_kernels g_kernels;
 
 /* Rows per chunk: about FML_KMEANS_CHUNK, at most FML_KMEANS_MAX_CHUNKS chunks,
- * and a multiple of 84 = lcm of every GEMM tile height (4, 6, 14) so that a
- * chunk starts on a panel of the packed X.  Depends on n only. */
+ * and a multiple of 336 = lcm of every GEMM tile height (4, 6, 14) and SIMD
+ * width (4, 8, 16) so that a chunk starts on a panel of the packed X.  Depends
+ * on n only. */
 static int64_t kmeans_chunk_rows(int64_t n)
 {
     int64_t c = (n + FML_KMEANS_CHUNK - 1) / FML_KMEANS_CHUNK;
     c = c < 1 ? 1 : (c > FML_KMEANS_MAX_CHUNKS ? FML_KMEANS_MAX_CHUNKS : c);
     const int64_t rows = (n + c - 1) / c;
-    return (rows + 83) / 84 * 84;
+    return (rows + 335) / 336 * 336;
 }
 
 static int64_t kmeans_n_chunks(int64_t n)
@@ -76,6 +77,10 @@ int64_t fml_kmeans_workspace_len(int64_t n, int64_t k, int64_t d)
 
 void fml_kmeans_kernels_scalar(fml_kmeans_kernels *t)
 {
+    t->assign_lanes_f32 = assign_lanes_scalar_f32;
+    t->assign_lanes_f64 = assign_lanes_scalar_f64;
+    t->lanes_f32 = 1;
+    t->lanes_f64 = 1;
     t->add_row_f32 = add_row_f32__scalar;
     t->add_row_f64 = add_row_f64__scalar;
     t->exact_d2_f32 = exact_d2_f32__scalar;
@@ -94,4 +99,10 @@ int fml_kmeans_init(int level)
 #endif
         fml_kmeans_kernels_scalar(&g_kernels);
     return level;
+}
+
+int64_t fml_kmeans_lanes_len(int64_t n, int64_t d, int is_f64)
+{
+    const int64_t vl = is_f64 ? g_kernels.lanes_f64 : g_kernels.lanes_f32;
+    return (n + vl - 1) / vl * vl * d;
 }

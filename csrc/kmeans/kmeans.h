@@ -59,6 +59,14 @@ int fml_kmeans_hamerly_f64(int64_t n, int64_t d, const double *x, const double *
                            double *wsum, double *workspace, int64_t *n_recomputed,
                            int64_t n_threads);
 
+/* Small d (<= FML_KMEANS_DIRECT_MAX_D): X transposed in blocks of SIMD-width
+ * rows, the xpack that fml_kmeans_lloyd_* takes for such d instead of the GEMM
+ * packing (fml_kmeans_lanes_len elements). */
+int64_t fml_kmeans_lanes_len(int64_t n, int64_t d, int is_f64);
+int fml_kmeans_pack_lanes_f32(int64_t n, int64_t d, const float *x, float *out, int64_t n_threads);
+int fml_kmeans_pack_lanes_f64(int64_t n, int64_t d, const double *x, double *out,
+                              int64_t n_threads);
+
 /* Exact inertia sum_i w_i ||x_i - c_{labels_i}||^2, difference-based, float64. */
 int fml_kmeans_inertia_f32(int64_t n, int64_t d, const float *x, const float *sample_weight,
                            const float *centers, const int32_t *labels, double *inertia,

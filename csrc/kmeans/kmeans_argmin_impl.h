@@ -66,3 +66,36 @@ static void FML_FN(row_argmin)(const FT *restrict row, const FT *restrict cn, in
     *best = bv;
     *arg = ba;
 }
+
+/* Direct assignment for small d, points as lanes (no GEMM): xt holds blocks of
+ * VL rows transposed, xt[(b*d + p)*VL + l] = x[b*VL + l][p] (see lanes_pack);
+ * for each centre j, v_j = cn[j] + sum_p cm2[j*d + p] * x_p with cm2 = -2 c,
+ * and every lane keeps its running minimum (strict <: the first j wins ties).
+ * OUT: labels[i], best[i] = min_j v_j for i < rows. */
+static void FML_FN(assign_lanes)(const FT *restrict xt, int64_t rows, int64_t d,
+                                 const FT *restrict cm2, const FT *restrict cn, int64_t k,
+                                 int32_t *restrict labels, FT *restrict best)
+{
+    VT xv[FML_KMEANS_DIRECT_MAX_D];
+    for (int64_t b = 0; b * VL < rows; b++) {
+        for (int64_t p = 0; p < d; p++) xv[p] = VLOADU(xt + (b * d + p) * VL);
+        VT vmin = VSET1((FT)INFINITY);
+        IT vidx = ISET1(0);
+        for (int64_t j = 0; j < k; j++) {
+            VT acc = VSET1(cn[j]);
+            for (int64_t p = 0; p < d; p++) acc = VFMA(VSET1(cm2[j * d + p]), xv[p], acc);
+            const MT lt = VCMPLT(acc, vmin);
+            vmin = VBLEND(lt, vmin, acc);
+            vidx = IBLEND(lt, vidx, ISET1(j));
+        }
+        FT lv[VL];
+        IELEM_T li[VL];
+        VSTOREU(lv, vmin);
+        ISTOREU(li, vidx);
+        const int64_t nv = rows - b * VL < VL ? rows - b * VL : VL;
+        for (int64_t l = 0; l < nv; l++) {
+            labels[b * VL + l] = (int32_t)li[l];
+            best[b * VL + l] = lv[l];
+        }
+    }
+}

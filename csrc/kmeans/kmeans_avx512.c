@@ -80,6 +80,10 @@ void fml_kmeans_kernels_avx512(fml_kmeans_kernels *t)
     t->add_row_f64 = add_row_f64__avx512;
     t->exact_d2_f32 = exact_d2_f32__avx512;
     t->exact_d2_f64 = exact_d2_f64__avx512;
+    t->assign_lanes_f32 = assign_lanes_f32__avx512;
+    t->assign_lanes_f64 = assign_lanes_f64__avx512;
+    t->lanes_f32 = 16;
+    t->lanes_f64 = 8;
     t->row_argmin_f32 = row_argmin_f32__avx512;
     t->row_argmin_f64 = row_argmin_f64__avx512;
 }

@@ -38,6 +38,52 @@ static void FML_T(row_argmin_scalar)(const FT *restrict row, const FT *restrict 
     *arg = ba;
 }
 
+/* Portable small-d assignment (contract in kmeans_argmin_impl.h), VL = 1. */
+static void FML_T(assign_lanes_scalar)(const FT *restrict xt, int64_t rows, int64_t d,
+                                       const FT *restrict cm2, const FT *restrict cn, int64_t k,
+                                       int32_t *restrict labels, FT *restrict best)
+{
+    for (int64_t i = 0; i < rows; i++) {
+        FT bv = (FT)INFINITY;
+        int32_t ba = 0;
+        for (int64_t j = 0; j < k; j++) {
+            FT v = cn[j];
+            for (int64_t p = 0; p < d; p++) v += cm2[j * d + p] * xt[i * d + p];
+            if (v < bv) {
+                bv = v;
+                ba = (int32_t)j;
+            }
+        }
+        labels[i] = ba;
+        best[i] = bv;
+    }
+}
+
+/* Rows [0, rows) of x into VL-row transposed blocks (zero-padded last block). */
+static void FML_T(lanes_pack)(const FT *restrict x, int64_t rows, int64_t d, int64_t vl,
+                              FT *restrict out)
+{
+    for (int64_t b = 0; b * vl < rows; b++)
+        for (int64_t p = 0; p < d; p++)
+            for (int64_t l = 0; l < vl; l++) {
+                const int64_t i = b * vl + l;
+                out[(b * d + p) * vl + l] = i < rows ? x[i * d + p] : 0;
+            }
+}
+
+int FML_T(fml_kmeans_pack_lanes)(int64_t n, int64_t d, const FT *x, FT *out, int64_t n_threads)
+{
+    const int64_t vl = g_kernels.FML_T(lanes), n_chunks = kmeans_n_chunks(n);
+    const int nt = fml_threads_for(n_threads, n_chunks, (double)n * (double)d, 1.0e6);
+    (void)nt;
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int64_t c = 0; c < n_chunks; c++) {
+        const int64_t r0 = kmeans_chunk_start(n, c), r1 = kmeans_chunk_start(n, c + 1);
+        FML_T(lanes_pack)(x + r0 * d, r1 - r0, d, vl, out + r0 * d);
+    }
+    return FML_OK;
+}
+
 static int FML_T(lloyd_epilogue)(void *vctx, int64_t i0, int64_t j0, int64_t mb, int64_t nb,
                                  FT *tile, int64_t ldt)
 {
@@ -95,6 +141,53 @@ static void FML_T(merge_partials)(int64_t n_chunks, int64_t k, int64_t d, const 
     }
 }
 
+/* Lloyd for small d: no GEMM, points as SIMD lanes (assign_lanes).  xt: X in
+ * lanes layout (fml_kmeans_pack_lanes), or NULL to transpose chunk by chunk. */
+static int FML_T(lloyd_direct)(int64_t n, int64_t d, const FT *x, const FT *xt,
+                               const FT *sample_weight, int64_t k, const FT *centers,
+                               int32_t *labels, FT *min_d2, double *sums, double *wsum,
+                               double *partial, int update, int nt)
+{
+    const int64_t vl = g_kernels.FML_T(lanes);
+    const int64_t n_chunks = kmeans_n_chunks(n), len = k * d + k;
+    FT *cm2 = (FT *)fml_scratch_alloc((size_t)(k * (d + 1)) * sizeof(FT));
+    if (cm2 == NULL) return FML_ENOMEM;
+    FT *cn = cm2 + k * d;
+    for (int64_t j = 0; j < k; j++) {
+        for (int64_t p = 0; p < d; p++) cm2[j * d + p] = -2 * centers[j * d + p];
+        cn[j] = FML_T(row_sqnorm)(centers + j * d, d);
+    }
+    int err = FML_OK;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) reduction(| : err)
+    for (int64_t c = 0; c < n_chunks; c++) {
+        const int64_t r0 = kmeans_chunk_start(n, c), r1 = kmeans_chunk_start(n, c + 1);
+        const int64_t rows = r1 - r0, padded = (rows + vl - 1) / vl * vl;
+        FT *best = (FT *)fml_scratch_thread(3, (size_t)rows * sizeof(FT));
+        FT *tmp = xt ? NULL : (FT *)fml_scratch_thread(1, (size_t)(padded * d) * sizeof(FT));
+        if (best == NULL || (xt == NULL && tmp == NULL)) {
+            err |= FML_ENOMEM;
+            continue;
+        }
+        const FT *blk = xt ? xt + r0 * d : tmp;        /* r0 is a multiple of vl */
+        if (xt == NULL) FML_T(lanes_pack)(x + r0 * d, rows, d, vl, tmp);
+        g_kernels.FML_T(assign_lanes)(blk, rows, d, cm2, cn, k, labels + r0, best);
+        if (min_d2 != NULL)
+            for (int64_t i = r0; i < r1; i++) {
+                const FT d2 = FML_T(row_sqnorm)(x + i * d, d) + best[i - r0];
+                min_d2[i] = d2 > 0 ? d2 : 0;
+            }
+        if (update) {
+            double *ps = partial + c * len;
+            memset(ps, 0, (size_t)len * sizeof(double));
+            for (int64_t i = r0; i < r1; i++)
+                g_kernels.FML_T(add_row)(ps, ps + k * d, labels[i], x + i * d, sample_weight[i], d);
+        }
+    }
+    if (err == FML_OK && update) FML_T(merge_partials)(n_chunks, k, d, partial, sums, wsum, nt);
+    fml_scratch_free(cm2);
+    return err;
+}
+
 int FML_T(fml_kmeans_lloyd)(int64_t n, int64_t d, const FT *x, const FT *xpack, int64_t mr,
                             const FT *sample_weight, int64_t k, const FT *centers,
                             int32_t *labels, FT *min_d2, double *sums, double *wsum,
@@ -104,6 +197,9 @@ int FML_T(fml_kmeans_lloyd)(int64_t n, int64_t d, const FT *x, const FT *xpack, 
     const int64_t n_chunks = kmeans_n_chunks(n), len = k * d + k;
     const int nt = fml_threads_for(n_threads, n_chunks, 2.0 * (double)n * (double)k * (double)d,
                                    FML_KMEANS_MIN_WORK_PER_THREAD);
+    if (d <= FML_KMEANS_DIRECT_MAX_D)
+        return FML_T(lloyd_direct)(n, d, x, xpack, sample_weight, k, centers, labels, min_d2,
+                                   sums, wsum, partial, update, nt);
     FT *cnorm = NULL;
     fml_gemm_packed_b pb = {0, 0, 0, NULL};
     int err = FML_T(prepare_centers)(d, k, centers, &cnorm, &pb, nt);

@@ -4,12 +4,22 @@
 
 #include <stdint.h>
 
+/* Up to this many features, Lloyd assigns points without the GEMM (measured:
+ * at d = 8 the GEMM tile is mostly packing and store overhead). */
+#define FML_KMEANS_DIRECT_MAX_D 16
+
 typedef struct {
     void (*add_row_f32)(double *sums, double *wsum, int64_t j, const float *xr, float w, int64_t d);
     void (*add_row_f64)(double *sums, double *wsum, int64_t j, const double *xr, double w,
                         int64_t d);
     double (*exact_d2_f32)(const float *xr, const float *c, int64_t d);
     double (*exact_d2_f64)(const double *xr, const double *c, int64_t d);
+    /* small-d Lloyd assignment on VL-row transposed blocks (lanes_f32/f64 = VL) */
+    void (*assign_lanes_f32)(const float *xt, int64_t rows, int64_t d, const float *cm2,
+                             const float *cn, int64_t k, int32_t *labels, float *best);
+    void (*assign_lanes_f64)(const double *xt, int64_t rows, int64_t d, const double *cm2,
+                             const double *cn, int64_t k, int32_t *labels, double *best);
+    int64_t lanes_f32, lanes_f64;
     void (*row_argmin_f32)(const float *row, const float *cn, int64_t nb, int64_t j0,
                            float *best, int32_t *arg);
     void (*row_argmin_f64)(const double *row, const double *cn, int64_t nb, int64_t j0,

@@ -557,10 +557,9 @@ static int64_t partition(fml_tree_grower *g, int64_t start, int64_t count, int32
             const int64_t j0 = fml_chunk_start(count, n_chunks, c), j1 = fml_chunk_start(count, n_chunks, c + 1);
             int64_t il = nl_chunk[c], ir = nl_chunk[n_chunks] + (j0 - nl_chunk[c]);
             for (int64_t j = j0; j < j1; j++) {
-                const int32_t r = rows[j];
                 const uint8_t left = flags[j];
-                tmp[il] = r;
-                tmp[ir] = r;       /* branch-free: one of the two writes is kept */
+                const int64_t dst = left ? il : ir;   /* a select, not a branch */
+                tmp[dst] = rows[j];
                 il += left;
                 ir += 1 - left;
             }

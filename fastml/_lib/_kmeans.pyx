@@ -15,9 +15,15 @@ cdef extern from "core/fml_gemm.h":
 
 cdef extern from "kmeans/kmeans_kernels.h":
     int fml_kmeans_init(int level)
+    int FML_KMEANS_DIRECT_MAX_D
 
 cdef extern from "kmeans/kmeans.h":
     int64_t fml_kmeans_workspace_len(int64_t n, int64_t k, int64_t d)
+    int64_t fml_kmeans_lanes_len(int64_t n, int64_t d, int is_f64)
+    int fml_kmeans_pack_lanes_f32(int64_t n, int64_t d, const float *x, float *out,
+                                  int64_t n_threads) nogil
+    int fml_kmeans_pack_lanes_f64(int64_t n, int64_t d, const double *x, double *out,
+                                  int64_t n_threads) nogil
     int fml_kmeans_lloyd_f32(int64_t n, int64_t d, const float *x, const float *xpack,
                              int64_t mr, const float *w, int64_t k,
                              const float *centers, int32_t *labels, float *min_d2,
@@ -61,10 +67,21 @@ def workspace_len(int64_t n, int64_t k, int64_t d):
 
 
 def pack_rows(const floating[:, ::1] X, int64_t n_threads):
-    """X packed once for the GEMM (returns (buffer, mr)); pass both to lloyd."""
+    """X packed once per fit (returns (buffer, mr)); pass both to lloyd.  For
+    small d the lanes layout of the direct kernel, else the GEMM's panels."""
     import numpy as np
     cdef int64_t n = X.shape[0], d = X.shape[1], mr = 0
     cdef floating[::1] out
+    if d <= FML_KMEANS_DIRECT_MAX_D:
+        if floating is float:
+            out = np.empty(fml_kmeans_lanes_len(n, d, 0), dtype=np.float32)
+            with nogil:
+                fml_kmeans_pack_lanes_f32(n, d, &X[0, 0], &out[0], n_threads)
+        else:
+            out = np.empty(fml_kmeans_lanes_len(n, d, 1), dtype=np.float64)
+            with nogil:
+                fml_kmeans_pack_lanes_f64(n, d, &X[0, 0], &out[0], n_threads)
+        return out.base, 0
     if floating is float:
         out = np.empty(fml_gemm_packed_a_len_f32(n, d), dtype=np.float32)
         with nogil:
