@@ -114,6 +114,7 @@ def _family_extension(family, c_dirs):
 FAMILIES = {
     "core": [],
     "kmeans": ["kmeans"],
+    "trees": ["trees"],
     "distance": ["distance"],
 }
 
