@@ -83,6 +83,10 @@ void fml_kmeans_kernels_scalar(fml_kmeans_kernels *t)
     t->lanes_f64 = 1;
     t->add_row_f32 = add_row_f32__scalar;
     t->add_row_f64 = add_row_f64__scalar;
+    t->add_rows_f32 = add_rows_f32__scalar;
+    t->add_rows_f64 = add_rows_f64__scalar;
+    t->weighted_d2_f32 = weighted_d2_f32__scalar;
+    t->weighted_d2_f64 = weighted_d2_f64__scalar;
     t->exact_d2_f32 = exact_d2_f32__scalar;
     t->exact_d2_f64 = exact_d2_f64__scalar;
     t->row_argmin_f32 = row_argmin_scalar_f32;

@@ -90,6 +90,10 @@ void fml_kmeans_kernels_avx2(fml_kmeans_kernels *t)
 {
     t->add_row_f32 = add_row_f32__avx2;
     t->add_row_f64 = add_row_f64__avx2;
+    t->add_rows_f32 = add_rows_f32__avx2;
+    t->add_rows_f64 = add_rows_f64__avx2;
+    t->weighted_d2_f32 = weighted_d2_f32__avx2;
+    t->weighted_d2_f64 = weighted_d2_f64__avx2;
     t->exact_d2_f32 = exact_d2_f32__avx2;
     t->exact_d2_f64 = exact_d2_f64__avx2;
     t->assign_lanes_f32 = assign_lanes_f32__avx2;

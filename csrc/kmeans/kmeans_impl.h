@@ -179,8 +179,8 @@ static int FML_T(lloyd_direct)(int64_t n, int64_t d, const FT *x, const FT *xt,
         if (update) {
             double *ps = partial + c * len;
             memset(ps, 0, (size_t)len * sizeof(double));
-            for (int64_t i = r0; i < r1; i++)
-                g_kernels.FML_T(add_row)(ps, ps + k * d, labels[i], x + i * d, sample_weight[i], d);
+            g_kernels.FML_T(add_rows)(ps, ps + k * d, labels + r0, x + r0 * d, sample_weight + r0,
+                                      rows, d);
         }
     }
     if (err == FML_OK && update) FML_T(merge_partials)(n_chunks, k, d, partial, sums, wsum, nt);
@@ -348,8 +348,8 @@ int FML_T(fml_kmeans_hamerly)(int64_t n, int64_t d, const FT *x, const FT *sampl
                     lower[i] = k > 1 && l2 > 0 ? sqrt(l2) : 0.0;
                 }
             }
-            for (int64_t i = r0; i < r1; i++)
-                g_kernels.FML_T(add_row)(ps, ps + k * d, labels[i], x + i * d, sample_weight[i], d);
+            g_kernels.FML_T(add_rows)(ps, ps + k * d, labels + r0, x + r0 * d, sample_weight + r0,
+                                      rows, d);
         }
     }
     if (err == FML_OK) {
@@ -377,12 +377,8 @@ int FML_T(fml_kmeans_inertia)(int64_t n, int64_t d, const FT *x, const FT *sampl
 #pragma omp parallel for schedule(static) num_threads(nt)
     for (int64_t c = 0; c < n_chunks; c++) {
         const int64_t r0 = kmeans_chunk_start(n, c), r1 = kmeans_chunk_start(n, c + 1);
-        double s = 0;
-        for (int64_t i = r0; i < r1; i++) {
-            s += (double)sample_weight[i] *
-                 g_kernels.FML_T(exact_d2)(x + i * d, centers + (int64_t)labels[i] * d, d);
-        }
-        part[c] = s;
+        part[c] = g_kernels.FML_T(weighted_d2)(x + r0 * d, centers, labels + r0, sample_weight + r0,
+                                               r1 - r0, d);
     }
     double s = 0;
     for (int64_t c = 0; c < n_chunks; c++) s += part[c];

@@ -12,6 +12,14 @@ typedef struct {
     void (*add_row_f32)(double *sums, double *wsum, int64_t j, const float *xr, float w, int64_t d);
     void (*add_row_f64)(double *sums, double *wsum, int64_t j, const double *xr, double w,
                         int64_t d);
+    void (*add_rows_f32)(double *sums, double *wsum, const int32_t *labels, const float *x,
+                         const float *w, int64_t rows, int64_t d);
+    void (*add_rows_f64)(double *sums, double *wsum, const int32_t *labels, const double *x,
+                         const double *w, int64_t rows, int64_t d);
+    double (*weighted_d2_f32)(const float *x, const float *centers, const int32_t *labels,
+                              const float *w, int64_t rows, int64_t d);
+    double (*weighted_d2_f64)(const double *x, const double *centers, const int32_t *labels,
+                              const double *w, int64_t rows, int64_t d);
     double (*exact_d2_f32)(const float *xr, const float *c, int64_t d);
     double (*exact_d2_f64)(const double *xr, const double *c, int64_t d);
     /* small-d Lloyd assignment on VL-row transposed blocks (lanes_f32/f64 = VL) */

@@ -32,3 +32,28 @@ static double FML_FN(exact_d2)(const FT *restrict xr, const FT *restrict c, int6
     }
     return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
+
+/* add_row for rows [0, rows) with their labels (one call per chunk, not per row). */
+static void FML_FN(add_rows)(double *restrict sums, double *restrict wsum,
+                             const int32_t *restrict labels, const FT *restrict x,
+                             const FT *restrict w, int64_t rows, int64_t d)
+{
+    for (int64_t i = 0; i < rows; i++) {
+        double *restrict s = sums + (int64_t)labels[i] * d;
+        const FT *restrict xr = x + i * d;
+        const double wd = (double)w[i];
+        for (int64_t p = 0; p < d; p++) s[p] += wd * (double)xr[p];
+        wsum[labels[i]] += wd;
+    }
+}
+
+/* sum_i w_i ||x_i - c_{labels_i}||^2 over rows [0, rows), in row order. */
+static double FML_FN(weighted_d2)(const FT *restrict x, const FT *restrict centers,
+                                  const int32_t *restrict labels, const FT *restrict w,
+                                  int64_t rows, int64_t d)
+{
+    double s = 0;
+    for (int64_t i = 0; i < rows; i++)
+        s += (double)w[i] * FML_FN(exact_d2)(x + i * d, centers + (int64_t)labels[i] * d, d);
+    return s;
+}
