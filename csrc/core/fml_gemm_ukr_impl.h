@@ -56,6 +56,16 @@ static void FML_FN(ukr)(int64_t k, const FT *restrict a, const FT *restrict b, F
     for (int i = 0; i < MR; i++)
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++) VSTOREU(tmp + i * NR + v * VL, acc[i][v]);
+    if (n == NR) {                                 /* short panel, full rows: vectors */
+        for (int64_t i = 0; i < m; i++)
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) {
+                FT *cp = c + i * ldc + v * VL;
+                const VT t = VLOADU(tmp + i * NR + v * VL);
+                VSTOREU(cp, accumulate ? VADD(VLOADU(cp), t) : t);
+            }
+        return;
+    }
     for (int64_t i = 0; i < m; i++)
         for (int64_t j = 0; j < n; j++)
             c[i * ldc + j] = accumulate ? c[i * ldc + j] + tmp[i * NR + j] : tmp[i * NR + j];
