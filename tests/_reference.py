@@ -7,3 +7,71 @@ def matmul(a, b):
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     return np.einsum("...ik,...kj->...ij", a, b)
+
+
+# ---- distances, kernels, neighbours (fastml.metrics / fastml.neighbors) ----------
+
+def pairwise_distances(X, Y, metric, p=2.0):
+    """metric(X[i], Y[j]) in float64 from the differences, one formula per metric."""
+    X = np.asarray(X, dtype=np.float64)
+    Y = np.asarray(Y, dtype=np.float64)
+    diff = X[:, None, :] - Y[None, :, :]
+    if metric == "sqeuclidean":
+        return (diff ** 2).sum(-1)
+    if metric == "euclidean":
+        return np.sqrt((diff ** 2).sum(-1))
+    if metric == "manhattan":
+        return np.abs(diff).sum(-1)
+    if metric == "chebyshev":
+        return np.abs(diff).max(-1)
+    if metric == "minkowski":
+        return (np.abs(diff) ** p).sum(-1) ** (1.0 / p)
+    if metric == "dot":
+        return X @ Y.T
+    if metric == "cosine":
+        nx = np.sqrt((X ** 2).sum(1))
+        ny = np.sqrt((Y ** 2).sum(1))
+        nx[nx == 0] = 1.0          # a zero row is orthogonal to everything
+        ny[ny == 0] = 1.0
+        return np.clip(1.0 - (X / nx[:, None]) @ (Y / ny[:, None]).T, 0.0, 2.0)
+    if metric == "kl":             # scipy.special.rel_entr summed over features
+        x, y = X[:, None, :], Y[None, :, :]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = np.where(x > 0, np.where(y > 0, x * np.log(x / np.where(y > 0, y, 1.0)), np.inf), 0.0)
+        return t.sum(-1)
+    raise ValueError(metric)
+
+
+def kernel(X, Y, kind, gamma=None, coef0=1.0, degree=3):
+    """scikit-learn's kernel formulas in float64."""
+    X = np.asarray(X, dtype=np.float64)
+    Y = np.asarray(Y, dtype=np.float64)
+    gamma = 1.0 / X.shape[1] if gamma is None else gamma
+    if kind == "linear":
+        return X @ Y.T
+    if kind == "polynomial":
+        return (gamma * (X @ Y.T) + coef0) ** degree
+    if kind == "sigmoid":
+        return np.tanh(gamma * (X @ Y.T) + coef0)
+    if kind == "rbf":
+        return np.exp(-gamma * pairwise_distances(X, Y, "sqeuclidean"))
+    raise ValueError(kind)
+
+
+def knn(X, Y, k, metric, p=2.0):
+    """(distances, indices) of the k nearest rows by a stable sort of the full matrix:
+    nearest first (largest first for dot), ties by the smaller index."""
+    D = pairwise_distances(X, Y, metric, p)
+    order = np.argsort(-D if metric == "dot" else D, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(D, order, axis=1), order
+
+
+def radius_neighbors(X, Y, radius, metric, p=2.0):
+    """List of (indices, distances) per row: within radius (dot: >= radius), sorted."""
+    D = pairwise_distances(X, Y, metric, p)
+    rows = []
+    for d in D:
+        keep = np.flatnonzero(d >= radius if metric == "dot" else d <= radius)
+        order = np.argsort(-d[keep] if metric == "dot" else d[keep], kind="stable")
+        rows.append((keep[order], d[keep][order]))
+    return rows

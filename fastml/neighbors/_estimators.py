@@ -212,7 +212,8 @@ class KNeighborsClassifier(ClassifierMixin, _NeighborsBase):
 
     def predict(self, X):
         """The class with the largest (weighted) vote, the smallest label on ties."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
 
 class KNeighborsRegressor(RegressorMixin, _NeighborsBase):
