@@ -75,3 +75,26 @@ def radius_neighbors(X, Y, radius, metric, p=2.0):
         order = np.argsort(-d[keep] if metric == "dot" else d[keep], kind="stable")
         rows.append((keep[order], d[keep][order]))
     return rows
+
+
+def kmeans_lloyd(X, centers, n_iter, sample_weight=None):
+    """Plain Lloyd iterations from `centers`: assign each row to its nearest
+    centre (first index on ties), move each centre to its weighted mean (an
+    empty cluster keeps its centre).  Returns labels for the final centres,
+    the centres and the inertia, in float64."""
+    X = np.asarray(X, dtype=np.float64)
+    c = np.array(centers, dtype=np.float64)
+    w = np.ones(len(X)) if sample_weight is None else np.asarray(sample_weight, np.float64)
+
+    def assign(c):
+        d2 = ((X[:, None, :] - c[None, :, :]) ** 2).sum(axis=2)
+        return d2.argmin(axis=1), d2.min(axis=1)
+
+    for _ in range(n_iter):
+        labels, _ = assign(c)
+        for j in range(len(c)):
+            mask = labels == j
+            if w[mask].sum() > 0:
+                c[j] = (w[mask, None] * X[mask]).sum(axis=0) / w[mask].sum()
+    labels, d2 = assign(c)
+    return labels, c, float((w * d2).sum())
