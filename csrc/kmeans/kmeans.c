@@ -110,3 +110,23 @@ int64_t fml_kmeans_lanes_len(int64_t n, int64_t d, int is_f64)
     const int64_t vl = is_f64 ? g_kernels.lanes_f64 : g_kernels.lanes_f32;
     return (n + vl - 1) / vl * vl * d;
 }
+
+int fml_kmeans_bounds_move(int64_t n, const int32_t *labels, const double *shift, int32_t top,
+                           double top_drift, double second_drift, double *upper, double *lower,
+                           int64_t n_threads)
+{
+    const int64_t n_chunks = kmeans_n_chunks(n);
+    const int nt = fml_threads_for(n_threads, n_chunks, 4.0 * (double)n, 1.0e6);
+    (void)nt;
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int64_t c = 0; c < n_chunks; c++) {
+        const int64_t r0 = kmeans_chunk_start(n, c), r1 = kmeans_chunk_start(n, c + 1);
+        for (int64_t i = r0; i < r1; i++) {
+            const int32_t a = labels[i];
+            upper[i] += shift[a];
+            const double l = lower[i] - (a == top ? second_drift : top_drift);
+            lower[i] = l > 0 ? l : 0;
+        }
+    }
+    return FML_OK;
+}

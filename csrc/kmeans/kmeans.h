@@ -67,6 +67,13 @@ int fml_kmeans_pack_lanes_f32(int64_t n, int64_t d, const float *x, float *out, 
 int fml_kmeans_pack_lanes_f64(int64_t n, int64_t d, const double *x, double *out,
                               int64_t n_threads);
 
+/* Hamerly bounds after the centres moved by shift[j]: upper[i] += shift[label],
+ * lower[i] -= the largest drift of any other centre (second_drift for points of
+ * cluster `top`, the one that moved most, top_drift for the others), >= 0. */
+int fml_kmeans_bounds_move(int64_t n, const int32_t *labels, const double *shift, int32_t top,
+                           double top_drift, double second_drift, double *upper, double *lower,
+                           int64_t n_threads);
+
 /* Exact inertia sum_i w_i ||x_i - c_{labels_i}||^2, difference-based, float64. */
 int fml_kmeans_inertia_f32(int64_t n, int64_t d, const float *x, const float *sample_weight,
                            const float *centers, const int32_t *labels, double *inertia,

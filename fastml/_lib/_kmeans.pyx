@@ -42,6 +42,9 @@ cdef extern from "kmeans/kmeans.h":
                                const double *centers, const double *half_sep, int32_t *labels,
                                double *upper, double *lower, double *sums, double *wsum,
                                double *ws, int64_t *n_recomputed, int64_t n_threads) nogil
+    int fml_kmeans_bounds_move(int64_t n, const int32_t *labels, const double *shift, int32_t top,
+                               double top_drift, double second_drift, double *upper,
+                               double *lower, int64_t n_threads) nogil
     int fml_kmeans_point_d2_f32(int64_t n, int64_t d, const float *x, const float *centers,
                                 const int32_t *labels, double *out, int64_t n_threads) nogil
     int fml_kmeans_point_d2_f64(int64_t n, int64_t d, const double *x, const double *centers,
@@ -163,3 +166,11 @@ def point_d2(const floating[:, ::1] X, const floating[:, ::1] centers,
             fml_kmeans_point_d2_f32(n, d, &X[0, 0], &centers[0, 0], &labels[0], &out[0], n_threads)
         else:
             fml_kmeans_point_d2_f64(n, d, &X[0, 0], &centers[0, 0], &labels[0], &out[0], n_threads)
+
+
+def bounds_move(const int32_t[::1] labels, const double[::1] shift, int32_t top, double top_drift,
+                double second_drift, double[::1] upper, double[::1] lower, int64_t n_threads):
+    """Loosen Hamerly's bounds after the centres moved (in place)."""
+    with nogil:
+        fml_kmeans_bounds_move(labels.shape[0], &labels[0], &shift[0], top, top_drift,
+                               second_drift, &upper[0], &lower[0], n_threads)

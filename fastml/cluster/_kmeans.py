@@ -140,8 +140,8 @@ class _Bounds:
     every other centre.  Distances from the GEMM expansion get a slack so that
     roundoff never makes a bound too tight (a loose bound only costs work)."""
 
-    def __init__(self, X, x_sq_norms):
-        self.X = X
+    def __init__(self, X, x_sq_norms, n_threads):
+        self.X, self.n_threads = X, n_threads
         self.xn = x_sq_norms
         self.eps = 64 * float(np.finfo(X.dtype).eps)
 
@@ -156,14 +156,12 @@ class _Bounds:
         centre jumps anywhere, so instead of its drift the distance from every
         point to it caps the lower bounds."""
         shift = np.sqrt(((new.astype(np.float64) - old) ** 2).sum(axis=1))
-        self.upper += shift[labels]
         drift = shift.copy()
         drift[relocated] = 0
-        order = np.argsort(drift)
-        top = drift[order[-1]]
+        order = np.argsort(drift, kind="stable")
         second = drift[order[-2]] if drift.size > 1 else 0.0
-        self.lower -= np.where(labels == order[-1], second, top)
-        np.maximum(self.lower, 0, out=self.lower)
+        _kmeans.bounds_move(labels, shift, int(order[-1]), float(drift[order[-1]]), float(second),
+                            self.upper, self.lower, self.n_threads)
         if relocated.size:
             cr = new[relocated]
             cn = np.einsum("ij,ij->i", cr, cr, dtype=np.float64)
@@ -194,7 +192,7 @@ def _kmeans_single(X, sample_weight, centers_init, max_iter, tol, n_threads, alg
     if use_bounds:
         if x_sq_norms is None:
             x_sq_norms = np.einsum("ij,ij->i", X, X, dtype=np.float64)
-        bounds = _Bounds(X, x_sq_norms)
+        bounds = _Bounds(X, x_sq_norms, n_threads)
         min_d2 = np.empty(n, dtype=X.dtype)
     strict = False
     it = 0
