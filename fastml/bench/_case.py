@@ -52,6 +52,9 @@ class Case:
     bytes        : bytes(shape, dtype) -> bytes one call must read and write.
     rtol         : rtol(dtype, shape) -> agreement tolerance, relative to the
                    largest magnitude of the peer's result.
+    summary      : summary(result, inputs) -> what the agreement check compares
+                   (default: the result itself); computed outside the timing,
+                   e.g. the k-means objective of the returned centres.
     """
     name: str
     family: str
@@ -64,6 +67,7 @@ class Case:
     bytes: Callable
     rtol: Callable = field(default=lambda dtype, shape: relative_tolerance(dtype))
     dtypes: tuple = ("float32", "float64")
+    summary: Callable = field(default=lambda result, inputs: result)
 
     def shapes(self, mode):
         return [tuple(s) for s in self.sizes.get(mode, ())]

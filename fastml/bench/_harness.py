@@ -198,7 +198,8 @@ def measure(job, *, repeat=5, min_time=0.01, peak=None, seed=0, clock=time.perf_
             res["ratio"] = statistics.median(p / max(f, 1e-12) for p, f in zip(lib.samples, fm.samples))
             try:
                 tol = float(case.rtol(dtype, job.shape))
-                agree, err = agreement(fm.first, lib.first, tol)
+                agree, err = agreement(case.summary(fm.first, inputs),
+                                       case.summary(lib.first, inputs), tol)
                 res.update(agree=bool(agree), max_err=err if math.isfinite(err) else None, tolerance=tol)
             except Exception as exc:
                 res.update(agree=False, max_err=None, agreement_error=f"{type(exc).__name__}: {exc}")
