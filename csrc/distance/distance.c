@@ -17,6 +17,13 @@
 
 /* Rows of X per task of the direct producer (a multiple of every direct MR). */
 #define FML_DIRECT_MB 64
+/* Rows per task of the GEMM producer, in MR panels: the B block of a 256-column
+ * tile, streamed from memory, serves this many rows (AVX-512 f32: 224). */
+#define FML_GEMM_ROW_PANELS 16
+/* Columns per tile handed to the consumers. */
+#define FML_TILE_NB 256
+/* Tasks below which a short X is split along Y too. */
+#define FML_MIN_TASKS 8
 /* Work per thread (flop-like units) below which a call, or its preprocessing,
  * stays on one thread; same scale as the GEMM's threshold. */
 #define FML_DISTANCE_MIN_WORK_PER_THREAD 4.0e6

@@ -7,7 +7,9 @@
  * cancellation bites.  Tiles stay in FT.
  *
  *   prepare (GEMM metrics)        rows A fed to the GEMM, packed B, per-row terms
- *   produce tiles                 fml_gemm_fused_*  or  direct_run (packed Y panels)
+ *   produce tiles                 gemm_run (core's packed A, packed B and micro-
+ *                                 kernel, taller row blocks than fml_gemm_fused)
+ *                                 or direct_run (Y packed in transposed panels)
  *   consume tiles (epilogues)     ep_pairwise / ep_kernel / ep_knn / ep_radius
  *   finish                        knn: exact re-rank + safety check; radius: sort
  */
@@ -52,6 +54,8 @@ typedef struct {
     /* outputs */
     FT *out;
     int64_t ldo;
+    int64_t splits;               /* column ranges per row block (short X); knn keeps
+                                     one heap per (range, row) */
     int64_t k, kk;
     FT *hv;
     int64_t *hi;
@@ -335,8 +339,8 @@ static int FML_T(prepare_kl)(CTX *c, int64_t n_threads)
     return FML_OK;
 }
 
-/* Everything the GEMM metrics need: A rows, B rows packed into *pb, row terms. */
-static int FML_T(prepare_gemm)(CTX *c, fml_gemm_packed_b *pb, int64_t n_threads)
+/* Everything the GEMM metrics need: A rows (c->a), B rows (*bsrc, n x d), row terms. */
+static int FML_T(prepare_gemm)(CTX *c, const FT **bsrc_out, int64_t n_threads)
 {
     const int64_t m = c->m, n = c->n, d = c->d;
     const int sym = c->symmetric;
@@ -412,13 +416,129 @@ static int FML_T(prepare_gemm)(CTX *c, fml_gemm_packed_b *pb, int64_t n_threads)
         for (int64_t j = 0; j < n; j++)
             if (c->ny[j] > c->nymax) c->nymax = c->ny[j];
     }
-    /* B = Y'^T (d x n): element (p, j) at bsrc[j*d + p] */
-    st = FML_T(fml_gemm_pack_b)(d, n, bsrc, 1, d, pb, n_threads);
-    if (bsrc == c->b_copy) {                     /* packed now: the copy is no longer needed */
-        fml_scratch_free(c->b_copy);
-        c->b_copy = NULL;
+    *bsrc_out = bsrc;
+    return FML_OK;
+}
+
+/* ---- column splits ------------------------------------------------------------ */
+
+/* Rows per task of the producer that serves c. */
+static int64_t FML_T(task_rows)(const CTX *c)
+{
+    if (FML_T(is_gemm_metric)(c->metric) || c->consumer == FML_CONSUMER_KERNEL)
+        return FML_T(fml_gemm_kernel_get)()->mr * FML_GEMM_ROW_PANELS;
+    return FML_DIRECT_MB;
+}
+
+/* Column ranges per row block: 1 unless X is too short to give the team enough
+ * tasks.  Depends on the shapes only (never on the thread count); radius keeps
+ * one list per row, so it never splits. */
+static int64_t FML_T(choose_splits)(const CTX *c, int64_t kk)
+{
+    const int64_t row_blocks = (c->m + FML_T(task_rows)(c) - 1) / FML_T(task_rows)(c);
+    const int64_t nblocks = (c->n + FML_TILE_NB - 1) / FML_TILE_NB;
+    if (c->consumer == FML_CONSUMER_RADIUS || row_blocks >= FML_MIN_TASKS) return 1;
+    int64_t s = FML_MIN((FML_MIN_TASKS + row_blocks - 1) / row_blocks, nblocks);
+    if (kk > 0) s = FML_MIN(s, c->n / (kk > FML_TILE_NB ? kk : FML_TILE_NB));
+    return s < 1 ? 1 : s;
+}
+
+/* The column blocks [b0, b1) of split s. */
+static void FML_T(split_range)(const CTX *c, int64_t s, int64_t *b0, int64_t *b1)
+{
+    const int64_t nblocks = (c->n + FML_TILE_NB - 1) / FML_TILE_NB;
+    *b0 = fml_chunk_start(nblocks, c->splits, s);
+    *b1 = fml_chunk_start(nblocks, c->splits, s + 1);
+}
+
+static int64_t FML_T(split_of)(const CTX *c, int64_t j0)
+{
+    const int64_t b = j0 / FML_TILE_NB;
+    for (int64_t s = 1; s < c->splits; s++) {
+        int64_t b0, b1;
+        FML_T(split_range)(c, s, &b0, &b1);
+        if (b < b0) return s - 1;
     }
-    return st;
+    return c->splits - 1;
+}
+
+typedef int (*FML_T(tile_consumer))(void *ctx, int64_t i0, int64_t j0, int64_t mb, int64_t nb,
+                                    FT *tile, int64_t ldt);
+
+/* ---- GEMM producer ---------------------------------------------------------------- */
+
+/* Tiles of A B'^T (A = c->a, m x d; B' = bsrc, n x d) for `consume`.
+ *
+ *   A packed once (fml_gemm_pack_a), B packed once (fml_gemm_pack_b)
+ *   task = (row block of MR * FML_GEMM_ROW_PANELS rows, column split)  <- threads
+ *     for each 256-column block of the split, in order
+ *       for p0 in steps of KC                                  <- fixed order
+ *         for each NR panel of the block      (B micro-panel stays in L1)
+ *           for each MR panel of the row block  (A micro-panels stream from L2)
+ *             ukr -> tile (row block x 256, in L2)
+ *       consume(tile)
+ *
+ * Unlike fml_gemm_fused (MC-row tasks), a B block streamed from memory serves
+ * the whole row block, which is what bounds knn over long Y.  Every tile
+ * element is the same micro-kernel sums in the same p0 order for any thread
+ * count, so results are bit-identical. */
+static int FML_T(gemm_run)(CTX *c, const FT *bsrc, FML_T(tile_consumer) consume, int64_t n_threads)
+{
+    const FML_T(fml_gemm_kernel) *gk = FML_T(fml_gemm_kernel_get)();
+    const int64_t m = c->m, n = c->n, d = c->d, nr = gk->nr, kc = gk->kc, nbk = FML_TILE_NB;
+    const int64_t mbk = FML_T(task_rows)(c), row_blocks = (m + mbk - 1) / mbk;
+    const int64_t n_tasks = row_blocks * c->splits;
+    int ok = 1, err = FML_OK;
+    int64_t mr = gk->mr;
+    FT *apack = (FT *)FML_T(alloc)(FML_T(fml_gemm_packed_a_len)(m, d), sizeof(FT), &ok);
+    if (!ok) return FML_ENOMEM;
+    fml_gemm_packed_b pb = {0, 0, 0, NULL};
+    err = FML_T(fml_gemm_pack_a)(m, d, c->a, d, 1, apack, &mr, n_threads);
+    if (err == FML_OK) err = FML_T(fml_gemm_pack_b)(d, n, bsrc, 1, d, &pb, n_threads);
+    /* the shifted / normalised / log copies are packed now */
+    fml_scratch_free(c->a_copy);
+    fml_scratch_free(c->b_copy);
+    c->a_copy = c->b_copy = NULL;
+    c->a = NULL;
+    if (err != FML_OK) {
+        fml_scratch_free(apack);
+        fml_gemm_packed_b_free(&pb);
+        return err;
+    }
+    const FT *bpack = (const FT *)pb.data;
+    const double work = 2.0 * (double)m * (double)n * (double)d * (double)(sizeof(FT) / sizeof(float));
+    const int nt = fml_threads_for(n_threads, n_tasks, work, FML_DISTANCE_MIN_WORK_PER_THREAD);
+    (void)nt;
+#pragma omp parallel num_threads(nt) reduction(| : err)
+    {
+        FT *tile = (FT *)fml_scratch_thread(3, (size_t)mbk * (size_t)nbk * sizeof(FT));
+        if (tile == NULL) err |= FML_ENOMEM;
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t task = 0; task < n_tasks; task++) {
+            if (err != FML_OK) continue;
+            const int64_t i0 = (task / c->splits) * mbk, mb = FML_MIN(mbk, m - i0);
+            int64_t b0, b1;
+            FML_T(split_range)(c, task % c->splits, &b0, &b1);
+            for (int64_t j0 = b0 * nbk; j0 < FML_MIN(b1 * nbk, n); j0 += nbk) {
+                const int64_t nb = FML_MIN(nbk, n - j0);
+                for (int64_t p0 = 0; p0 < d; p0 += kc) {
+                    const int64_t kb = FML_MIN(kc, d - p0);
+                    for (int64_t jj = 0; jj < nb; jj += nr) {
+                        const FT *bp = bpack + ((j0 + jj) / nr) * d * nr + p0 * nr;
+                        const int64_t nv = FML_MIN(nr, nb - jj);
+                        for (int64_t ii = 0; ii < mb; ii += mr)
+                            gk->ukr(kb, apack + ((i0 + ii) / mr) * d * mr + p0 * mr, bp,
+                                    tile + ii * nbk + jj, nbk, FML_MIN(mr, mb - ii), nv, p0 > 0);
+                    }
+                }
+                err |= consume(c, i0, j0, mb, nb, tile, nbk);
+                if (err != FML_OK) break;
+            }
+        }
+    }
+    fml_scratch_free(apack);
+    fml_gemm_packed_b_free(&pb);
+    return err;
 }
 
 /* ---- direct producer (manhattan, chebyshev, minkowski) -------------------- */
@@ -435,19 +555,16 @@ static void FML_T(direct_powr)(int64_t d, const FT *x, int64_t m, const FT *pane
         }
 }
 
-typedef int (*FML_T(tile_consumer))(void *ctx, int64_t i0, int64_t j0, int64_t mb, int64_t nb,
-                                    FT *tile, int64_t ldt);
-
 /* Tiles of the direct metrics, handed to `consume` exactly like the fused GEMM
- * does: tasks are row blocks of FML_DIRECT_MB rows, each visits its column
- * blocks of FML_GEMM_FUSED_NB in order on one thread.  to_out: the tile is the
+ * gemm_run does: tasks are (row block of FML_DIRECT_MB rows, column split), each
+ * visits its 256-column blocks in order on one thread.  to_out: the tile is the
  * caller's output itself (pairwise). */
 static int FML_T(direct_run)(CTX *c, FML_T(tile_consumer) consume, int to_out, int64_t n_threads)
 {
     const KT *kt = c->kt;
     const int64_t m = c->m, n = c->n, d = c->d, nr = kt->nr, mr = kt->mr;
-    const int64_t mbk = FML_DIRECT_MB, nbk = FML_GEMM_FUSED_NB;
-    const int64_t n_panels = (n + nr - 1) / nr, n_tasks = (m + mbk - 1) / mbk;
+    const int64_t mbk = FML_DIRECT_MB, nbk = FML_TILE_NB;
+    const int64_t n_panels = (n + nr - 1) / nr, n_tasks = (m + mbk - 1) / mbk * c->splits;
     int ok = 1;
     FT *ypack = (FT *)FML_T(alloc)(n_panels * nr * d, sizeof(FT), &ok);
     if (!ok) return FML_ENOMEM;
@@ -475,8 +592,10 @@ static int FML_T(direct_run)(CTX *c, FML_T(tile_consumer) consume, int to_out, i
 #pragma omp for schedule(dynamic, 1)
         for (int64_t task = 0; task < n_tasks; task++) {
             if (err != FML_OK) continue;
-            const int64_t i0 = task * mbk, mb = FML_MIN(mbk, m - i0);
-            for (int64_t j0 = 0; j0 < n; j0 += nbk) {
+            const int64_t i0 = (task / c->splits) * mbk, mb = FML_MIN(mbk, m - i0);
+            int64_t b0, b1;
+            FML_T(split_range)(c, task % c->splits, &b0, &b1);
+            for (int64_t j0 = b0 * nbk; j0 < FML_MIN(b1 * nbk, n); j0 += nbk) {
                 const int64_t nb = FML_MIN(nbk, n - j0);
                 FT *t = to_out ? c->out + i0 * c->ldo + j0 : tile;
                 const int64_t ldt = to_out ? c->ldo : nbk;
@@ -646,12 +765,13 @@ static int FML_T(ep_knn)(void *vctx, int64_t i0, int64_t j0, int64_t mb, int64_t
     const FT *bias;
     FT scale;
     FML_T(key_form)(c, &bias, &scale);
+    const int64_t base = FML_T(split_of)(c, j0) * c->m;
     for (int64_t r = 0; r < mb; r++) {
         const int64_t i = i0 + r;
         FT *g = tile + r * ldt;
         if (c->metric == FML_METRIC_KL) FML_T(kl_mark_inf)(c, i, j0, nb, g);
-        c->kt->scan_topk(g, nb, bias ? bias + j0 : NULL, scale, j0, c->hv + i * c->kk,
-                         c->hi + i * c->kk, c->kk);
+        c->kt->scan_topk(g, nb, bias ? bias + j0 : NULL, scale, j0, c->hv + (base + i) * c->kk,
+                         c->hi + (base + i) * c->kk, c->kk);
     }
     return FML_OK;
 }
@@ -727,14 +847,11 @@ static int FML_T(ep_radius)(void *vctx, int64_t i0, int64_t j0, int64_t mb, int6
 
 static int FML_T(run_tiles)(CTX *c, FML_T(tile_consumer) consume, int64_t n_threads)
 {
+    if (c->splits < 1) c->splits = FML_T(choose_splits)(c, 0);
     if (FML_T(is_gemm_metric)(c->metric) || c->consumer == FML_CONSUMER_KERNEL) {
-        fml_gemm_packed_b pb = {0, 0, 0, NULL};
-        int st = FML_T(prepare_gemm)(c, &pb, n_threads);
-        if (st == FML_OK)
-            st = FML_T(fml_gemm_fused)(c->m, c->a, c->d, 1, &pb,
-                                       (FML_T(fml_gemm_epilogue))consume, c, n_threads);
-        fml_gemm_packed_b_free(&pb);
-        return st;
+        const FT *bsrc = NULL;
+        const int st = FML_T(prepare_gemm)(c, &bsrc, n_threads);
+        return st != FML_OK ? st : FML_T(gemm_run)(c, bsrc, consume, n_threads);
     }
     return FML_T(direct_run)(c, consume, c->consumer == FML_CONSUMER_PAIRWISE, n_threads);
 }
@@ -821,49 +938,54 @@ static void FML_T(knn_row_exact)(const CTX *c, int64_t i, PAIR *best, int64_t k)
     }
 }
 
-/* Candidates of row i -> its k neighbours, sorted. */
+/* Candidates of row i (one heap per column split) -> its k neighbours, sorted. */
 static void FML_T(knn_finish_row)(const CTX *c, int64_t i, PAIR *tmp, FT *dist, int64_t *ind)
 {
     const int64_t kk = c->kk, k = c->k;
-    const FT *hv = c->hv + i * kk;
-    const int64_t *hi = c->hi + i * kk;
     const int gemm = FML_T(is_gemm_metric)(c->metric);
     int64_t cnt = 0;
     int safe = 1;
-    double kth = -INFINITY;
-    for (int64_t q = 0; q < kk; q++) {
-        if (hi[q] == INT64_MAX || hi[q] < 0) {             /* a NaN key kept a slot empty */
-            safe = 0;
-            continue;
+    double bound = INFINITY;     /* no row outside the candidates is nearer than this */
+    for (int64_t s = 0; s < c->splits; s++) {
+        const FT *hv = c->hv + (s * c->m + i) * kk;
+        const int64_t *hi = c->hi + (s * c->m + i) * kk;
+        int64_t b0, b1, valid = 0;
+        FML_T(split_range)(c, s, &b0, &b1);
+        const int64_t cols = FML_MIN(b1 * FML_TILE_NB, c->n) - b0 * FML_TILE_NB;
+        for (int64_t q = 0; q < kk; q++) {
+            if (hi[q] == INT64_MAX) continue;
+            double v;
+            if (gemm) {
+                v = FML_T(exact)(c, i, hi[q]);
+                if (v != v) v = INFINITY;
+                if (c->symmetric && hi[q] == i && FML_T(is_true_metric)(c->metric)) v = 0;
+                v = FML_T(report)(c, v);
+            } else {
+                v = c->metric == FML_METRIC_MINKOWSKI ? (double)FML_T(mink_root)(c, hv[q])
+                                                      : (double)hv[q];
+            }
+            tmp[cnt].v = FML_T(sort_key)(c, (FT)v);
+            tmp[cnt].j = hi[q];
+            cnt++;
+            valid++;
         }
-        double v;
-        if (gemm) {
-            v = FML_T(exact)(c, i, hi[q]);
-            if (v != v) v = INFINITY;
-            if (c->symmetric && hi[q] == i && FML_T(is_true_metric)(c->metric)) v = 0;
-            v = FML_T(report)(c, v);
-        } else {
-            v = c->metric == FML_METRIC_MINKOWSKI ? (double)FML_T(mink_root)(c, hv[q]) : (double)hv[q];
+        if (valid < FML_MIN(kk, cols)) safe = 0;      /* a NaN key kept a slot empty */
+        /* rows of this split outside its heap have approx key >= the heap root, so
+         * exact distance-space values >= root + offset - error.  A +inf root (kl)
+         * leaves only +inf rows of larger index outside: they never rank higher. */
+        if (gemm && cols > kk && !(hv[0] == (FT)INFINITY)) {
+            const double b = (double)hv[0] + FML_T(key_offset)(c, i) - FML_T(key_error)(c, i);
+            if (b < bound) bound = b;
         }
-        tmp[cnt].v = FML_T(sort_key)(c, (FT)v);
-        tmp[cnt].j = hi[q];
-        cnt++;
     }
     qsort(tmp, (size_t)cnt, sizeof(PAIR), FML_T(pair_cmp));
     if (cnt < k) safe = 0;
-    if (safe && gemm && kk < c->n) {
-        /* any row outside the candidates has approx key >= the heap root, so its
-         * exact distance-space value is >= root + offset - error */
-        const FT root = hv[0];
-        if (!(root == (FT)INFINITY)) {
-            const double bound = (double)root + FML_T(key_offset)(c, i) - FML_T(key_error)(c, i);
-            /* the k-th candidate in distance space (undo report/sort_key) */
-            double kv = (double)tmp[k - 1].v;
-            if (c->metric == FML_METRIC_EUCLIDEAN) kv = kv * kv;
-            kth = kv * (1 + 8 * FML_U) + 1e-300;
-            if (kv < 0) kth = kv * (1 - 8 * FML_U) + 1e-300;
-            safe = bound > kth;
-        }
+    if (safe && bound < INFINITY) {
+        /* the k-th neighbour in distance space (undo report/sort_key), rounded up */
+        double kv = (double)tmp[k - 1].v;
+        if (c->metric == FML_METRIC_EUCLIDEAN) kv = kv * kv;
+        const double kth = (kv < 0 ? kv * (1 - 8 * FML_U) : kv * (1 + 8 * FML_U)) + 1e-300;
+        safe = bound > kth;
     }
     if (!safe) FML_T(knn_row_exact)(c, i, tmp, k);
     for (int64_t q = 0; q < k; q++) {
@@ -883,20 +1005,22 @@ int FML_T(fml_distance_knn)(int metric, double p, const FT *x, int64_t m, const 
     c.k = k;
     /* GEMM metrics keep extra candidates for the exact re-rank */
     c.kk = FML_T(is_gemm_metric)(metric) ? FML_MIN(n, 2 * k + 8) : k;
+    c.splits = FML_T(choose_splits)(&c, c.kk);
+    const int64_t slots = c.splits * m * c.kk;
     int ok = 1;
-    c.hv = (FT *)FML_T(alloc)(m * c.kk, sizeof(FT), &ok);
-    c.hi = (int64_t *)FML_T(alloc)(m * c.kk, sizeof(int64_t), &ok);
+    c.hv = (FT *)FML_T(alloc)(slots, sizeof(FT), &ok);
+    c.hi = (int64_t *)FML_T(alloc)(slots, sizeof(int64_t), &ok);
     if (!ok) {
         FML_T(ctx_free)(&c);
         return FML_ENOMEM;
     }
-    for (int64_t q = 0; q < m * c.kk; q++) {
+    for (int64_t q = 0; q < slots; q++) {
         c.hv[q] = (FT)INFINITY;
         c.hi[q] = INT64_MAX;
     }
     int st = FML_T(run_tiles)(&c, FML_T(ep_knn), n_threads);
     if (st == FML_OK) {
-        const int64_t tmp_len = FML_MAX(c.kk, k);
+        const int64_t tmp_len = FML_MAX(c.splits * c.kk, k);
         const int nt = fml_threads_for(n_threads, (m + 63) / 64,
                                        (double)m * (double)c.kk * (double)d * 4, FML_DISTANCE_MIN_PREP_PER_THREAD);
         (void)nt;
@@ -940,13 +1064,13 @@ int FML_T(fml_distance_radius)(int metric, double p, const FT *x, int64_t m, con
     c.res = r;
     const int max_threads = fml_threads_omp_max() > n_threads ? fml_threads_omp_max() : (int)n_threads;
     int32_t *colmem = (int32_t *)malloc((size_t)(max_threads > 0 ? max_threads : 1) *
-                                        FML_GEMM_FUSED_NB * sizeof(int32_t));
+                                        FML_TILE_NB * sizeof(int32_t));
     int32_t **cols = (int32_t **)malloc((size_t)(max_threads > 0 ? max_threads : 1) * sizeof(int32_t *));
     int st = FML_OK;
     if (colmem == NULL || cols == NULL) {
         st = FML_ENOMEM;
     } else {
-        for (int t = 0; t < max_threads; t++) cols[t] = colmem + (int64_t)t * FML_GEMM_FUSED_NB;
+        for (int t = 0; t < max_threads; t++) cols[t] = colmem + (int64_t)t * FML_TILE_NB;
         c.colbuf = cols;
         st = FML_T(run_tiles)(&c, FML_T(ep_radius), n_threads);
     }
