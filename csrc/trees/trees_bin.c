@@ -20,6 +20,7 @@
 #include "trees/trees.h"
 
 #define BIN_BLOCK 2048
+#define BIN_FIT_GROUP 8     /* features collected per pass over the sample rows */
 
 /* Order-preserving map of doubles to unsigned keys (negative: flip all bits). */
 static inline uint64_t double_key(double v)
@@ -37,31 +38,38 @@ static inline double key_double(uint64_t k)
     return v;
 }
 
-/* LSD radix sort, 8 bits per pass; passes where every key has the same byte are skipped. */
+/* LSD radix sort, 11 bits per pass (6 passes cover 64 bits; the counts of all
+ * passes come from one read and fit in L2); passes where every key has the
+ * same digit are skipped. */
+#define RADIX_BITS 11
+#define RADIX_SIZE (1 << RADIX_BITS)
+#define RADIX_PASSES 6
 static void radix_sort_u64(uint64_t *keys, uint64_t *tmp, int64_t n)
 {
     if (n < 2) return;
-    int64_t count[8][256];
+    static __thread int64_t count[RADIX_PASSES][RADIX_SIZE];
     memset(count, 0, sizeof count);
     for (int64_t i = 0; i < n; i++) {
         const uint64_t k = keys[i];
-        for (int d = 0; d < 8; d++) count[d][(k >> (8 * d)) & 0xff]++;
+        for (int d = 0; d < RADIX_PASSES; d++) count[d][(k >> (RADIX_BITS * d)) & (RADIX_SIZE - 1)]++;
     }
     uint64_t *src = keys, *dst = tmp;
-    for (int d = 0; d < 8; d++) {
+    for (int d = 0; d < RADIX_PASSES; d++) {
+        int64_t *c = count[d];
         int trivial = 0;
-        for (int b = 0; b < 256; b++)
-            if (count[d][b] == n) trivial = 1;
+        for (int b = 0; b < RADIX_SIZE; b++)
+            if (c[b] == n) trivial = 1;
         if (trivial) continue;
         int64_t off = 0;
-        for (int b = 0; b < 256; b++) {
-            const int64_t c = count[d][b];
-            count[d][b] = off;
-            off += c;
+        for (int b = 0; b < RADIX_SIZE; b++) {
+            const int64_t v = c[b];
+            c[b] = off;
+            off += v;
         }
+        const int shift = RADIX_BITS * d;
         for (int64_t i = 0; i < n; i++) {
             const uint64_t k = src[i];
-            dst[count[d][(k >> (8 * d)) & 0xff]++] = k;
+            dst[c[(k >> shift) & (RADIX_SIZE - 1)]++] = k;
         }
         uint64_t *t = src;
         src = dst;

@@ -104,9 +104,8 @@ struct fml_tree_grower {
     int32_t *free_slots;
     int64_t n_free, free_cap;
     /* row scratch */
-    int32_t *rows_tmp;
-    uint8_t *flags;
-    double *og;
+    int32_t *rows_tmp, *rows_tmp2;   /* partition: left / right rows of each chunk */
+    double *og;                       /* ordered inputs by position in rows */
     int32_t *oc;
     double *ow;
     int64_t rows_cap;
@@ -114,8 +113,8 @@ struct fml_tree_grower {
     int64_t chunk_cap;
     double *scan_scratch;      /* per thread */
     int64_t scan_cap;
-    fml_scan_result *feat_res;
-    double *feat_left;
+    fml_scan_result *feat_res;   /* 2 x n_features: the results of up to two nodes */
+    double *feat_left;           /* 2 x n_features x C */
     int32_t *feat_draw;        /* features of the node being searched */
     int64_t feat_cap, feat_left_cap;
     /* the tree */
@@ -144,6 +143,9 @@ struct fml_tree_grower {
     int64_t n_threads;
     fml_rng rng;
     int sampling;
+    /* decided by the partition of the current split */
+    int ok_child[2];
+    int gather_side[2];
 };
 
 fml_tree_grower *fml_tree_grower_new(void)
@@ -157,7 +159,7 @@ void fml_tree_grower_free(fml_tree_grower *g)
     fml_scratch_free(g->pool);
     free(g->free_slots);
     fml_scratch_free(g->rows_tmp);
-    fml_scratch_free(g->flags);
+    fml_scratch_free(g->rows_tmp2);
     fml_scratch_free(g->og);
     fml_scratch_free(g->oc);
     fml_scratch_free(g->ow);
@@ -305,16 +307,14 @@ static int node_new(fml_tree_grower *g, int32_t depth, int64_t start, int64_t co
 
 /* ---- per-node work -------------------------------------------------------- */
 
-/* Gather the node's per-row inputs in row order (og for XGB, oc/ow for class). */
-static void gather(fml_tree_grower *g, const int32_t *rows, int64_t m, int identity)
+/* Ordered inputs of positions [p0, p1) of rows into og / oc / ow. */
+static void gather_range(fml_tree_grower *g, int64_t p0, int64_t p1)
 {
-    if (identity) return;
-    const int nt = fml_threads_for(g->n_threads, 64, (double)m, 65536.0);
+    const int32_t *restrict rows = g->rows;
     if (g->p->criterion == FML_TREE_XGB) {
         const double *restrict gh = g->gh;
         double *restrict og = g->og;
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-        for (int64_t j = 0; j < m; j++) {
+        for (int64_t j = p0; j < p1; j++) {
             const int64_t r = rows[j];
             og[2 * j] = gh[2 * r];
             og[2 * j + 1] = gh[2 * r + 1];
@@ -324,8 +324,7 @@ static void gather(fml_tree_grower *g, const int32_t *rows, int64_t m, int ident
         const double *restrict w = g->w;
         int32_t *restrict oc = g->oc;
         double *restrict ow = g->ow;
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-        for (int64_t j = 0; j < m; j++) {
+        for (int64_t j = p0; j < p1; j++) {
             const int64_t r = rows[j];
             oc[j] = yc[r];
             if (w) ow[j] = w[r];
@@ -333,31 +332,26 @@ static void gather(fml_tree_grower *g, const int32_t *rows, int64_t m, int ident
     }
 }
 
-/* Histogram of node `id` over features feats[0..nf) into slot s. */
-static void build_hist(fml_tree_grower *g, int32_t id, int32_t s, const int32_t *feats, int64_t nf)
+/* The histogram source of node id (rows and ordered inputs by position). */
+static void node_src(const fml_tree_grower *g, int32_t id, int identity, fml_hist_src *src)
 {
-    const fml_tree_node *nd = &g->nodes[id];
-    const int64_t start = g->node_start[id], m = nd->count;
-    const int32_t *rows = g->rows + start;
-    const int identity = (start == 0 && m == g->n_samples && g->n_nodes == 1 &&
-                          rows[0] == 0 && rows[m - 1] == m - 1);
-    int ident = identity;
-    if (ident) {
-        for (int64_t j = 0; j < m; j++)
-            if (rows[j] != j) {
-                ident = 0;
-                break;
-            }
-    }
-    gather(g, rows, m, ident);
-    double *hist = slot_ptr(g, s);
-    if (g->p->criterion == FML_TREE_XGB) {
-        fml_tree_hist_xgb(g->bins, g->n_samples, feats, nf, ident ? NULL : rows, m,
-                          ident ? g->gh : g->og, hist, g->chunk_scratch, g->n_threads);
+    const int64_t start = g->node_start[id];
+    src->kind = g->p->criterion == FML_TREE_XGB ? 0 : 1;
+    src->weighted = g->p->weighted;
+    src->C = g->C;
+    src->bins = g->bins;
+    src->n_samples = g->n_samples;
+    src->m = g->nodes[id].count;
+    if (identity) {          /* the root over rows 0..n-1: no index, inputs as given */
+        src->rows = NULL;
+        src->og = g->gh;
+        src->oc = g->y_class;
+        src->ow = g->w;
     } else {
-        fml_tree_hist_class(g->bins, g->n_samples, feats, nf, ident ? NULL : rows, m,
-                            ident ? g->y_class : g->oc, ident ? g->w : (g->w ? g->ow : NULL),
-                            g->C, g->p->weighted, hist, g->chunk_scratch, g->n_threads);
+        src->rows = g->rows + start;
+        src->og = g->og ? g->og + 2 * start : NULL;
+        src->oc = g->oc ? g->oc + start : NULL;
+        src->ow = g->w ? g->ow + start : NULL;
     }
 }
 
@@ -384,44 +378,102 @@ static double gain_of(const fml_tree_grower *g, double score, double parent)
     return d;
 }
 
-/* Best split of node id over feats (histogram in slot s); pushes a candidate
- * (keeping slot `keep`, or -1) and returns 1, or returns 0. */
-static int find_split(fml_tree_grower *g, int32_t id, int32_t s, const int32_t *feats, int64_t nf,
-                      int32_t keep)
+static fml_scan_fn scan_fn(const fml_tree_grower *g)
 {
-    const int64_t C = g->C;
-    fml_scan_ctx ctx;
-    scan_ctx_init(g, id, &ctx);
-    const double *hist = slot_ptr(g, s);
-    const fml_scan_fn scan = g->p->criterion == FML_TREE_XGB ? fml_trees_k.scan_xgb
-                           : g->p->criterion == FML_TREE_GINI ? fml_trees_k.scan_gini
-                           : fml_trees_k.scan_entropy;
+    return g->p->criterion == FML_TREE_XGB ? fml_trees_k.scan_xgb
+         : g->p->criterion == FML_TREE_GINI ? fml_trees_k.scan_gini
+         : fml_trees_k.scan_entropy;
+}
+
+/* Histograms and split search of one split's children in as few parallel
+ * regions as the shape allows (one, unless the features are so few that the
+ * histogram goes row-parallel):
+ *   build nodes build_node[k] into build_slot[k] (k < n_build);
+ *   sub_slot >= 0: hist(sub_slot) -= hist(build_slot[0]) (the larger child);
+ *   scan nodes scan_node[k] with histograms in scan_slot[k] (k < n_scan <= 2),
+ *   results in feat_res[k * n_features + i]. */
+static void hist_scan(fml_tree_grower *g, const int32_t *feats, int64_t nf, int n_build,
+                      const int32_t *build_node, const int32_t *build_slot, int32_t sub_slot,
+                      int n_scan, const int32_t *scan_node, const int32_t *scan_slot)
+{
+    const int64_t C = g->C, nfeat = g->n_features;
+    fml_hist_src src[2];
+    double work = 0;
+    int64_t max_m = 0;
+    for (int k = 0; k < n_build; k++) {
+        node_src(g, build_node[k], 0, &src[k]);
+        work += (double)src[k].m * (double)nf;
+        max_m = FML_MAX(max_m, src[k].m);
+    }
+    fml_scan_ctx ctx[2];
+    for (int k = 0; k < n_scan; k++) {
+        scan_ctx_init(g, scan_node[k], &ctx[k]);
+        work += (double)nf * NS * (double)C * 2.0;
+    }
+    const fml_scan_fn scan = scan_fn(g);
     const int64_t scan_len = (C + 4) * NS;
-    const int nt = fml_threads_for(g->n_threads, nf, (double)nf * NS * (double)C,
-                                   SCAN_MIN_WORK_PER_THREAD);
     fml_scan_result *res = g->feat_res;
     double *fl = g->feat_left;
+    if (n_build > 0 && fml_tree_hist_row_chunks(nf, max_m) > 0) {
+        /* few features, many rows: row-parallel histograms first */
+        for (int k = 0; k < n_build; k++)
+            fml_tree_hist_build(&src[k], feats, nf, slot_ptr(g, build_slot[k]), g->chunk_scratch,
+                                g->n_threads);
+        if (sub_slot >= 0)
+            fml_tree_hist_subtract(slot_ptr(g, sub_slot), slot_ptr(g, sub_slot),
+                                   slot_ptr(g, build_slot[0]), feats, nf, C);
+        n_build = 0;
+        sub_slot = -1;
+    }
+    const int64_t GR = FML_TREE_HIST_GROUP, n_groups = (nf + GR - 1) / GR;
+    const int nt = fml_threads_for(g->n_threads, n_groups, work, SCAN_MIN_WORK_PER_THREAD);
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
-        fml_scan_ctx my = ctx;
-        my.scratch = g->scan_scratch + (int64_t)fml_thread_id() * scan_len;
-#pragma omp for schedule(static)
-        for (int64_t i = 0; i < nf; i++) {
-            const int64_t f = feats[i];
-            scan(hist + f * NS * C, g->n_bins[f], &my, &res[i], fl + i * C);
+        double *scratch = g->scan_scratch + (int64_t)fml_thread_id() * scan_len;
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t gi = 0; gi < n_groups; gi++) {
+            const int32_t *fg = feats + gi * GR;
+            const int64_t G = FML_MIN(GR, nf - gi * GR);
+            for (int k = 0; k < n_build; k++)
+                fml_tree_hist_features(&src[k], fg, G, slot_ptr(g, build_slot[k]));
+            if (sub_slot >= 0)
+                fml_tree_hist_subtract(slot_ptr(g, sub_slot), slot_ptr(g, sub_slot),
+                                       slot_ptr(g, build_slot[0]), fg, G, C);
+            for (int k = 0; k < n_scan; k++) {
+                fml_scan_ctx my = ctx[k];
+                my.scratch = scratch;
+                const double *hist = slot_ptr(g, scan_slot[k]);
+                for (int64_t t = 0; t < G; t++) {
+                    const int64_t i = gi * GR + t, f = fg[t];
+                    scan(hist + f * NS * C, g->n_bins[f], &my, &res[k * nfeat + i],
+                         fl + (k * nfeat + i) * C);
+                }
+            }
         }
     }
+}
+
+/* Best of the scan results k of node id over feats: push a candidate keeping
+ * slot `keep` (or -1) and return 1; 0 when no split qualifies; -1 on ENOMEM. */
+static int push_best(fml_tree_grower *g, int k, int32_t id, const int32_t *feats, int64_t nf,
+                     int32_t keep)
+{
+    const int64_t C = g->C;
+    const fml_scan_result *res = g->feat_res + k * g->n_features;
+    const double *fl = g->feat_left + k * g->n_features * C;
     int64_t best = -1;
     for (int64_t i = 0; i < nf; i++)
         if (res[i].bin >= 0 && (best < 0 || res[i].score > res[best].score)) best = i;
     if (best < 0) return 0;
+    fml_scan_ctx ctx;
+    scan_ctx_init(g, id, &ctx);
     const double parent = fml_tree_parent_score(g->p->criterion, &ctx);
     const double gain = gain_of(g, res[best].score, parent);
     const fml_tree_params *p = g->p;
     int ok;
     if (p->zero_gain_splits) {
         double wsum = p->criterion == FML_TREE_XGB ? fabs(ctx.total[1]) : 0.0;
-        for (int32_t k = 0; p->criterion != FML_TREE_XGB && k < p->n_classes; k++) wsum += ctx.total[k];
+        for (int32_t c = 0; p->criterion != FML_TREE_XGB && c < p->n_classes; c++) wsum += ctx.total[c];
         ok = gain >= p->min_split_gain - 1e-12 * (wsum > 1 ? wsum : 1.0);
     } else {
         ok = gain > p->min_split_gain;
@@ -454,11 +506,10 @@ static int splittable(const fml_tree_grower *g, int32_t id)
         if (t[1] < 2 * p->min_child_weight) return 0;
         if (p->check_pure && g->y_pure && !(g->node_ymin[id] < g->node_ymax[id])) return 0;
     } else {
-        double W = 0, mx = 0;
+        double W = 0;
         int nonzero = 0;
         for (int32_t k = 0; k < p->n_classes; k++) {
             W += t[k];
-            if (t[k] > mx) mx = t[k];
             nonzero += t[k] > 0;
         }
         if (W < 2 * p->min_child_weight || nonzero <= 1) return 0;
@@ -466,7 +517,7 @@ static int splittable(const fml_tree_grower *g, int32_t id)
     return 1;
 }
 
-/* Draw the features of a node into g->feat_draw (increasing); returns how many. */
+/* Draw the features of a node into out (increasing); returns how many. */
 static int64_t draw_features(fml_tree_grower *g, int32_t *out)
 {
     const int64_t na = g->n_active;
@@ -483,11 +534,9 @@ static int64_t draw_features(fml_tree_grower *g, int32_t *out)
         tmp[i] = tmp[j];
         tmp[j] = t;
     }
-    /* the first k in increasing order (a counting pass over the active list) */
-    int64_t n = 0;
-    for (int64_t i = 0; i < k; i++) {
-        int32_t v = tmp[i];
-        int64_t pos = n++;
+    for (int64_t i = 0; i < k; i++) {              /* the draw in increasing order */
+        const int32_t v = tmp[i];
+        int64_t pos = i;
         while (pos > 0 && out[pos - 1] > v) {
             out[pos] = out[pos - 1];
             pos--;
@@ -497,14 +546,41 @@ static int64_t draw_features(fml_tree_grower *g, int32_t *out)
     return k;
 }
 
-/* Stable partition of node P's rows by its split.  Returns the left count and
- * the y range of each side (check_pure). */
-static int64_t partition(fml_tree_grower *g, int64_t start, int64_t count, int32_t f, int32_t bin,
-                         int32_t ml, double *ymin, double *ymax)
+/* After the partition counted the children L, R of a split: may they split,
+ * and which children need their inputs gathered (for a histogram from rows). */
+static void decide_children(fml_tree_grower *g, int32_t L, int32_t R, int parent_has_hist)
 {
+    g->ok_child[0] = splittable(g, L);
+    g->ok_child[1] = splittable(g, R);
+    g->gather_side[0] = g->gather_side[1] = 0;
+    if (!g->ok_child[0] && !g->ok_child[1]) return;
+    if (g->sampling || !parent_has_hist) {
+        g->gather_side[0] = g->ok_child[0];
+        g->gather_side[1] = g->ok_child[1];
+    } else {
+        const int small = g->nodes[L].count <= g->nodes[R].count ? 0 : 1;
+        g->gather_side[small] = 1;   /* built from rows, the other by subtraction */
+    }
+}
+
+/* Stable partition of the rows of node P (children L = P's left, R = L + 1,
+ * created by the caller with their sums) by the split (f, bin, ml):
+ *
+ *   pass 1, per chunk c:  rows -> tmp  (chunk's lefts at tmp[j0..], rights at tmp2[j0..]),
+ *                         counts and the y range of each side
+ *   then (one thread):    prefix sums, child counts, decide_children()
+ *   pass 2, per chunk c:  tmp -> rows[start + lefts before c ...],
+ *                         tmp2 -> rows[start + nl + rights before c ...],
+ *                         gathering the inputs of the sides that need them
+ *
+ * Chunks depend on the node size only.  Returns the left count. */
+static int64_t partition(fml_tree_grower *g, int32_t P, int32_t L, int32_t f, int32_t bin, int32_t ml,
+                         int parent_has_hist)
+{
+    const int32_t R = L + 1;
+    const int64_t start = g->node_start[P], count = g->nodes[P].count;
     int32_t *restrict rows = g->rows + start;
-    int32_t *restrict tmp = g->rows_tmp;
-    uint8_t *restrict flags = g->flags;
+    int32_t *restrict tl = g->rows_tmp, *restrict tr = g->rows_tmp2;
     const uint8_t *restrict col = g->bins + (int64_t)f * g->n_samples;
     const double *restrict y = g->p->check_pure ? g->y_pure : NULL;
     const uint8_t b = (uint8_t)bin, mlb = (uint8_t)(ml != 0);
@@ -519,27 +595,32 @@ static int64_t partition(fml_tree_grower *g, int64_t start, int64_t count, int32
 #pragma omp for schedule(static)
         for (int64_t c = 0; c < n_chunks; c++) {
             const int64_t j0 = fml_chunk_start(count, n_chunks, c), j1 = fml_chunk_start(count, n_chunks, c + 1);
-            int64_t nl = 0;
-            double l0 = INFINITY, l1 = -INFINITY, r0 = INFINITY, r1 = -INFINITY;
+            int64_t il = j0, ir = j0;
             for (int64_t j = j0; j < j1; j++) {
-                const uint8_t v = col[rows[j]];
-                const uint8_t left = (uint8_t)((v <= b) | ((v == FML_TREE_MISSING_BIN) & mlb));
-                flags[j] = left;
-                nl += left;
+                const int32_t r = rows[j];
+                const uint8_t v = col[r];
+                const int64_t left = (v <= b) | ((v == FML_TREE_MISSING_BIN) & mlb);
+                /* branch-free: store to both; the unused store lands at or below j in
+                 * this chunk's part of the other buffer and is overwritten or ignored */
+                tl[il] = r;
+                tr[ir] = r;
+                il += left;
+                ir += 1 - left;
             }
+            nl_chunk[c] = il - j0;
+            double l0 = INFINITY, l1 = -INFINITY, r0 = INFINITY, r1 = -INFINITY;
             if (y) {
-                for (int64_t j = j0; j < j1; j++) {
-                    const double v = y[rows[j]];
-                    if (flags[j]) {
-                        l0 = v < l0 ? v : l0;
-                        l1 = v > l1 ? v : l1;
-                    } else {
-                        r0 = v < r0 ? v : r0;
-                        r1 = v > r1 ? v : r1;
-                    }
+                for (int64_t j = j0; j < il; j++) {
+                    const double v = y[tl[j]];
+                    l0 = v < l0 ? v : l0;
+                    l1 = v > l1 ? v : l1;
+                }
+                for (int64_t j = j0; j < ir; j++) {
+                    const double v = y[tr[j]];
+                    r0 = v < r0 ? v : r0;
+                    r1 = v > r1 ? v : r1;
                 }
             }
-            nl_chunk[c] = nl;
             lo[0][c] = l0; hi[0][c] = l1; lo[1][c] = r0; hi[1][c] = r1;
         }
 #pragma omp single
@@ -551,53 +632,63 @@ static int64_t partition(fml_tree_grower *g, int64_t start, int64_t count, int32
                 acc += v;
             }
             nl_chunk[n_chunks] = acc;
+            g->nodes[L].count = acc;
+            g->nodes[R].count = count - acc;
+            g->node_start[R] = start + acc;
+            if (y) {
+                double mn[2] = {INFINITY, INFINITY}, mx[2] = {-INFINITY, -INFINITY};
+                for (int64_t c = 0; c < n_chunks; c++)
+                    for (int s = 0; s < 2; s++) {
+                        if (lo[s][c] < mn[s]) mn[s] = lo[s][c];
+                        if (hi[s][c] > mx[s]) mx[s] = hi[s][c];
+                    }
+                g->node_ymin[L] = mn[0]; g->node_ymax[L] = mx[0];
+                g->node_ymin[R] = mn[1]; g->node_ymax[R] = mx[1];
+            }
+            if (acc > 0 && acc < count) decide_children(g, L, R, parent_has_hist);
+            else g->gather_side[0] = g->gather_side[1] = 0;
         }
 #pragma omp for schedule(static)
         for (int64_t c = 0; c < n_chunks; c++) {
             const int64_t j0 = fml_chunk_start(count, n_chunks, c), j1 = fml_chunk_start(count, n_chunks, c + 1);
-            int64_t il = nl_chunk[c], ir = nl_chunk[n_chunks] + (j0 - nl_chunk[c]);
-            for (int64_t j = j0; j < j1; j++) {
-                const uint8_t left = flags[j];
-                const int64_t dst = left ? il : ir;   /* a select, not a branch */
-                tmp[dst] = rows[j];
-                il += left;
-                ir += 1 - left;
-            }
+            const int64_t nlc = nl_chunk[c + 1] - nl_chunk[c], nrc = (j1 - j0) - nlc;
+            const int64_t pl = nl_chunk[c], pr = nl_chunk[n_chunks] + (j0 - nl_chunk[c]);
+            memcpy(rows + pl, tl + j0, (size_t)nlc * sizeof(int32_t));
+            memcpy(rows + pr, tr + j0, (size_t)nrc * sizeof(int32_t));
+            if (g->gather_side[0]) gather_range(g, start + pl, start + pl + nlc);
+            if (g->gather_side[1]) gather_range(g, start + pr, start + pr + nrc);
         }
-#pragma omp for schedule(static)
-        for (int64_t c = 0; c < n_chunks; c++) {
-            const int64_t j0 = fml_chunk_start(count, n_chunks, c), j1 = fml_chunk_start(count, n_chunks, c + 1);
-            memcpy(rows + j0, tmp + j0, (size_t)(j1 - j0) * sizeof(int32_t));
-        }
-    }
-    if (y) {
-        ymin[0] = ymin[1] = INFINITY;
-        ymax[0] = ymax[1] = -INFINITY;
-        for (int64_t c = 0; c < n_chunks; c++)
-            for (int s = 0; s < 2; s++) {
-                if (lo[s][c] < ymin[s]) ymin[s] = lo[s][c];
-                if (hi[s][c] > ymax[s]) ymax[s] = hi[s][c];
-            }
     }
     return nl_chunk[n_chunks];
 }
 
-/* Split candidate ci; pushes the children's candidates.  0 or an FML_* error. */
+/* Split a candidate; pushes the children's candidates.  FML_OK or an error. */
 static int split_candidate(fml_tree_grower *g, cand_t cand, const double *cand_left)
 {
     const int64_t C = g->C;
     const int32_t P = cand.node;
     const int64_t start = g->node_start[P], count = g->nodes[P].count;
     const int32_t depth = g->nodes[P].depth;
-    double ymin[2] = {0, 0}, ymax[2] = {0, 0};
-    const int64_t nl = partition(g, start, count, cand.feature, cand.bin, cand.missing_left, ymin, ymax);
+    int32_t pslot = cand.slot;
+    const int L = node_new(g, depth + 1, start, 0);
+    const int R = node_new(g, depth + 1, start, 0);
+    if (L < 0 || R < 0) return FML_ENOMEM;
+    double *sp = g->node_sum + (int64_t)P * C, *sl = g->node_sum + (int64_t)L * C,
+           *sr = g->node_sum + (int64_t)R * C;
+    for (int64_t c = 0; c < C; c++) {
+        sl[c] = cand_left[c];
+        sr[c] = sp[c] - cand_left[c];
+    }
+    const int64_t nl = partition(g, P, L, cand.feature, cand.bin, cand.missing_left, pslot >= 0);
     if (nl == 0 || nl == count) {     /* rounding let an empty side through: keep a leaf */
-        if (cand.slot >= 0) slot_release(g, cand.slot);
+        g->n_nodes -= 2;
+        if (pslot >= 0) slot_release(g, pslot);
         return FML_OK;
     }
-    const int L = node_new(g, depth + 1, start, nl);
-    const int R = node_new(g, depth + 1, start + nl, count - nl);
-    if (L < 0 || R < 0) return FML_ENOMEM;
+    if (g->p->criterion == FML_TREE_XGB && g->p->hessian_is_count) {
+        sl[1] = (double)nl;       /* exact counts: no drift from subtraction */
+        sr[1] = (double)(count - nl);
+    }
     fml_tree_node *pn = &g->nodes[P];
     pn->feature = cand.feature;
     pn->left = L;
@@ -605,57 +696,53 @@ static int split_candidate(fml_tree_grower *g, cand_t cand, const double *cand_l
     pn->missing_left = (uint8_t)cand.missing_left;
     pn->gain = cand.gain;
     pn->threshold = g->thresholds[(int64_t)cand.feature * NS + cand.bin];
-    double *sp = g->node_sum + (int64_t)P * C, *sl = g->node_sum + (int64_t)L * C,
-           *sr = g->node_sum + (int64_t)R * C;
-    for (int64_t c = 0; c < C; c++) {
-        sl[c] = cand_left[c];
-        sr[c] = sp[c] - cand_left[c];
-    }
-    if (g->p->criterion == FML_TREE_XGB && g->p->hessian_is_count) {
-        sl[1] = (double)nl;       /* exact counts: no drift from subtraction */
-        sr[1] = (double)(count - nl);
-    }
-    g->node_ymin[L] = ymin[0]; g->node_ymax[L] = ymax[0];
-    g->node_ymin[R] = ymin[1]; g->node_ymax[R] = ymax[1];
-    const int okL = splittable(g, L), okR = splittable(g, R);
-    int32_t pslot = cand.slot;
+    const int okL = g->ok_child[0], okR = g->ok_child[1];
     if (!okL && !okR) {
         if (pslot >= 0) slot_release(g, pslot);
         return FML_OK;
     }
     int32_t *fd = g->feat_draw;
     if (g->sampling || pslot < 0) {
+        /* both children from their rows; with per-node draws nothing is kept */
         if (pslot >= 0) slot_release(g, pslot);
-        const int kids[2] = {L, R}, ok[2] = {okL, okR};
+        const int32_t kids[2] = {L, R};
+        const int ok[2] = {okL, okR};
         for (int i = 0; i < 2; i++) {
             if (!ok[i]) continue;
             const int64_t nf = draw_features(g, fd);
-            int32_t s = g->sampling ? -1 : slot_alloc(g);
-            const int32_t use = s >= 0 ? s : 0;
-            build_hist(g, kids[i], use, fd, nf);
-            const int r = find_split(g, kids[i], use, fd, nf, s);
+            const int32_t s = g->sampling ? -1 : slot_alloc(g);
+            const int32_t use = s >= 0 ? s : i;      /* temporaries 0 and 1 */
+            hist_scan(g, fd, nf, 1, &kids[i], &use, -1, 1, &kids[i], &use);
+            const int r = push_best(g, 0, kids[i], fd, nf, s);
             if (r < 0) return FML_ENOMEM;
             if (r == 0 && s >= 0) slot_release(g, s);
         }
         return FML_OK;
     }
     const int64_t nf = draw_features(g, fd);
-    const int small = (nl <= count - nl) ? L : R, large = small == L ? R : L;
+    const int32_t small = (nl <= count - nl) ? L : R, large = small == L ? R : L;
     const int ok_small = small == L ? okL : okR, ok_large = small == L ? okR : okL;
-    int32_t s_small = ok_small ? slot_alloc(g) : -1;
+    const int32_t s_small = ok_small ? slot_alloc(g) : -1;
     const int32_t use_small = s_small >= 0 ? s_small : 0;
-    build_hist(g, small, use_small, fd, nf);
-    if (ok_large) {
-        fml_tree_hist_subtract(slot_ptr(g, pslot), slot_ptr(g, pslot), slot_ptr(g, use_small), fd, nf,
-                               C, g->n_threads);
-    }
+    int32_t scan_node[2], scan_slot[2];
+    int n_scan = 0;
     if (ok_small) {
-        const int r = find_split(g, small, use_small, fd, nf, s_small);
+        scan_node[n_scan] = small;
+        scan_slot[n_scan++] = use_small;
+    }
+    if (ok_large) {
+        scan_node[n_scan] = large;
+        scan_slot[n_scan++] = pslot;
+    }
+    hist_scan(g, fd, nf, 1, &small, &use_small, ok_large ? pslot : -1, n_scan, scan_node, scan_slot);
+    int k = 0;
+    if (ok_small) {
+        const int r = push_best(g, k++, small, fd, nf, s_small);
         if (r < 0) return FML_ENOMEM;
         if (r == 0 && s_small >= 0) slot_release(g, s_small);
     }
     if (ok_large) {
-        const int r = find_split(g, large, pslot, fd, nf, pslot);
+        const int r = push_best(g, k++, large, fd, nf, pslot);
         if (r < 0) return FML_ENOMEM;
         if (r == 0) slot_release(g, pslot);
     } else {
@@ -669,18 +756,29 @@ static int setup(fml_tree_grower *g, int64_t n_rows)
     const fml_tree_params *p = g->p;
     const int64_t C = g->C, nf = g->n_features;
     int err = 0;
-    err |= ensure_aligned((void **)&g->rows_tmp, &g->rows_cap, n_rows, sizeof(int32_t), 0);
-    if (err) return FML_ENOMEM;
-    /* the other row buffers follow rows_cap */
-    fml_scratch_free(g->flags);
-    fml_scratch_free(g->og);
-    fml_scratch_free(g->oc);
-    fml_scratch_free(g->ow);
-    g->flags = (uint8_t *)fml_scratch_alloc((size_t)g->rows_cap);
-    g->og = p->criterion == FML_TREE_XGB ? (double *)fml_scratch_alloc((size_t)g->rows_cap * 2 * sizeof(double)) : NULL;
-    g->oc = p->criterion != FML_TREE_XGB ? (int32_t *)fml_scratch_alloc((size_t)g->rows_cap * sizeof(int32_t)) : NULL;
-    g->ow = p->criterion != FML_TREE_XGB && g->w ? (double *)fml_scratch_alloc((size_t)g->rows_cap * sizeof(double)) : NULL;
-    if (!g->flags || (p->criterion == FML_TREE_XGB && !g->og) || (p->criterion != FML_TREE_XGB && !g->oc) ||
+    if (n_rows > g->rows_cap || g->rows_tmp == NULL) {
+        fml_scratch_free(g->rows_tmp);
+        fml_scratch_free(g->rows_tmp2);
+        fml_scratch_free(g->og);
+        fml_scratch_free(g->oc);
+        fml_scratch_free(g->ow);
+        g->og = NULL;
+        g->oc = NULL;
+        g->ow = NULL;
+        g->rows_cap = 0;
+        g->rows_tmp = (int32_t *)fml_scratch_alloc((size_t)n_rows * sizeof(int32_t));
+        g->rows_tmp2 = (int32_t *)fml_scratch_alloc((size_t)n_rows * sizeof(int32_t));
+        if (g->rows_tmp == NULL || g->rows_tmp2 == NULL) return FML_ENOMEM;
+        g->rows_cap = n_rows;
+    }
+    const size_t rc = (size_t)g->rows_cap;
+    if (p->criterion == FML_TREE_XGB && g->og == NULL)
+        g->og = (double *)fml_scratch_alloc(rc * 2 * sizeof(double));
+    if (p->criterion != FML_TREE_XGB && g->oc == NULL)
+        g->oc = (int32_t *)fml_scratch_alloc(rc * sizeof(int32_t));
+    if (p->criterion != FML_TREE_XGB && g->w && g->ow == NULL)
+        g->ow = (double *)fml_scratch_alloc(rc * sizeof(double));
+    if ((p->criterion == FML_TREE_XGB && !g->og) || (p->criterion != FML_TREE_XGB && !g->oc) ||
         (p->criterion != FML_TREE_XGB && g->w && !g->ow))
         return FML_ENOMEM;
     const int64_t chunk_len = 16 * 8 * NS * C;   /* MAX_CHUNKS x ROW_PARALLEL_MAX_FEATURES */
@@ -688,9 +786,9 @@ static int setup(fml_tree_grower *g, int64_t n_rows)
     const int64_t nt_max = FML_MIN(g->n_threads, nf);   /* split search uses <= nf threads */
     err |= ensure_aligned((void **)&g->scan_scratch, &g->scan_cap, (int64_t)nt_max * (C + 4) * NS,
                           sizeof(double), 0);
-    err |= ensure_plain((void **)&g->feat_res, &g->feat_cap, nf, sizeof(fml_scan_result));
+    err |= ensure_plain((void **)&g->feat_res, &g->feat_cap, 2 * nf, sizeof(fml_scan_result));
     int64_t fl_cap = g->feat_left_cap;
-    err |= ensure_plain((void **)&g->feat_left, &fl_cap, nf * C, sizeof(double));
+    err |= ensure_plain((void **)&g->feat_left, &fl_cap, 2 * nf * C, sizeof(double));
     g->feat_left_cap = fl_cap;
     void *fd = realloc(g->feat_draw, (size_t)(2 * nf + 1) * sizeof(int32_t));
     if (fd == NULL) return FML_ENOMEM;
@@ -735,7 +833,17 @@ int fml_tree_grow(fml_tree_grower *g, const fml_tree_params *params, const uint8
         const int64_t nf = draw_features(g, fd);
         const int32_t s = slot_alloc(g);
         const int32_t use = s >= 0 ? s : 0;
-        build_hist(g, root, use, fd, nf);
+        int identity = n_rows == n_samples;
+        for (int64_t j = 0; identity && j < n_rows; j++) identity = rows[j] == j;
+        if (!identity) {
+            const int nt = fml_threads_for(g->n_threads, 64, (double)n_rows, 65536.0);
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+            for (int64_t c = 0; c < 64; c++)
+                gather_range(g, fml_chunk_start(n_rows, 64, c), fml_chunk_start(n_rows, 64, c + 1));
+        }
+        fml_hist_src src;
+        node_src(g, root, identity, &src);
+        fml_tree_hist_build(&src, fd, nf, slot_ptr(g, use), g->chunk_scratch, g->n_threads);
         /* root sums: all bins of the first feature, in bin order */
         const double *h0 = slot_ptr(g, use) + (int64_t)fd[0] * NS * g->C;
         double *t = g->node_sum;
@@ -754,7 +862,11 @@ int fml_tree_grow(fml_tree_grower *g, const fml_tree_params *params, const uint8
             g->node_ymax[0] = hi;
         }
         int r = 0;
-        if (splittable(g, root)) r = find_split(g, root, use, fd, nf, g->sampling ? -1 : s);
+        if (splittable(g, root)) {
+            const int32_t rn = root;
+            hist_scan(g, fd, nf, 0, NULL, NULL, -1, 1, &rn, &use);
+            r = push_best(g, 0, root, fd, nf, g->sampling ? -1 : s);
+        }
         if (r < 0) return FML_ENOMEM;
         if (r == 0 || g->sampling) slot_release(g, s);
         int64_t n_leaves = 1;

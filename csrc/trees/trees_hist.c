@@ -29,7 +29,7 @@
 #endif
 
 #define NS FML_TREE_N_SLOTS
-#define GROUP 4
+#define GROUP FML_TREE_HIST_GROUP
 #define HIST_MIN_UPDATES_PER_THREAD 32768.0
 #define CHUNK_ROWS 16384
 #define MAX_CHUNKS 16
@@ -139,45 +139,42 @@ static void class_group(int G, int weighted, int64_t C, const uint8_t *const *bc
 /* The histogram of active feature i of a chunk's compact buffer. */
 #define CHUNK_HIST(scratch, c, i, nf, C) ((scratch) + (((c) * (nf) + (i)) * NS * (C)))
 
-typedef struct {
-    int kind;                  /* 0: XGB, 1: class */
-    int weighted;
-    int64_t C;
-    const int32_t *oc;
-    const double *ow;
-    const double *og;
-} hist_job;
-
-static void run_group(const hist_job *jb, int G, const uint8_t *const *bc, double *const *hc,
-                      const int32_t *rows, int64_t j0, int64_t j1)
+static void run_group(const fml_hist_src *src, int G, const uint8_t *const *bc, double *const *hc,
+                      int64_t j0, int64_t j1)
 {
-    if (jb->kind == 0) xgb_group(G, bc, hc, rows, j0, j1, jb->og);
-    else class_group(G, jb->weighted, jb->C, bc, hc, rows, j0, j1, jb->oc, jb->ow);
+    if (src->kind == 0) xgb_group(G, bc, hc, src->rows, j0, j1, src->og);
+    else class_group(G, src->weighted, src->C, bc, hc, src->rows, j0, j1, src->oc, src->ow);
 }
 
-static void hist_build(const hist_job *jb, const uint8_t *bins, int64_t n_samples,
-                       const int32_t *feats, int64_t nf, const int32_t *rows, int64_t m,
-                       double *hist, double *chunk_scratch, int64_t n_threads)
+void fml_tree_hist_features(const fml_hist_src *src, const int32_t *feats, int64_t nf, double *hist)
 {
-    const int64_t C = jb->C, fsize = NS * C;
+    const int64_t fsize = NS * src->C;
+    for (int64_t g0 = 0; g0 < nf; g0 += GROUP) {
+        const uint8_t *bc[GROUP];
+        double *hc[GROUP];
+        const int G = (int)FML_MIN(GROUP, nf - g0);
+        for (int g = 0; g < G; g++) {
+            const int64_t f = feats[g0 + g];
+            bc[g] = src->bins + f * src->n_samples;
+            hc[g] = hist + f * fsize;
+            memset(hc[g], 0, (size_t)fsize * sizeof(double));
+        }
+        run_group(src, G, bc, hc, 0, src->m);
+    }
+}
+
+void fml_tree_hist_build(const fml_hist_src *src, const int32_t *feats, int64_t nf, double *hist,
+                         double *chunk_scratch, int64_t n_threads)
+{
+    const int64_t C = src->C, fsize = NS * C, m = src->m;
     const int64_t n_chunks = fml_tree_hist_row_chunks(nf, m);
     if (n_chunks == 0) {
         const int64_t n_groups = (nf + GROUP - 1) / GROUP;
         const int nt = fml_threads_for(n_threads, n_groups, (double)m * (double)nf,
                                        HIST_MIN_UPDATES_PER_THREAD);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
-        for (int64_t gi = 0; gi < n_groups; gi++) {
-            const uint8_t *bc[GROUP];
-            double *hc[GROUP];
-            const int G = (int)FML_MIN(GROUP, nf - gi * GROUP);
-            for (int g = 0; g < G; g++) {
-                const int64_t f = feats[gi * GROUP + g];
-                bc[g] = bins + f * n_samples;
-                hc[g] = hist + f * fsize;
-                memset(hc[g], 0, (size_t)fsize * sizeof(double));
-            }
-            run_group(jb, G, bc, hc, rows, 0, m);
-        }
+        for (int64_t gi = 0; gi < n_groups; gi++)
+            fml_tree_hist_features(src, feats + gi * GROUP, FML_MIN(GROUP, nf - gi * GROUP), hist);
         return;
     }
     /* row-parallel: chunk c fills its compact histograms, then a fixed-order merge */
@@ -193,11 +190,11 @@ static void hist_build(const hist_job *jb, const uint8_t *bins, int64_t n_sample
                 double *hc[GROUP];
                 const int G = (int)FML_MIN(GROUP, nf - g0);
                 for (int g = 0; g < G; g++) {
-                    bc[g] = bins + (int64_t)feats[g0 + g] * n_samples;
+                    bc[g] = src->bins + (int64_t)feats[g0 + g] * src->n_samples;
                     hc[g] = CHUNK_HIST(chunk_scratch, c, g0 + g, nf, C);
                     memset(hc[g], 0, (size_t)fsize * sizeof(double));
                 }
-                run_group(jb, G, bc, hc, rows, j0, j1);
+                run_group(src, G, bc, hc, j0, j1);
             }
         }
 #pragma omp for schedule(static)
@@ -205,36 +202,17 @@ static void hist_build(const hist_job *jb, const uint8_t *bins, int64_t n_sample
             double *restrict dst = hist + (int64_t)feats[i] * fsize;
             memcpy(dst, CHUNK_HIST(chunk_scratch, 0, i, nf, C), (size_t)fsize * sizeof(double));
             for (int64_t c = 1; c < n_chunks; c++) {
-                const double *restrict src = CHUNK_HIST(chunk_scratch, c, i, nf, C);
-                for (int64_t t = 0; t < fsize; t++) dst[t] += src[t];
+                const double *restrict src_c = CHUNK_HIST(chunk_scratch, c, i, nf, C);
+                for (int64_t t = 0; t < fsize; t++) dst[t] += src_c[t];
             }
         }
     }
 }
 
-void fml_tree_hist_xgb(const uint8_t *bins, int64_t n_samples, const int32_t *feats, int64_t nf,
-                       const int32_t *rows, int64_t m, const double *og, double *hist,
-                       double *chunk_scratch, int64_t n_threads)
-{
-    const hist_job jb = {0, 0, 2, NULL, NULL, og};
-    hist_build(&jb, bins, n_samples, feats, nf, rows, m, hist, chunk_scratch, n_threads);
-}
-
-void fml_tree_hist_class(const uint8_t *bins, int64_t n_samples, const int32_t *feats,
-                         int64_t nf, const int32_t *rows, int64_t m, const int32_t *oc,
-                         const double *ow, int64_t n_channels, int weighted, double *hist,
-                         double *chunk_scratch, int64_t n_threads)
-{
-    const hist_job jb = {1, weighted, n_channels, oc, ow, NULL};
-    hist_build(&jb, bins, n_samples, feats, nf, rows, m, hist, chunk_scratch, n_threads);
-}
-
 void fml_tree_hist_subtract(double *dst, const double *a, const double *b, const int32_t *feats,
-                            int64_t nf, int64_t n_channels, int64_t n_threads)
+                            int64_t nf, int64_t n_channels)
 {
     const int64_t fsize = NS * n_channels;
-    const int nt = fml_threads_for(n_threads, nf, (double)nf * (double)fsize, 65536.0);
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
     for (int64_t i = 0; i < nf; i++) {
         const int64_t off = (int64_t)feats[i] * fsize;
         double *d = dst + off;             /* dst may be a (in-place parent -> larger child) */

@@ -58,24 +58,41 @@ double fml_tree_parent_score(int criterion, const fml_scan_ctx *ctx);
 
 /* ---- histogram kernels (trees_hist.c) ------------------------------------ */
 
-/* Histogram of rows[0..m) over features feats[0..nf) into hist (feature f at
- * hist + f * 256 * n_channels), zeroing it first.  rows == NULL: rows 0..m-1.
- * XGB: og = (g, h) per position j (already gathered in row order), 2 per row.
- * class: oc = class of position j, ow = weight of position j (NULL: 1). */
-void fml_tree_hist_xgb(const uint8_t *bins, int64_t n_samples, const int32_t *feats,
-                       int64_t nf, const int32_t *rows, int64_t m, const double *og,
-                       double *hist, double *chunk_scratch, int64_t n_threads);
-void fml_tree_hist_class(const uint8_t *bins, int64_t n_samples, const int32_t *feats,
-                         int64_t nf, const int32_t *rows, int64_t m, const int32_t *oc,
-                         const double *ow, int64_t n_channels, int weighted, double *hist,
+/* The rows of one node and their inputs, in row order (position j < m):
+ *   rows[j] (NULL: row j), XGB: og[2j], og[2j+1] = (g, h); class: oc[j] class,
+ *   ow[j] weight (NULL: 1), C channels (K, or K + 1 with a count when weighted). */
+typedef struct {
+    int kind;                  /* 0: XGB, 1: class */
+    int weighted;
+    int64_t C;
+    const uint8_t *bins;
+    int64_t n_samples;
+    const int32_t *rows;
+    int64_t m;
+    const double *og;
+    const int32_t *oc;
+    const double *ow;
+} fml_hist_src;
+
+/* Zero and fill the histograms of feats[0..nf) (feature f at hist + f * 256 * C)
+ * on the calling thread. */
+void fml_tree_hist_features(const fml_hist_src *src, const int32_t *feats, int64_t nf,
+                            double *hist);
+
+/* The same over threads: feature-parallel, or row-parallel over fixed chunks
+ * (fml_tree_hist_row_chunks > 0) merged in chunk order. */
+void fml_tree_hist_build(const fml_hist_src *src, const int32_t *feats, int64_t nf, double *hist,
                          double *chunk_scratch, int64_t n_threads);
 
 /* Row-parallel histograms use this many chunks for m rows (0: feature-parallel). */
 int64_t fml_tree_hist_row_chunks(int64_t nf, int64_t m);
 
-/* dst = a - b over the listed features (all 256 x n_channels values). */
+/* Features histogrammed per task of the feature-parallel kernels. */
+#define FML_TREE_HIST_GROUP 4
+
+/* dst = a - b over the listed features (all 256 x n_channels values), serially. */
 void fml_tree_hist_subtract(double *dst, const double *a, const double *b, const int32_t *feats,
-                            int64_t nf, int64_t n_channels, int64_t n_threads);
+                            int64_t nf, int64_t n_channels);
 
 /* xorshift-style generator (splitmix64 seeding, xoshiro256**) for feature and
  * bootstrap draws: reproducible from a seed, independent of threads. */

@@ -14,6 +14,7 @@
 #include "trees/trees.h"
 
 #define PREDICT_BLOCK 256
+#define PREDICT_LANES 8     /* rows walked together */
 
 #define FT float
 #define SFX f32

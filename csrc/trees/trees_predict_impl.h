@@ -14,6 +14,36 @@ static inline int64_t FML_T(leaf_of)(const fml_tree_node *restrict t, const FT *
     return i;
 }
 
+/* Leaves of rows xs[0..LANES) (row k at x + rows[k] * rs): the walks of LANES
+ * rows advance together one level per step, with selects instead of branches,
+ * so the node -> feature value -> compare latency chains of different rows
+ * overlap.  A row at a leaf stays there until every row is at one. */
+static inline void FML_T(leaves_of)(const fml_tree_node *restrict t, const FT *restrict x,
+                                    int64_t rs, int64_t cs, int64_t i0, int64_t *restrict leaf)
+{
+    int64_t idx[PREDICT_LANES];
+    const FT *xr[PREDICT_LANES];
+    for (int k = 0; k < PREDICT_LANES; k++) {
+        idx[k] = 0;
+        xr[k] = x + (i0 + k) * rs;
+    }
+    for (;;) {
+        int moving = 0;
+        for (int k = 0; k < PREDICT_LANES; k++) {
+            const fml_tree_node *nd = &t[idx[k]];
+            const int32_t f = nd->feature;
+            const int inner = f >= 0;
+            const double v = (double)xr[k][(inner ? f : 0) * cs];
+            const int go_left = v == v ? v <= nd->threshold : nd->missing_left;
+            const int64_t next = (int64_t)nd->left + (go_left ? 0 : 1);
+            idx[k] = inner ? next : idx[k];
+            moving |= inner;
+        }
+        if (!moving) break;
+    }
+    for (int k = 0; k < PREDICT_LANES; k++) leaf[k] = idx[k];
+}
+
 int FML_T(fml_tree_predict)(const fml_tree_node *nodes, const int64_t *offsets, int64_t n_trees,
                             const double *values, int64_t n_out, double scale, const FT *x,
                             int64_t rs, int64_t cs, int64_t n_samples, double *out,
@@ -24,19 +54,25 @@ int FML_T(fml_tree_predict)(const fml_tree_node *nodes, const int64_t *offsets, 
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
     for (int64_t blk = 0; blk < n_blocks; blk++) {
         const int64_t i0 = blk * PREDICT_BLOCK, i1 = FML_MIN(n_samples, i0 + PREDICT_BLOCK);
+        const int64_t i_vec = i0 + (i1 - i0) / PREDICT_LANES * PREDICT_LANES;
         for (int64_t t = 0; t < n_trees; t++) {      /* the tree stays in cache for the block */
             const fml_tree_node *restrict tree = nodes + offsets[t];
-            if (values == NULL) {
-                const int64_t k = t % n_out;
-                for (int64_t i = i0; i < i1; i++) {
-                    const int64_t leaf = FML_T(leaf_of)(tree, x + i * rs, cs);
-                    out[i * n_out + k] += scale * tree[leaf].value;
+            const double *restrict tv = values ? values + offsets[t] * n_out : NULL;
+            const int64_t kcol = t % n_out;
+            int64_t leaf[PREDICT_LANES];
+            for (int64_t i = i0; i < i1; i += PREDICT_LANES) {
+                const int64_t nl = i < i_vec ? PREDICT_LANES : i1 - i;
+                if (nl == PREDICT_LANES) {
+                    FML_T(leaves_of)(tree, x, rs, cs, i, leaf);
+                } else {
+                    for (int64_t k = 0; k < nl; k++) leaf[k] = FML_T(leaf_of)(tree, x + (i + k) * rs, cs);
                 }
-            } else {
-                const double *restrict tv = values + offsets[t] * n_out;
-                for (int64_t i = i0; i < i1; i++) {
-                    const int64_t leaf = FML_T(leaf_of)(tree, x + i * rs, cs);
-                    for (int64_t k = 0; k < n_out; k++) out[i * n_out + k] += scale * tv[leaf * n_out + k];
+                if (tv == NULL) {
+                    for (int64_t k = 0; k < nl; k++) out[(i + k) * n_out + kcol] += scale * tree[leaf[k]].value;
+                } else {
+                    for (int64_t k = 0; k < nl; k++)
+                        for (int64_t c = 0; c < n_out; c++)
+                            out[(i + k) * n_out + c] += scale * tv[leaf[k] * n_out + c];
                 }
             }
         }
