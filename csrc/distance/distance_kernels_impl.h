@@ -106,67 +106,87 @@ static inline unsigned FML_FN(lanes)(int64_t rem)
     return rem >= (int64_t)(8 * sizeof(unsigned)) ? ~0u : (1u << rem) - 1u;
 }
 
-static int64_t FML_FN(finish_sq)(const FT *restrict g, int64_t nb, FT nx, const FT *restrict ny,
-                                 FT ratio, int root, FT *restrict out)
+/* One vector of finish_sq: the distance, or -1 where the expansion may have
+ * cancelled (or overflowed: NaN compares as "bad"). */
+static inline VT FML_FN(sq_lanes)(VT gv, VT nyv, VT vnx, VT vr, int root, unsigned *bad_bits)
 {
-    const VT vnx = VSET1(nx), vr = VSET1(ratio), m2 = VSET1((FT)-2), neg = VSET1((FT)-1);
-    int64_t flagged = 0;
-    for (int64_t j = 0; j < nb; j += VL) {
-        const int64_t rem = FML_MIN((int64_t)VL, nb - j);
-        FT gb[VL], nyb[VL];
-        const FT *gp = g + j, *nyp = ny + j;
-        if (rem < VL) {                     /* padded copy: same arithmetic as full lanes */
+    const VT s = VADD(vnx, nyv);
+    VT v = VFMA(VSET1((FT)-2), gv, s);
+    const MT bad = VCMPNGE(v, VMUL(vr, s));
+    v = VMAX(v, VZERO());
+    if (root) v = VSQRT(v);
+    *bad_bits = MBITS(bad);
+    return VBLEND(bad, v, VSET1((FT)-1));
+}
+
+/* One vector of finish_cos: 1 - g clamped to [0, 2], or -1 below thr. */
+static inline VT FML_FN(cos_lanes)(VT gv, VT vt, unsigned *bad_bits)
+{
+    VT v = VSUB(VSET1((FT)1), gv);
+    const MT bad = VCMPNGE(v, vt);
+    v = VMIN(VMAX(v, VZERO()), VSET1((FT)2));
+    *bad_bits = MBITS(bad);
+    return VBLEND(bad, v, VSET1((FT)-1));
+}
+
+/* Elements before out reaches a 64-byte boundary (streaming stores need it). */
+static inline int64_t FML_FN(head_len)(const FT *out, int64_t nb)
+{
+    const int64_t h = (int64_t)(((64 - ((uintptr_t)out & 63)) & 63) / sizeof(FT));
+    return h < nb ? h : nb;
+}
+
+/* The row loop of both finishers: a head up to the next 64-byte boundary when
+ * streaming, whole vectors (streamed past the caches for outputs too big to
+ * stay in them: no read-for-ownership), a padded tail.  Every element gets the
+ * same arithmetic wherever the segment boundaries fall. */
+static inline __attribute__((always_inline)) int64_t FML_FN(finish_body)(
+    const int cosine, const FT *restrict g, int64_t nb, FT nx, const FT *restrict ny, FT ratio,
+    int root, int stream, FT *restrict out)
+{
+    const VT vnx = VSET1(nx), vr = VSET1(ratio);
+    int64_t flagged = 0, j = 0;
+    const int64_t head = stream ? FML_FN(head_len)(out, nb) : 0;
+    unsigned bad;
+    for (int pass = 0; pass < 2; pass++) {
+        const int64_t stop = pass == 0 ? head : nb;
+        if (pass == 1)
+            for (; j + VL <= nb; j += VL) {
+                const VT v = cosine ? FML_FN(cos_lanes)(VLOADU(g + j), vr, &bad)
+                                    : FML_FN(sq_lanes)(VLOADU(g + j), VLOADU(ny + j), vnx, vr, root, &bad);
+                flagged += __builtin_popcount(bad);
+                if (stream) VSTREAM(out + j, v);
+                else VSTOREU(out + j, v);
+            }
+        while (j < stop) {                          /* partial vectors: padded copies */
+            const int64_t rem = FML_MIN((int64_t)VL, stop - j);
+            FT gb[VL], nyb[VL], ob[VL];
             for (int l = 0; l < VL; l++) {
                 gb[l] = l < rem ? g[j + l] : 0;
-                nyb[l] = l < rem ? ny[j + l] : 0;
+                nyb[l] = (l < rem && !cosine) ? ny[j + l] : 0;
             }
-            gp = gb;
-            nyp = nyb;
-        }
-        const VT s = VADD(vnx, VLOADU(nyp));
-        VT v = VFMA(m2, VLOADU(gp), s);
-        const MT bad = VCMPNGE(v, VMUL(vr, s));
-        v = VMAX(v, VZERO());
-        if (root) v = VSQRT(v);
-        v = VBLEND(bad, v, neg);
-        flagged += __builtin_popcount(MBITS(bad) & FML_FN(lanes)(rem));
-        if (rem == VL) {
-            VSTOREU(out + j, v);
-        } else {
-            FT ob[VL];
+            const VT v = cosine ? FML_FN(cos_lanes)(VLOADU(gb), vr, &bad)
+                                : FML_FN(sq_lanes)(VLOADU(gb), VLOADU(nyb), vnx, vr, root, &bad);
+            flagged += __builtin_popcount(bad & FML_FN(lanes)(rem));
             VSTOREU(ob, v);
             for (int64_t l = 0; l < rem; l++) out[j + l] = ob[l];
+            j += rem;
         }
     }
+    if (stream) VFENCE();
     return flagged;
 }
 
-static int64_t FML_FN(finish_cos)(const FT *restrict g, int64_t nb, FT thr, FT *restrict out)
+static int64_t FML_FN(finish_sq)(const FT *restrict g, int64_t nb, FT nx, const FT *restrict ny,
+                                 FT ratio, int root, int stream, FT *restrict out)
 {
-    const VT one = VSET1((FT)1), two = VSET1((FT)2), vt = VSET1(thr), neg = VSET1((FT)-1);
-    int64_t flagged = 0;
-    for (int64_t j = 0; j < nb; j += VL) {
-        const int64_t rem = FML_MIN((int64_t)VL, nb - j);
-        FT gb[VL];
-        const FT *gp = g + j;
-        if (rem < VL) {
-            for (int l = 0; l < VL; l++) gb[l] = l < rem ? g[j + l] : 0;
-            gp = gb;
-        }
-        VT v = VSUB(one, VLOADU(gp));
-        const MT bad = VCMPNGE(v, vt);
-        v = VMIN(VMAX(v, VZERO()), two);
-        v = VBLEND(bad, v, neg);
-        flagged += __builtin_popcount(MBITS(bad) & FML_FN(lanes)(rem));
-        if (rem == VL) {
-            VSTOREU(out + j, v);
-        } else {
-            FT ob[VL];
-            VSTOREU(ob, v);
-            for (int64_t l = 0; l < rem; l++) out[j + l] = ob[l];
-        }
-    }
-    return flagged;
+    return FML_FN(finish_body)(0, g, nb, nx, ny, ratio, root, stream, out);
+}
+
+static int64_t FML_FN(finish_cos)(const FT *restrict g, int64_t nb, FT thr, int stream,
+                                  FT *restrict out)
+{
+    return FML_FN(finish_body)(1, g, nb, 0, NULL, thr, 0, stream, out);
 }
 
 /* (a, ia) > (b, ib) in (value, index) order. */
@@ -206,27 +226,68 @@ static inline VT FML_FN(row_keys)(const FT *g, const FT *bias, VT vs, int64_t j,
     return bias ? VFMA(vs, VLOADU(gb), VLOADU(bb)) : VMUL(vs, VLOADU(gb));
 }
 
-static void FML_FN(scan_topk)(const FT *restrict g, int64_t nb, const FT *restrict bias, FT scale,
-                              int64_t j0, FT *restrict hv, int64_t *restrict hi, int64_t kk)
+/* Offer the lanes `bits` of key vector `key` (columns j0 + j + lane) to the heap. */
+static void FML_FN(offer)(VT key, unsigned bits, int64_t col, FT *restrict hv,
+                          int64_t *restrict hi, int64_t kk)
+{
+    FT kv[VL];
+    VSTOREU(kv, key);
+    do {
+        const int l = __builtin_ctz(bits);
+        bits &= bits - 1;
+        if (FML_FN(pair_gt)(hv[0], hi[0], kv[l], col + l))
+            FML_FN(heap_replace)(hv, hi, kk, kv[l], col + l);
+    } while (bits);
+}
+
+/* The scan proper: 4 vectors per step against the heap root, one branch (hits
+ * are rare once the heap holds good candidates).  has_bias is a
+ * constant in each caller, so each gets its own loop. */
+static inline __attribute__((always_inline)) void FML_FN(scan_body)(
+    const int has_bias, const FT *restrict g, int64_t nb, const FT *restrict bias, FT scale,
+    int64_t j0, FT *restrict hv, int64_t *restrict hi, int64_t kk)
 {
     const VT vs = VSET1(scale);
     VT vthr = VSET1(hv[0]);
-    for (int64_t j = 0; j < nb; j += VL) {
+    int64_t j = 0;
+    for (; j + 4 * VL <= nb; j += 4 * VL) {
+        VT k4[4];
+#pragma GCC unroll 4
+        for (int u = 0; u < 4; u++)
+            k4[u] = has_bias ? VFMA(vs, VLOADU(g + j + u * VL), VLOADU(bias + j + u * VL))
+                             : VMUL(vs, VLOADU(g + j + u * VL));
+        /* OR of the compares, not a compare of the minimum: min() would let a
+         * NaN lane hide a real hit */
+        const unsigned any = MBITS(VCMPLE(k4[0], vthr)) | MBITS(VCMPLE(k4[1], vthr)) |
+                             MBITS(VCMPLE(k4[2], vthr)) | MBITS(VCMPLE(k4[3], vthr));
+        if (__builtin_expect(any != 0, 0)) {
+            for (int u = 0; u < 4; u++) {
+                const unsigned bits = MBITS(VCMPLE(k4[u], vthr));
+                if (bits) {
+                    FML_FN(offer)(k4[u], bits, j0 + j + u * VL, hv, hi, kk);
+                    vthr = VSET1(hv[0]);
+                }
+            }
+        }
+    }
+    for (; j < nb; j += VL) {
         const int64_t rem = FML_MIN((int64_t)VL, nb - j);
-        const VT key = FML_FN(row_keys)(g, bias, vs, j, rem);
-        unsigned bits = MBITS(VCMPLE(key, vthr)) & FML_FN(lanes)(rem);
-        if (bits) {                          /* rare once the heap holds good candidates */
-            FT kv[VL];
-            VSTOREU(kv, key);
-            do {
-                const int l = __builtin_ctz(bits);
-                bits &= bits - 1;
-                if (FML_FN(pair_gt)(hv[0], hi[0], kv[l], j0 + j + l))
-                    FML_FN(heap_replace)(hv, hi, kk, kv[l], j0 + j + l);
-            } while (bits);
+        const VT key = FML_FN(row_keys)(g, has_bias ? bias : NULL, vs, j, rem);
+        const unsigned bits = MBITS(VCMPLE(key, vthr)) & FML_FN(lanes)(rem);
+        if (bits) {
+            FML_FN(offer)(key, bits, j0 + j, hv, hi, kk);
             vthr = VSET1(hv[0]);
         }
     }
+}
+
+static void FML_FN(scan_topk)(const FT *restrict g, int64_t nb, const FT *restrict bias, FT scale,
+                              int64_t j0, FT *restrict hv, int64_t *restrict hi, int64_t kk)
+{
+    if (bias)
+        FML_FN(scan_body)(1, g, nb, bias, scale, j0, hv, hi, kk);
+    else
+        FML_FN(scan_body)(0, g, nb, bias, scale, j0, hv, hi, kk);
 }
 
 static int64_t FML_FN(select_le)(const FT *restrict g, int64_t nb, const FT *restrict bias,

@@ -20,3 +20,5 @@
 #undef VCMPNGE
 #undef VBLEND
 #undef MBITS
+#undef VSTREAM
+#undef VFENCE
