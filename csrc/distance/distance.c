@@ -24,8 +24,6 @@
 #define FML_TILE_NB 256
 /* Tasks below which a short X is split along Y too. */
 #define FML_MIN_TASKS 8
-/* Outputs bigger than this are written with non-temporal stores. */
-#define FML_STREAM_BYTES (32.0 * 1024 * 1024)
 /* Work per thread (flop-like units) below which a call, or its preprocessing,
  * stays on one thread; same scale as the GEMM's threshold. */
 #define FML_DISTANCE_MIN_WORK_PER_THREAD 4.0e6
@@ -74,8 +72,6 @@ struct fml_radius_result {
 #define VCMPNGE(a, b) (!((a) >= (b)))
 #define VBLEND(m, a, b) ((m) ? (b) : (a))
 #define MBITS(m) ((unsigned)(m))
-#define VSTREAM(p, v) (*(p) = (v))
-#define VFENCE() ((void)0)
 #include "distance/distance_kernels_impl.h"
 #include "distance/distance_vec_undef.h"
 #include "core/fml_dtype_end.h"
@@ -103,8 +99,6 @@ struct fml_radius_result {
 #define VCMPNGE(a, b) (!((a) >= (b)))
 #define VBLEND(m, a, b) ((m) ? (b) : (a))
 #define MBITS(m) ((unsigned)(m))
-#define VSTREAM(p, v) (*(p) = (v))
-#define VFENCE() ((void)0)
 #include "distance/distance_kernels_impl.h"
 #include "distance/distance_vec_undef.h"
 #include "core/fml_dtype_end.h"

@@ -30,8 +30,6 @@
 #define VCMPNGE(a, b) _mm256_cmp_ps(a, b, _CMP_NGE_UQ)
 #define VBLEND(m, a, b) _mm256_blendv_ps(a, b, m)
 #define MBITS(m) ((unsigned)_mm256_movemask_ps(m))
-#define VSTREAM(p, v) _mm256_stream_ps(p, v)
-#define VFENCE() _mm_sfence()
 #include "distance/distance_kernels_impl.h"
 #include "distance/distance_vec_undef.h"
 #include "core/fml_dtype_end.h"
@@ -59,8 +57,6 @@
 #define VCMPNGE(a, b) _mm256_cmp_pd(a, b, _CMP_NGE_UQ)
 #define VBLEND(m, a, b) _mm256_blendv_pd(a, b, m)
 #define MBITS(m) ((unsigned)_mm256_movemask_pd(m))
-#define VSTREAM(p, v) _mm256_stream_pd(p, v)
-#define VFENCE() _mm_sfence()
 #include "distance/distance_kernels_impl.h"
 #include "distance/distance_vec_undef.h"
 #include "core/fml_dtype_end.h"

@@ -31,8 +31,6 @@
 #define VCMPNGE(a, b) _mm512_cmp_ps_mask(a, b, _CMP_NGE_UQ)
 #define VBLEND(m, a, b) _mm512_mask_blend_ps(m, a, b)
 #define MBITS(m) ((unsigned)(m))
-#define VSTREAM(p, v) _mm512_stream_ps(p, v)
-#define VFENCE() _mm_sfence()
 #include "distance/distance_kernels_impl.h"
 #include "distance/distance_vec_undef.h"
 #include "core/fml_dtype_end.h"
@@ -60,8 +58,6 @@
 #define VCMPNGE(a, b) _mm512_cmp_pd_mask(a, b, _CMP_NGE_UQ)
 #define VBLEND(m, a, b) _mm512_mask_blend_pd(m, a, b)
 #define MBITS(m) ((unsigned)(m))
-#define VSTREAM(p, v) _mm512_stream_pd(p, v)
-#define VFENCE() _mm_sfence()
 #include "distance/distance_kernels_impl.h"
 #include "distance/distance_vec_undef.h"
 #include "core/fml_dtype_end.h"

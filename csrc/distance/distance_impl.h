@@ -54,7 +54,6 @@ typedef struct {
     /* outputs */
     FT *out;
     int64_t ldo;
-    int stream;                   /* out too big for the caches: non-temporal stores */
     int64_t splits;               /* column ranges per row block (short X); knn keeps
                                      one heap per (range, row) */
     int64_t k, kk;
@@ -693,11 +692,11 @@ static int FML_T(ep_pairwise)(void *vctx, int64_t i0, int64_t j0, int64_t mb, in
         case FML_METRIC_SQEUCLIDEAN:
         case FML_METRIC_EUCLIDEAN:
             if (kt->finish_sq(g, nb, c->nxf[i], c->nyf + j0, (FT)c->ratio,
-                              c->metric == FML_METRIC_EUCLIDEAN, c->stream, o))
+                              c->metric == FML_METRIC_EUCLIDEAN, o))
                 FML_T(fix_flagged)(c, i, j0, nb, o);
             break;
         case FML_METRIC_COSINE:
-            if (kt->finish_cos(g, nb, (FT)c->ratio, c->stream, o)) FML_T(fix_flagged)(c, i, j0, nb, o);
+            if (kt->finish_cos(g, nb, (FT)c->ratio, o)) FML_T(fix_flagged)(c, i, j0, nb, o);
             break;
         case FML_METRIC_DOT:
             memcpy(o, g, (size_t)nb * sizeof(FT));
@@ -736,7 +735,7 @@ static int FML_T(ep_kernel)(void *vctx, int64_t i0, int64_t j0, int64_t mb, int6
             for (int64_t j = 0; j < nb; j++) o[j] = (FT)tanh(gm * (double)g[j] + c0);
             break;
         default:                                    /* rbf on the accurate sqeuclidean */
-            if (c->kt->finish_sq(g, nb, c->nxf[i], c->nyf + j0, (FT)c->ratio, 0, 0, o))
+            if (c->kt->finish_sq(g, nb, c->nxf[i], c->nyf + j0, (FT)c->ratio, 0, o))
                 FML_T(fix_flagged)(c, i, j0, nb, o);
             FML_T(zero_diagonal)(c, i, j0, nb, o, 0);
             for (int64_t j = 0; j < nb; j++) o[j] = (FT)exp(-gm * (double)o[j]);
@@ -884,7 +883,6 @@ int FML_T(fml_distance_pairwise)(int metric, double p, const FT *x, int64_t m, c
     c.symmetric = symmetric;
     c.out = out;
     c.ldo = ldo;
-    c.stream = (double)m * (double)n * sizeof(FT) > FML_STREAM_BYTES;
     const int st = FML_T(run_tiles)(&c, FML_T(ep_pairwise), n_threads);
     FML_T(ctx_free)(&c);
     return st;

@@ -26,12 +26,11 @@ typedef struct {
     void (*direct_powi)(int64_t d, const float *x, int64_t m, const float *panel, float *c,
                         int64_t ldc, int64_t n, int ip);
     /* out[j] = max(nx + ny[j] - 2 g[j], 0) (sqrt'ed if root), or -1 where the
-     * expansion may have cancelled (value < ratio (nx + ny[j])); returns how many -1.
-     * stream: non-temporal stores (then the caller must not expect out in cache) */
+     * expansion may have cancelled (value < ratio (nx + ny[j])); returns how many -1 */
     int64_t (*finish_sq)(const float *g, int64_t nb, float nx, const float *ny, float ratio,
-                         int root, int stream, float *out);
+                         int root, float *out);
     /* out[j] = min(max(1 - g[j], 0), 2), or -1 where 1 - g[j] < thr; returns how many -1 */
-    int64_t (*finish_cos)(const float *g, int64_t nb, float thr, int stream, float *out);
+    int64_t (*finish_cos)(const float *g, int64_t nb, float thr, float *out);
     /* key[j] = scale g[j] (+ bias[j]); offer (key[j], j0 + j) to the max-heap
      * (hv, hi) of kk entries, keeping the kk smallest (key, index) pairs */
     void (*scan_topk)(const float *g, int64_t nb, const float *bias, float scale, int64_t j0,
@@ -51,8 +50,8 @@ typedef struct {
     void (*direct_powi)(int64_t d, const double *x, int64_t m, const double *panel, double *c,
                         int64_t ldc, int64_t n, int ip);
     int64_t (*finish_sq)(const double *g, int64_t nb, double nx, const double *ny, double ratio,
-                         int root, int stream, double *out);
-    int64_t (*finish_cos)(const double *g, int64_t nb, double thr, int stream, double *out);
+                         int root, double *out);
+    int64_t (*finish_cos)(const double *g, int64_t nb, double thr, double *out);
     void (*scan_topk)(const double *g, int64_t nb, const double *bias, double scale, int64_t j0,
                       double *hv, int64_t *hi, int64_t kk);
     int64_t (*select_le)(const double *g, int64_t nb, const double *bias, double scale,

@@ -129,64 +129,47 @@ static inline VT FML_FN(cos_lanes)(VT gv, VT vt, unsigned *bad_bits)
     return VBLEND(bad, v, VSET1((FT)-1));
 }
 
-/* Elements before out reaches a 64-byte boundary (streaming stores need it). */
-static inline int64_t FML_FN(head_len)(const FT *out, int64_t nb)
-{
-    const int64_t h = (int64_t)(((64 - ((uintptr_t)out & 63)) & 63) / sizeof(FT));
-    return h < nb ? h : nb;
-}
-
-/* The row loop of both finishers: a head up to the next 64-byte boundary when
- * streaming, whole vectors (streamed past the caches for outputs too big to
- * stay in them: no read-for-ownership), a padded tail.  Every element gets the
- * same arithmetic wherever the segment boundaries fall. */
+/* The row loop of both finishers: whole vectors, then a padded tail with the
+ * same arithmetic.  (Non-temporal stores were tried for outputs past the
+ * caches: slower here, both into fresh pages and into reused ones.) */
 static inline __attribute__((always_inline)) int64_t FML_FN(finish_body)(
     const int cosine, const FT *restrict g, int64_t nb, FT nx, const FT *restrict ny, FT ratio,
-    int root, int stream, FT *restrict out)
+    int root, FT *restrict out)
 {
     const VT vnx = VSET1(nx), vr = VSET1(ratio);
     int64_t flagged = 0, j = 0;
-    const int64_t head = stream ? FML_FN(head_len)(out, nb) : 0;
     unsigned bad;
-    for (int pass = 0; pass < 2; pass++) {
-        const int64_t stop = pass == 0 ? head : nb;
-        if (pass == 1)
-            for (; j + VL <= nb; j += VL) {
-                const VT v = cosine ? FML_FN(cos_lanes)(VLOADU(g + j), vr, &bad)
-                                    : FML_FN(sq_lanes)(VLOADU(g + j), VLOADU(ny + j), vnx, vr, root, &bad);
-                flagged += __builtin_popcount(bad);
-                if (stream) VSTREAM(out + j, v);
-                else VSTOREU(out + j, v);
-            }
-        while (j < stop) {                          /* partial vectors: padded copies */
-            const int64_t rem = FML_MIN((int64_t)VL, stop - j);
-            FT gb[VL], nyb[VL], ob[VL];
-            for (int l = 0; l < VL; l++) {
-                gb[l] = l < rem ? g[j + l] : 0;
-                nyb[l] = (l < rem && !cosine) ? ny[j + l] : 0;
-            }
-            const VT v = cosine ? FML_FN(cos_lanes)(VLOADU(gb), vr, &bad)
-                                : FML_FN(sq_lanes)(VLOADU(gb), VLOADU(nyb), vnx, vr, root, &bad);
-            flagged += __builtin_popcount(bad & FML_FN(lanes)(rem));
-            VSTOREU(ob, v);
-            for (int64_t l = 0; l < rem; l++) out[j + l] = ob[l];
-            j += rem;
-        }
+    for (; j + VL <= nb; j += VL) {
+        const VT v = cosine ? FML_FN(cos_lanes)(VLOADU(g + j), vr, &bad)
+                            : FML_FN(sq_lanes)(VLOADU(g + j), VLOADU(ny + j), vnx, vr, root, &bad);
+        flagged += __builtin_popcount(bad);
+        VSTOREU(out + j, v);
     }
-    if (stream) VFENCE();
+    if (j < nb) {
+        const int64_t rem = nb - j;
+        FT gb[VL], nyb[VL], ob[VL];
+        for (int l = 0; l < VL; l++) {
+            gb[l] = l < rem ? g[j + l] : 0;
+            nyb[l] = (l < rem && !cosine) ? ny[j + l] : 0;
+        }
+        const VT v = cosine ? FML_FN(cos_lanes)(VLOADU(gb), vr, &bad)
+                            : FML_FN(sq_lanes)(VLOADU(gb), VLOADU(nyb), vnx, vr, root, &bad);
+        flagged += __builtin_popcount(bad & FML_FN(lanes)(rem));
+        VSTOREU(ob, v);
+        for (int64_t l = 0; l < rem; l++) out[j + l] = ob[l];
+    }
     return flagged;
 }
 
 static int64_t FML_FN(finish_sq)(const FT *restrict g, int64_t nb, FT nx, const FT *restrict ny,
-                                 FT ratio, int root, int stream, FT *restrict out)
+                                 FT ratio, int root, FT *restrict out)
 {
-    return FML_FN(finish_body)(0, g, nb, nx, ny, ratio, root, stream, out);
+    return FML_FN(finish_body)(0, g, nb, nx, ny, ratio, root, out);
 }
 
-static int64_t FML_FN(finish_cos)(const FT *restrict g, int64_t nb, FT thr, int stream,
-                                  FT *restrict out)
+static int64_t FML_FN(finish_cos)(const FT *restrict g, int64_t nb, FT thr, FT *restrict out)
 {
-    return FML_FN(finish_body)(1, g, nb, 0, NULL, thr, 0, stream, out);
+    return FML_FN(finish_body)(1, g, nb, 0, NULL, thr, 0, out);
 }
 
 /* (a, ia) > (b, ib) in (value, index) order. */

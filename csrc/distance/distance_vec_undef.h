@@ -20,5 +20,3 @@
 #undef VCMPNGE
 #undef VBLEND
 #undef MBITS
-#undef VSTREAM
-#undef VFENCE

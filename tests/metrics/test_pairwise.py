@@ -278,9 +278,8 @@ def test_profile_records(rng):
 
 
 @pytest.mark.parametrize("metric", ["sqeuclidean", "euclidean", "cosine"])
-def test_large_output_streamed_equals_blocks(metric, rng):
-    """Outputs past the cache size are written with non-temporal stores (and a
-    head up to the 64-byte boundary): same bits as row blocks written normally."""
+def test_large_misaligned_output_equals_blocks(metric, rng):
+    """A large output not aligned to the vector width: same bits as row blocks."""
     X = rng.standard_normal((3001, 5)).astype(np.float32)
     Y = rng.standard_normal((3003, 5)).astype(np.float32)
     buf = np.empty(3001 * 3003 + 3, np.float32)
