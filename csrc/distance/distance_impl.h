@@ -467,7 +467,8 @@ typedef int (*FML_T(tile_consumer))(void *ctx, int64_t i0, int64_t j0, int64_t m
 
 /* ---- GEMM producer ---------------------------------------------------------------- */
 
-/* Tiles of A B'^T (A = c->a, m x d; B' = bsrc, n x d) for `consume`.
+/* Tiles of A B'^T (A = c->a, m x d; B' = bsrc, n x d) for `consume`; to_out:
+ * the tiles are the caller's output itself, finished in place by `consume`.
  *
  *   A packed once (fml_gemm_pack_a), B packed once (fml_gemm_pack_b)
  *   task = (row block of MR * FML_GEMM_ROW_PANELS rows, column split)  <- threads
@@ -475,14 +476,17 @@ typedef int (*FML_T(tile_consumer))(void *ctx, int64_t i0, int64_t j0, int64_t m
  *       for p0 in steps of KC                                  <- fixed order
  *         for each NR panel of the block      (B micro-panel stays in L1)
  *           for each MR panel of the row block  (A micro-panels stream from L2)
- *             ukr -> tile (row block x 256, in L2)
+ *             ukr -> tile (row block x 256, in L2), or straight into out
  *       consume(tile)
  *
  * Unlike fml_gemm_fused (MC-row tasks), a B block streamed from memory serves
- * the whole row block, which is what bounds knn over long Y.  Every tile
+ * the whole row block, which is what bounds knn over long Y.  Writing pairwise
+ * results straight into out lets the stores drain while the next tiles compute
+ * (a separate tile-to-out copy was a memory-bound 20% of the time).  Every tile
  * element is the same micro-kernel sums in the same p0 order for any thread
  * count, so results are bit-identical. */
-static int FML_T(gemm_run)(CTX *c, const FT *bsrc, FML_T(tile_consumer) consume, int64_t n_threads)
+static int FML_T(gemm_run)(CTX *c, const FT *bsrc, FML_T(tile_consumer) consume, int to_out,
+                           int64_t n_threads)
 {
     const FML_T(fml_gemm_kernel) *gk = FML_T(fml_gemm_kernel_get)();
     const int64_t m = c->m, n = c->n, d = c->d, nr = gk->nr, kc = gk->kc, nbk = FML_TILE_NB;
@@ -511,8 +515,8 @@ static int FML_T(gemm_run)(CTX *c, const FT *bsrc, FML_T(tile_consumer) consume,
     (void)nt;
 #pragma omp parallel num_threads(nt) reduction(| : err)
     {
-        FT *tile = (FT *)fml_scratch_thread(3, (size_t)mbk * (size_t)nbk * sizeof(FT));
-        if (tile == NULL) err |= FML_ENOMEM;
+        FT *tile = to_out ? NULL : (FT *)fml_scratch_thread(3, (size_t)mbk * (size_t)nbk * sizeof(FT));
+        if (!to_out && tile == NULL) err |= FML_ENOMEM;
 #pragma omp for schedule(dynamic, 1)
         for (int64_t task = 0; task < n_tasks; task++) {
             if (err != FML_OK) continue;
@@ -521,6 +525,8 @@ static int FML_T(gemm_run)(CTX *c, const FT *bsrc, FML_T(tile_consumer) consume,
             FML_T(split_range)(c, task % c->splits, &b0, &b1);
             for (int64_t j0 = b0 * nbk; j0 < FML_MIN(b1 * nbk, n); j0 += nbk) {
                 const int64_t nb = FML_MIN(nbk, n - j0);
+                FT *t = to_out ? c->out + i0 * c->ldo + j0 : tile;
+                const int64_t ldt = to_out ? c->ldo : nbk;
                 for (int64_t p0 = 0; p0 < d; p0 += kc) {
                     const int64_t kb = FML_MIN(kc, d - p0);
                     for (int64_t jj = 0; jj < nb; jj += nr) {
@@ -528,10 +534,10 @@ static int FML_T(gemm_run)(CTX *c, const FT *bsrc, FML_T(tile_consumer) consume,
                         const int64_t nv = FML_MIN(nr, nb - jj);
                         for (int64_t ii = 0; ii < mb; ii += mr)
                             gk->ukr(kb, apack + ((i0 + ii) / mr) * d * mr + p0 * mr, bp,
-                                    tile + ii * nbk + jj, nbk, FML_MIN(mr, mb - ii), nv, p0 > 0);
+                                    t + ii * ldt + jj, ldt, FML_MIN(mr, mb - ii), nv, p0 > 0);
                     }
                 }
-                err |= consume(c, i0, j0, mb, nb, tile, nbk);
+                err |= consume(c, i0, j0, mb, nb, t, ldt);
                 if (err != FML_OK) break;
             }
         }
@@ -698,8 +704,8 @@ static int FML_T(ep_pairwise)(void *vctx, int64_t i0, int64_t j0, int64_t mb, in
         case FML_METRIC_COSINE:
             if (kt->finish_cos(g, nb, (FT)c->ratio, o)) FML_T(fix_flagged)(c, i, j0, nb, o);
             break;
-        case FML_METRIC_DOT:
-            memcpy(o, g, (size_t)nb * sizeof(FT));
+        case FML_METRIC_DOT:                        /* the tile is the result */
+            if (g != o) memcpy(o, g, (size_t)nb * sizeof(FT));
             break;
         case FML_METRIC_KL:
             FML_T(kl_row)(c, i, j0, nb, g, o);
@@ -726,7 +732,7 @@ static int FML_T(ep_kernel)(void *vctx, int64_t i0, int64_t j0, int64_t mb, int6
         FT *g = tile + r * ldt, *o = c->out + i * c->ldo + j0;
         switch (c->kind) {
         case FML_KERNEL_LINEAR:
-            memcpy(o, g, (size_t)nb * sizeof(FT));
+            if (g != o) memcpy(o, g, (size_t)nb * sizeof(FT));
             break;
         case FML_KERNEL_POLYNOMIAL:
             for (int64_t j = 0; j < nb; j++) o[j] = (FT)pow(gm * (double)g[j] + c0, deg);
@@ -851,7 +857,8 @@ static int FML_T(run_tiles)(CTX *c, FML_T(tile_consumer) consume, int64_t n_thre
     if (FML_T(is_gemm_metric)(c->metric) || c->consumer == FML_CONSUMER_KERNEL) {
         const FT *bsrc = NULL;
         const int st = FML_T(prepare_gemm)(c, &bsrc, n_threads);
-        return st != FML_OK ? st : FML_T(gemm_run)(c, bsrc, consume, n_threads);
+        const int to_out = c->consumer == FML_CONSUMER_PAIRWISE || c->consumer == FML_CONSUMER_KERNEL;
+        return st != FML_OK ? st : FML_T(gemm_run)(c, bsrc, consume, to_out, n_threads);
     }
     return FML_T(direct_run)(c, consume, c->consumer == FML_CONSUMER_PAIRWISE, n_threads);
 }

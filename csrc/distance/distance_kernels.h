@@ -4,6 +4,8 @@
  * distance_avx512.c), all from distance_kernels_impl.h; fml_distance_init()
  * picks one table per dtype at import (and when the SIMD level is forced).
  *
+ * finish_sq / finish_cos may work in place (g == out).
+ *
  * Direct tiles (manhattan, chebyshev, integer minkowski): Y is packed in
  * panels of NR rows transposed, panel[p*NR + j] = Y[j0 + j, p] (zero past n),
  * and a call computes

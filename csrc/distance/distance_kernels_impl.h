@@ -130,11 +130,11 @@ static inline VT FML_FN(cos_lanes)(VT gv, VT vt, unsigned *bad_bits)
 }
 
 /* The row loop of both finishers: whole vectors, then a padded tail with the
- * same arithmetic.  (Non-temporal stores were tried for outputs past the
+ * same arithmetic.  g and out may be the same row (in place).  (Non-temporal stores were tried for outputs past the
  * caches: slower here, both into fresh pages and into reused ones.) */
 static inline __attribute__((always_inline)) int64_t FML_FN(finish_body)(
-    const int cosine, const FT *restrict g, int64_t nb, FT nx, const FT *restrict ny, FT ratio,
-    int root, FT *restrict out)
+    const int cosine, const FT *g, int64_t nb, FT nx, const FT *restrict ny, FT ratio,
+    int root, FT *out)
 {
     const VT vnx = VSET1(nx), vr = VSET1(ratio);
     int64_t flagged = 0, j = 0;
@@ -161,13 +161,13 @@ static inline __attribute__((always_inline)) int64_t FML_FN(finish_body)(
     return flagged;
 }
 
-static int64_t FML_FN(finish_sq)(const FT *restrict g, int64_t nb, FT nx, const FT *restrict ny,
-                                 FT ratio, int root, FT *restrict out)
+static int64_t FML_FN(finish_sq)(const FT *g, int64_t nb, FT nx, const FT *restrict ny,
+                                 FT ratio, int root, FT *out)
 {
     return FML_FN(finish_body)(0, g, nb, nx, ny, ratio, root, out);
 }
 
-static int64_t FML_FN(finish_cos)(const FT *restrict g, int64_t nb, FT thr, FT *restrict out)
+static int64_t FML_FN(finish_cos)(const FT *g, int64_t nb, FT thr, FT *out)
 {
     return FML_FN(finish_body)(1, g, nb, 0, NULL, thr, 0, out);
 }
