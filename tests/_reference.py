@@ -98,3 +98,64 @@ def kmeans_lloyd(X, centers, n_iter, sample_weight=None):
                 c[j] = (w[mask, None] * X[mask]).sum(axis=0) / w[mask].sum()
     labels, d2 = assign(c)
     return labels, c, float((w * d2).sum())
+
+
+# ---- trees (fastml.tree, fastml.ensemble) -----------------------------------
+
+
+def gini(counts):
+    """Gini impurity 1 - sum p_k^2 of class counts (or weights)."""
+    c = np.asarray(counts, dtype=np.float64)
+    p = c / c.sum()
+    return 1.0 - float((p * p).sum())
+
+
+def entropy_bits(counts):
+    """Entropy -sum p_k log2 p_k of class counts (0 log 0 = 0)."""
+    c = np.asarray(counts, dtype=np.float64)
+    p = c[c > 0] / c.sum()
+    return float(-(p * np.log2(p)).sum())
+
+
+def xgb_gain(GL, HL, GR, HR, lam=0.0, gamma=0.0):
+    """XGBoost split gain 0.5 [GL^2/(HL+l) + GR^2/(HR+l) - G^2/(H+l)] - gamma."""
+    G, H = GL + GR, HL + HR
+    return 0.5 * (GL * GL / (HL + lam) + GR * GR / (HR + lam) - G * G / (H + lam)) - gamma
+
+
+def best_split_exhaustive(bins, n_bins, g, h, lam=0.0, min_child_weight=0.0, min_samples_leaf=1,
+                          classes=None, n_classes=0, criterion="xgb"):
+    """Best split of one node by trying every feature, threshold bin and side for
+    the missing bin (255), one candidate at a time (no prefix sums).
+
+    XGB: gain from (g, h); "gini": weighted impurity decrease from class labels.
+    Returns (gain, feature, bin, missing_left), the first best in the order
+    feature, then missing right before missing left, then bin."""
+    n, d = bins.shape
+    best = (-np.inf, -1, -1, -1)
+    for f in range(d):
+        col = bins[:, f].astype(np.int64)
+        miss = col == 255
+        for ml in (0, 1):
+            if ml and not miss.any():
+                continue
+            last = n_bins[f] - (1 if ml else 0)      # missing right also tries "values | NaN"
+            if not miss.any():
+                last = n_bins[f] - 1
+            for b in range(last):
+                left = np.where(miss, bool(ml), col <= b)
+                nl, nr = left.sum(), (~left).sum()
+                if nl < max(min_samples_leaf, 1) or nr < max(min_samples_leaf, 1):
+                    continue
+                if criterion == "xgb":
+                    HL, HR = h[left].sum(), h[~left].sum()
+                    if HL < min_child_weight or HR < min_child_weight:
+                        continue
+                    gain = xgb_gain(g[left].sum(), HL, g[~left].sum(), HR, lam)
+                else:
+                    cl = np.bincount(classes[left], minlength=n_classes)
+                    cr = np.bincount(classes[~left], minlength=n_classes)
+                    gain = n * gini(cl + cr) - nl * gini(cl) - nr * gini(cr)
+                if best[1] < 0 or gain > best[0] + 1e-12 * max(1.0, abs(best[0])):
+                    best = (gain, f, b, ml)
+    return best

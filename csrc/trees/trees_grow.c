@@ -94,7 +94,7 @@ typedef struct {
     int32_t node;
     int32_t slot;          /* stored histogram, or -1 */
     double gain;
-    int32_t feature, bin, missing_left;
+    int32_t feature, bin, missing_left, has_missing;
 } cand_t;
 
 struct fml_tree_grower {
@@ -489,6 +489,7 @@ static int push_best(fml_tree_grower *g, int k, int32_t id, const int32_t *feats
     c->feature = feats[best];
     c->bin = res[best].bin;
     c->missing_left = res[best].missing_left;
+    c->has_missing = res[best].has_missing;
     memcpy(g->cand_left + g->n_cands * C, fl + best * C, (size_t)C * sizeof(double));
     g->n_cands++;
     return 1;
@@ -693,7 +694,8 @@ static int split_candidate(fml_tree_grower *g, cand_t cand, const double *cand_l
     pn->feature = cand.feature;
     pn->left = L;
     pn->bin = (uint8_t)cand.bin;
-    pn->missing_left = (uint8_t)cand.missing_left;
+    /* no NaN here in training: NaN at prediction goes with the majority */
+    pn->missing_left = (uint8_t)(cand.has_missing ? cand.missing_left : nl >= count - nl);
     pn->gain = cand.gain;
     pn->threshold = g->thresholds[(int64_t)cand.feature * NS + cand.bin];
     const int okL = g->ok_child[0], okR = g->ok_child[1];

@@ -27,11 +27,13 @@ typedef struct {
 /* Best split of one feature: the candidate with the largest score (first one on
  * ties), score = -inf when none is allowed.  Split "after bin b" sends bins
  * <= b left; missing values go left when missing_left.  left: channel sums of
- * the left child (n_channels values). */
+ * the left child (n_channels values).  Without missing values in the node
+ * missing_left is 0 and the grower sends NaN to the larger child. */
 typedef struct {
     double score;
     int32_t bin;
     int32_t missing_left;
+    int32_t has_missing;      /* the node has rows in the missing bin */
 } fml_scan_result;
 
 /* hf: one feature's histogram (256 x n_channels); nb: bins holding values. */

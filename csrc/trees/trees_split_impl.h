@@ -31,8 +31,9 @@ static int32_t FML_FN(first_argmax)(const double *restrict sc, int32_t n, double
 
 /* XGB: score = GL^2 / (HL + lambda) + GR^2 / (HR + lambda). */
 static void FML_FN(xgb_scores)(const double *restrict cg, const double *restrict ch, int32_t n,
-                               double add_g, double add_h, const fml_scan_ctx *ctx,
-                               double *restrict sc)
+                               double add_g, double add_h, int32_t lo, int32_t hi,
+                               int left_has_missing, int right_has_missing,
+                               const fml_scan_ctx *ctx, double *restrict sc)
 {
     const double G = ctx->total[0], H = ctx->total[1], lam = ctx->lambda;
     const double mcw = ctx->min_child_weight, msl = ctx->min_samples_leaf;
@@ -41,8 +42,11 @@ static void FML_FN(xgb_scores)(const double *restrict cg, const double *restrict
         const double gl = cg[b] + add_g, hl = ch[b] + add_h;
         const double gr = G - gl, hr = H - hl;
         const double dl = hl + lam, dr = hr + lam;
+        /* both sides hold rows: exact, from which bins are occupied (the sums of an
+         * empty side are rounding noise when H comes from the parent) */
+        const int rows_l = (b >= lo) | left_has_missing, rows_r = (b < hi) | right_has_missing;
         const int ok = (hl >= mcw) & (hr >= mcw) & (hl * cph >= msl) & (hr * cph >= msl) &
-                       (dl > 0) & (dr > 0);
+                       (dl > 0) & (dr > 0) & rows_l & rows_r;
         const double s = gl * gl / (ok ? dl : 1.0) + gr * gr / (ok ? dr : 1.0);
         sc[b] = ok ? s : NEG_INF;
     }
@@ -55,7 +59,11 @@ static void FML_FN(scan_xgb)(const double *restrict hf, int32_t nb, const fml_sc
     const double gm = hf[2 * FML_TREE_MISSING_BIN], hm = hf[2 * FML_TREE_MISSING_BIN + 1];
     const int has_missing = hm > 0 || gm != 0;
     double sg = 0, sh = 0;
+    int32_t lo = nb, hi = -1;     /* first and last occupied value bins */
     for (int32_t b = 0; b < nb; b++) {
+        const int occupied = hf[2 * b + 1] != 0 || hf[2 * b] != 0;
+        lo = occupied && b < lo ? b : lo;
+        hi = occupied ? b : hi;
         sg += hf[2 * b];
         sh += hf[2 * b + 1];
         cg[b] = sg;
@@ -66,9 +74,10 @@ static void FML_FN(scan_xgb)(const double *restrict hf, int32_t nb, const fml_sc
     res->score = NEG_INF;
     res->bin = -1;
     res->missing_left = 0;
+    res->has_missing = has_missing;
     double best;
     if (n_right > 0) {
-        FML_FN(xgb_scores)(cg, ch, n_right, 0.0, 0.0, ctx, sc);
+        FML_FN(xgb_scores)(cg, ch, n_right, 0.0, 0.0, lo, hi, 0, has_missing, ctx, sc);
         const int32_t b = FML_FN(first_argmax)(sc, n_right, &best);
         if (b >= 0) {
             res->score = best;
@@ -78,7 +87,7 @@ static void FML_FN(scan_xgb)(const double *restrict hf, int32_t nb, const fml_sc
         }
     }
     if (has_missing && nb > 1) {
-        FML_FN(xgb_scores)(cg, ch, nb - 1, gm, hm, ctx, sc);
+        FML_FN(xgb_scores)(cg, ch, nb - 1, gm, hm, lo, hi, 1, 0, ctx, sc);
         const int32_t b = FML_FN(first_argmax)(sc, nb - 1, &best);
         if (b >= 0 && best > res->score) {
             res->score = best;
@@ -166,6 +175,7 @@ static void FML_FN(scan_gini)(const double *restrict hf, int32_t nb, const fml_s
     res->score = NEG_INF;
     res->bin = -1;
     res->missing_left = 0;
+    res->has_missing = has_missing;
     double best;
     const int32_t n_right = has_missing ? nb : nb - 1;
     if (n_right > 0) {
@@ -243,6 +253,7 @@ static void FML_FN(scan_entropy)(const double *restrict hf, int32_t nb, const fm
     res->score = NEG_INF;
     res->bin = -1;
     res->missing_left = 0;
+    res->has_missing = has_missing;
     FML_FN(entropy_dir)(cw, cwt, hf, has_missing ? nb : nb - 1, zero, 0, ctx, res, left);
     if (has_missing && nb > 1)
         FML_FN(entropy_dir)(cw, cwt, hf, nb - 1, miss, 1, ctx, res, left);

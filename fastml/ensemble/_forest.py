@@ -50,6 +50,8 @@ class _BaseForest(BaseEstimator):
     def _grow_forest(self, X, params, gh=None, y_class=None, w=None, y_pure=None):
         nt = resolve_n_threads(self.n_threads)
         n, d = X.shape
+        total = float(w.sum()) if w is not None else float(n)
+        params = dict(params, min_child_weight=self.min_weight_fraction_leaf * total)
         rng = check_random_state(self.random_state)
         if self.oob_score and not self.bootstrap:
             raise ValueError("oob_score=True needs bootstrap=True")
@@ -130,7 +132,8 @@ class RandomForestClassifier(ClassifierMixin, _BaseForest):
                               "class_weight": [dict, list, StrOptions({"balanced"}), None]}
 
     def __init__(self, n_estimators=100, *, criterion="gini", max_depth=None, min_samples_split=2,
-                 min_samples_leaf=1, max_features="sqrt", max_leaf_nodes=None,
+                 min_samples_leaf=1, min_weight_fraction_leaf=0.0, max_features="sqrt",
+                 max_leaf_nodes=None,
                  min_impurity_decrease=0.0, bootstrap=True, oob_score=False, class_weight=None,
                  max_samples=None, max_bins=255, random_state=None, n_threads=None):
         self.n_estimators = n_estimators
@@ -138,6 +141,7 @@ class RandomForestClassifier(ClassifierMixin, _BaseForest):
         self.max_depth = max_depth
         self.min_samples_split = min_samples_split
         self.min_samples_leaf = min_samples_leaf
+        self.min_weight_fraction_leaf = min_weight_fraction_leaf
         self.max_features = max_features
         self.max_leaf_nodes = max_leaf_nodes
         self.min_impurity_decrease = min_impurity_decrease
@@ -203,7 +207,8 @@ class RandomForestClassifier(ClassifierMixin, _BaseForest):
             return np.log(self.predict_proba(X))
 
     def predict(self, X):
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
 
 class RandomForestRegressor(RegressorMixin, _BaseForest):
@@ -216,7 +221,8 @@ class RandomForestRegressor(RegressorMixin, _BaseForest):
                               "criterion": [StrOptions({"squared_error"})]}
 
     def __init__(self, n_estimators=100, *, criterion="squared_error", max_depth=None,
-                 min_samples_split=2, min_samples_leaf=1, max_features=1.0, max_leaf_nodes=None,
+                 min_samples_split=2, min_samples_leaf=1, min_weight_fraction_leaf=0.0,
+                 max_features=1.0, max_leaf_nodes=None,
                  min_impurity_decrease=0.0, bootstrap=True, oob_score=False, max_samples=None,
                  max_bins=255, random_state=None, n_threads=None):
         self.n_estimators = n_estimators
@@ -224,6 +230,7 @@ class RandomForestRegressor(RegressorMixin, _BaseForest):
         self.max_depth = max_depth
         self.min_samples_split = min_samples_split
         self.min_samples_leaf = min_samples_leaf
+        self.min_weight_fraction_leaf = min_weight_fraction_leaf
         self.max_features = max_features
         self.max_leaf_nodes = max_leaf_nodes
         self.min_impurity_decrease = min_impurity_decrease
@@ -249,7 +256,7 @@ class RandomForestRegressor(RegressorMixin, _BaseForest):
             w = None
         gh, mean, total = regression_inputs(y, w)
         params = {"criterion": "xgb", "hessian_is_count": int(w is None), "check_pure": 1,
-                  "l2_regularization": 0.0, "min_child_weight": 0.0,
+                  "l2_regularization": 0.0,
                   "min_split_gain": 0.5 * self.min_impurity_decrease * total}
         grown = self._grow_forest(X, params, gh=gh, y_pure=y)
         trees = []

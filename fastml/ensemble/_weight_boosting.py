@@ -153,8 +153,8 @@ class AdaBoostClassifier(ClassifierMixin, BaseEstimator):
         return pred
 
     def predict(self, X):
+        check_is_fitted(self)
         if self.n_classes_ == 1:
-            check_is_fitted(self)
             X = check_X_predict(self, X)
             return np.full(X.shape[0], self.classes_[0])
         dec = self.decision_function(X)
@@ -163,9 +163,9 @@ class AdaBoostClassifier(ClassifierMixin, BaseEstimator):
         return self.classes_[np.argmax(dec, axis=1)]
 
     def predict_proba(self, X):
+        check_is_fitted(self)
         K = self.n_classes_
         if K == 1:
-            check_is_fitted(self)
             X = check_X_predict(self, X)
             return np.ones((X.shape[0], 1))
         dec = self.decision_function(X)

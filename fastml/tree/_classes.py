@@ -39,6 +39,7 @@ _COMMON_CONSTRAINTS = {
                      Interval(numbers.Real, 0.0, 1.0, closed="right"),
                      StrOptions({"sqrt", "log2"}), None],
     "max_leaf_nodes": [Interval(numbers.Integral, 2, None, closed="left"), None],
+    "min_weight_fraction_leaf": [Interval(numbers.Real, 0.0, 0.5, closed="both")],
     "min_impurity_decrease": [Interval(numbers.Real, 0.0, None, closed="left")],
     "ccp_alpha": [Interval(numbers.Real, 0.0, None, closed="left")],
     "max_bins": [Interval(numbers.Integral, 2, 255, closed="both")],
@@ -63,8 +64,14 @@ class _BaseHistTree(BaseEstimator):
     def _grow(self, X, params, gh=None, y_class=None, w=None, y_pure=None):
         nt = resolve_n_threads(self.n_threads)
         n, d = X.shape
+        rows = np.arange(n, dtype=np.int32)
         mapper = BinMapper(self.max_bins, random_state=seed_of(self.random_state) % (2**32))
-        mapper.fit(X, nt)
+        if w is not None and (w == 0).any():
+            # zero weight is removal: such rows neither shape the bins nor enter the tree
+            rows = np.flatnonzero(w > 0).astype(np.int32)
+            mapper.fit(X[rows], nt)
+        else:
+            mapper.fit(X, nt)
         bins = mapper.transform(X, nt)
         params = dict(params)
         params["max_depth"] = self.max_depth or 0
@@ -76,8 +83,11 @@ class _BaseHistTree(BaseEstimator):
         params["max_features"] = k if k < d else 0
         params["seed"] = seed_of(self.random_state)
         params["zero_gain_splits"] = 1
-        rows = np.arange(n, dtype=np.int32)
         feats = np.arange(d, dtype=np.int32)
+        total = float(w.sum()) if w is not None else float(n)
+        params["min_child_weight"] = self.min_weight_fraction_leaf * total
+        if w is not None and params["criterion"] == "xgb" and msl == 1:
+            params["min_samples_leaf"] = 0   # "non-empty": exact from occupied bins
         from fastml._lib._trees import Grower
         nodes, values, _ = Grower().grow(params, bins, mapper.n_bins_, feats, gh, y_class, w, y_pure,
                                           rows, mapper.thresholds_, nt)
@@ -134,13 +144,14 @@ class DecisionTreeClassifier(ClassifierMixin, _BaseHistTree):
                               **_COMMON_CONSTRAINTS}
 
     def __init__(self, *, criterion="gini", max_depth=None, min_samples_split=2,
-                 min_samples_leaf=1, max_features=None, max_leaf_nodes=None,
-                 min_impurity_decrease=0.0, ccp_alpha=0.0, class_weight=None, max_bins=255,
-                 random_state=None, n_threads=None):
+                 min_samples_leaf=1, min_weight_fraction_leaf=0.0, max_features=None,
+                 max_leaf_nodes=None, min_impurity_decrease=0.0, ccp_alpha=0.0, class_weight=None,
+                 max_bins=255, random_state=None, n_threads=None):
         self.criterion = criterion
         self.max_depth = max_depth
         self.min_samples_split = min_samples_split
         self.min_samples_leaf = min_samples_leaf
+        self.min_weight_fraction_leaf = min_weight_fraction_leaf
         self.max_features = max_features
         self.max_leaf_nodes = max_leaf_nodes
         self.min_impurity_decrease = min_impurity_decrease
@@ -190,7 +201,8 @@ class DecisionTreeClassifier(ClassifierMixin, _BaseHistTree):
             return np.log(self.predict_proba(X))
 
     def predict(self, X):
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
 
 class DecisionTreeRegressor(RegressorMixin, _BaseHistTree):
@@ -202,13 +214,14 @@ class DecisionTreeRegressor(RegressorMixin, _BaseHistTree):
     _parameter_constraints = {"criterion": [StrOptions({"squared_error"})], **_COMMON_CONSTRAINTS}
 
     def __init__(self, *, criterion="squared_error", max_depth=None, min_samples_split=2,
-                 min_samples_leaf=1, max_features=None, max_leaf_nodes=None,
-                 min_impurity_decrease=0.0, ccp_alpha=0.0, max_bins=255, random_state=None,
-                 n_threads=None):
+                 min_samples_leaf=1, min_weight_fraction_leaf=0.0, max_features=None,
+                 max_leaf_nodes=None, min_impurity_decrease=0.0, ccp_alpha=0.0, max_bins=255,
+                 random_state=None, n_threads=None):
         self.criterion = criterion
         self.max_depth = max_depth
         self.min_samples_split = min_samples_split
         self.min_samples_leaf = min_samples_leaf
+        self.min_weight_fraction_leaf = min_weight_fraction_leaf
         self.max_features = max_features
         self.max_leaf_nodes = max_leaf_nodes
         self.min_impurity_decrease = min_impurity_decrease
@@ -257,9 +270,9 @@ def regression_inputs(y, w):
 def fit_regression_tree(est, X, y, w):
     gh, mean, total = regression_inputs(y, w)
     params = {"criterion": "xgb", "hessian_is_count": int(w is None), "check_pure": 1,
-              "l2_regularization": 0.0, "min_child_weight": 0.0,
+              "l2_regularization": 0.0,
               "min_split_gain": 0.5 * est.min_impurity_decrease * total}
-    nodes, _ = est._grow(X, params, gh=gh, y_pure=y)
+    nodes, _ = est._grow(X, params, gh=gh, w=w, y_pure=y)
     nodes["value"] += mean
     nodes["gain"] *= 2.0       # XGB gain is half the variance decrease
     return nodes, total
