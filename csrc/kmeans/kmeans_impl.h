@@ -317,9 +317,10 @@ int FML_T(fml_kmeans_hamerly)(int64_t n, int64_t d, const FT *x, const FT *sampl
                 err |= FML_ENOMEM;
                 continue;
             }
-            FT *gx = (FT *)buf;
-            int64_t *gidx = (int64_t *)(gx + rows * d);
-            FT *b1 = (FT *)(gidx + rows);
+            /* widest type first so every array is aligned for its type */
+            int64_t *gidx = (int64_t *)buf;
+            FT *gx = (FT *)(gidx + rows);
+            FT *b1 = gx + rows * d;
             FT *b2 = b1 + rows;
             int32_t *garg = (int32_t *)(b2 + rows);
             int64_t ng = 0;
