@@ -66,9 +66,11 @@ void fml_distance_kernels_avx2(fml_distance_kernels_f32 *k32, fml_distance_kerne
     *k32 = (fml_distance_kernels_f32){"avx2", 4, 16, direct_l1_f32__avx2,
                                       direct_chebyshev_f32__avx2, direct_powi_f32__avx2,
                                       finish_sq_f32__avx2, finish_cos_f32__avx2,
-                                      scan_topk_f32__avx2, select_le_f32__avx2};
+                                      scan_topk_f32__avx2, select_le_f32__avx2,
+                                      exact_sq_f32__avx2, sqnorm_f32__avx2};
     *k64 = (fml_distance_kernels_f64){"avx2", 4, 8, direct_l1_f64__avx2,
                                       direct_chebyshev_f64__avx2, direct_powi_f64__avx2,
                                       finish_sq_f64__avx2, finish_cos_f64__avx2,
-                                      scan_topk_f64__avx2, select_le_f64__avx2};
+                                      scan_topk_f64__avx2, select_le_f64__avx2,
+                                      exact_sq_f64__avx2, sqnorm_f64__avx2};
 }

@@ -67,9 +67,11 @@ void fml_distance_kernels_avx512(fml_distance_kernels_f32 *k32, fml_distance_ker
     *k32 = (fml_distance_kernels_f32){"avx512", 8, 32, direct_l1_f32__avx512,
                                       direct_chebyshev_f32__avx512, direct_powi_f32__avx512,
                                       finish_sq_f32__avx512, finish_cos_f32__avx512,
-                                      scan_topk_f32__avx512, select_le_f32__avx512};
+                                      scan_topk_f32__avx512, select_le_f32__avx512,
+                                      exact_sq_f32__avx512, sqnorm_f32__avx512};
     *k64 = (fml_distance_kernels_f64){"avx512", 8, 16, direct_l1_f64__avx512,
                                       direct_chebyshev_f64__avx512, direct_powi_f64__avx512,
                                       finish_sq_f64__avx512, finish_cos_f64__avx512,
-                                      scan_topk_f64__avx512, select_le_f64__avx512};
+                                      scan_topk_f64__avx512, select_le_f64__avx512,
+                                      exact_sq_f64__avx512, sqnorm_f64__avx512};
 }

@@ -95,16 +95,6 @@ static double FML_T(recompute_ratio)(int64_t d, double target)
  * (knn candidate check, radius margin): the worst case of a d-long sum. */
 static double FML_T(bound_factor)(int64_t d) { return ((double)d + 16.0) * FML_U; }
 
-static double FML_T(exact_sq)(const FT *restrict x, const FT *restrict y, int64_t d)
-{
-    double s = 0;
-    for (int64_t p = 0; p < d; p++) {
-        const double t = (double)x[p] - (double)y[p];
-        s += t * t;
-    }
-    return s;
-}
-
 /* exact distance-space value of (i, j) for a GEMM metric: sqeuclidean for both
  * euclidean flavours, 1 - cos, minus the dot product, or the KL divergence */
 static double FML_T(exact)(const CTX *c, int64_t i, int64_t j)
@@ -114,7 +104,7 @@ static double FML_T(exact)(const CTX *c, int64_t i, int64_t j)
     switch (c->metric) {
     case FML_METRIC_SQEUCLIDEAN:
     case FML_METRIC_EUCLIDEAN:
-        return FML_T(exact_sq)(x, y, d);
+        return c->kt->exact_sq(x, y, d);
     case FML_METRIC_COSINE: {
         const double nx = c->nx[i], ny = c->ny[j];
         if (nx == 0 || ny == 0) return 1.0;
@@ -218,6 +208,7 @@ static void *FML_T(alloc)(int64_t count, size_t item, int *ok)
 static void FML_T(row_norms)(const FT *src, int64_t rows, int64_t d, const double *shift, FT *dst,
                              int squared, double *norm, FT *normf, int64_t n_threads)
 {
+    const KT *kt = FML_T(kernels)();
     const int nt = FML_T(prep_threads)(n_threads, rows, (double)rows * (double)d);
     (void)nt;
 #pragma omp parallel for schedule(static) num_threads(nt)
@@ -232,7 +223,7 @@ static void FML_T(row_norms)(const FT *src, int64_t rows, int64_t d, const doubl
                 s += (double)t * (double)t;
             }
         } else {
-            for (int64_t p = 0; p < d; p++) s += (double)r[p] * (double)r[p];
+            s = kt->sqnorm(r, d);
         }
         norm[i] = squared ? s : sqrt(s);
         if (normf) normf[i] = (FT)norm[i];

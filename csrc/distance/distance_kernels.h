@@ -40,6 +40,9 @@ typedef struct {
     /* the j with key[j] <= thr, into cols; returns how many */
     int64_t (*select_le)(const float *g, int64_t nb, const float *bias, float scale, float thr,
                          int32_t *cols);
+    /* sum (x - y)^2 and sum x^2 in float64 (8 fixed partial sums: same bits at every level) */
+    double (*exact_sq)(const float *x, const float *y, int64_t d);
+    double (*sqnorm)(const float *x, int64_t d);
 } fml_distance_kernels_f32;
 
 typedef struct {
@@ -58,6 +61,8 @@ typedef struct {
                       double *hv, int64_t *hi, int64_t kk);
     int64_t (*select_le)(const double *g, int64_t nb, const double *bias, double scale,
                          double thr, int32_t *cols);
+    double (*exact_sq)(const double *x, const double *y, int64_t d);
+    double (*sqnorm)(const double *x, int64_t d);
 } fml_distance_kernels_f64;
 
 void fml_distance_kernels_scalar(fml_distance_kernels_f32 *k32, fml_distance_kernels_f64 *k64);
