@@ -35,9 +35,10 @@ from fastml.tree._binning import BinMapper
 
 
 def _weighted_quantile(x, w, q):
-    """The q-quantile of x (weights w or None): the first value whose weighted CDF reaches q."""
+    """The q-quantile of x: numpy's (linear) quantile without weights, else the first
+    value whose weighted CDF reaches q."""
     if w is None:
-        return float(np.quantile(x, q, method="inverted_cdf")) if x.size else 0.0
+        return float(np.quantile(x, q)) if x.size else 0.0     # linear: the usual median
     order = np.argsort(x, kind="stable")
     cw = np.cumsum(w[order])
     if cw[-1] <= 0:
