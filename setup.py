@@ -116,6 +116,7 @@ FAMILIES = {
     "kmeans": ["kmeans"],
     "trees": ["trees"],
     "distance": ["distance"],
+    "attention": ["attention"],
 }
 
 directives = {"language_level": 3, "boundscheck": DEBUG, "wraparound": False,

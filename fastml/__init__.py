@@ -10,7 +10,8 @@ from fastml._config import show_config, simd_level
 from fastml._profiler import profile
 from fastml import linalg
 from fastml import metrics, neighbors
+from fastml import nn
 from fastml import tree, ensemble
 
 __all__ = ["__version__", "get_num_threads", "set_num_threads", "threads", "show_config",
-           "simd_level", "profile", "linalg", "metrics", "neighbors", "tree", "ensemble"]
+           "simd_level", "profile", "linalg", "metrics", "neighbors", "nn", "tree", "ensemble"]

@@ -159,3 +159,59 @@ def best_split_exhaustive(bins, n_bins, g, h, lam=0.0, min_child_weight=0.0, min
                 if best[1] < 0 or gain > best[0] + 1e-12 * max(1.0, abs(best[0])):
                     best = (gain, f, b, ml)
     return best
+
+
+# ---- attention and transformer kernels (fastml.nn.functional) --------------------
+
+def sdpa(q, k, v, mask=None, causal=False, scale=None, gqa=False, return_lse=False):
+    """softmax(q k^T * scale + mask) v in float64 with the full L x S matrix.
+
+    mask: bool (True = attend) or additive float, broadcast like PyTorch;
+    causal: query i attends keys j <= i; a row with no key gives 0 (lse -inf)."""
+    q, k, v = (np.asarray(x, dtype=np.float64) for x in (q, k, v))
+    if gqa:
+        group = q.shape[-3] // k.shape[-3]
+        k, v = np.repeat(k, group, axis=-3), np.repeat(v, group, axis=-3)
+    L, S = q.shape[-2], k.shape[-2]
+    scale = 1.0 / np.sqrt(q.shape[-1]) if scale is None else scale
+    s = np.matmul(q, np.swapaxes(k, -1, -2)) * scale
+    if mask is not None:
+        mask = np.asarray(mask)
+        s = np.where(mask, s, -np.inf) if mask.dtype == bool else s + mask
+    if causal:
+        s = np.where(np.tril(np.ones((L, S), dtype=bool)), s, -np.inf)
+    m = s.max(axis=-1, keepdims=True) if S else np.full(s.shape[:-1] + (1,), -np.inf)
+    m = np.where(np.isfinite(m), m, 0.0)
+    p = np.exp(s - m)
+    total = p.sum(axis=-1, keepdims=True)
+    safe = np.where(total > 0, total, 1.0)
+    out = np.where(total > 0, np.matmul(p / safe, v), 0.0)
+    if not return_lse:
+        return out
+    with np.errstate(divide="ignore"):
+        lse = np.where(total[..., 0] > 0, np.log(safe[..., 0]) + m[..., 0], -np.inf)
+    return out, lse
+
+
+def sdpa_backward(dout, q, k, v, mask=None, causal=False, scale=None):
+    """Gradients of sdpa (no dropout) by the textbook formulas, float64."""
+    q, k, v, dout = (np.asarray(x, dtype=np.float64) for x in (q, k, v, dout))
+    L, S = q.shape[-2], k.shape[-2]
+    scale = 1.0 / np.sqrt(q.shape[-1]) if scale is None else scale
+    s = np.matmul(q, np.swapaxes(k, -1, -2)) * scale
+    if mask is not None:
+        mask = np.asarray(mask)
+        s = np.where(mask, s, -np.inf) if mask.dtype == bool else s + mask
+    if causal:
+        s = np.where(np.tril(np.ones((L, S), dtype=bool)), s, -np.inf)
+    m = s.max(axis=-1, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    p = np.exp(s - m)
+    total = p.sum(axis=-1, keepdims=True)
+    p = np.where(total > 0, p / np.where(total > 0, total, 1.0), 0.0)
+    dv = np.matmul(np.swapaxes(p, -1, -2), dout)
+    dp = np.matmul(dout, np.swapaxes(v, -1, -2))
+    ds = p * (dp - (dp * p).sum(axis=-1, keepdims=True))
+    dq = np.matmul(ds, k) * scale
+    dk = np.matmul(np.swapaxes(ds, -1, -2), q) * scale
+    return dq, dk, dv

@@ -1,0 +1,14 @@
+/* Fills one dtype's attention kernel table with this ISA file's instances.
+ * No include guard: included once per (ISA, dtype) after the bodies; expects
+ * ISA, SFX, MR, NV, VL and the table pointer `t`. */
+t->mr = MR;
+t->nr = NV * VL;
+t->ukr = FML_FN(attn_ukr);
+t->ukr_rowa = FML_FN(attn_ukr_rowa);
+t->row_max = FML_FN(row_max);
+t->row_add_max = FML_FN(row_add_max);
+t->row_exp2_sum = FML_FN(row_exp2_sum);
+t->row_exp2 = FML_FN(row_exp2);
+t->row_scale = FML_FN(row_scale);
+t->row_dsoftmax = FML_FN(row_dsoftmax);
+t->row_dot = FML_FN(row_dot);

@@ -1,0 +1,278 @@
+/* attention_impl.h: dtype-generic attention drivers (packing, blocking, online
+ * softmax, threads).  No include guard: included once per dtype by attention.c
+ * with FT and SFX set.  The structure and contracts are in attention.h; the
+ * per-ISA micro-kernels and row kernels come from the table (attention_kernels.h).
+ *
+ * Index picture of one forward task (MR-row query panels, NR-wide key panels):
+ *
+ *            key block k0 .. k0+kb  (kb <= FML_ATTN_KB, a multiple of NR)
+ *           +------+------+------+--
+ *  panel 0  | ukr  | ukr  | ukr  |     tile rows: S, then P in place
+ *  panel 1  | ukr  | ukr  | ukr  |     (leading dim FML_ATTN_TILE_LD)
+ *  ...      +------+------+------+--
+ *
+ *  A = Q panel packed (scale*log2e folded in), B = K^T packed per head in NR-key
+ *  panels; then acc (rows x Evp) += P (rows x kb) V_blk, B = V packed per head
+ *  in NR-column panels (Evp = Ev rounded up to NR).
+ */
+
+#define KT FML_T(fml_attention_kernels)
+
+/* Packed K^T of one head: ceil(S/nr) panels of E x nr (keys past S are zero). */
+static int64_t FML_T(kpack_len)(const KT *kt, int64_t S, int64_t E)
+{
+    return (S + kt->nr - 1) / kt->nr * kt->nr * E;
+}
+
+/* Packed V of one head: ceil(Ev/nr) panels of S x nr (columns past Ev are zero). */
+static int64_t FML_T(vpack_len)(const KT *kt, int64_t S, int64_t Ev)
+{
+    return (Ev + kt->nr - 1) / kt->nr * kt->nr * S;
+}
+
+static void FML_T(pack_kt)(const KT *kt, int64_t S, int64_t E, const FT *restrict k, int64_t ldk,
+                           FT *restrict dst)
+{
+    const int64_t nr = kt->nr;
+    for (int64_t j0 = 0; j0 < S; j0 += nr) {
+        FT *restrict panel = dst + (j0 / nr) * E * nr;
+        const int64_t nv = FML_MIN(nr, S - j0);
+        for (int64_t j = 0; j < nv; j++) {
+            const FT *restrict row = k + (j0 + j) * ldk;
+            for (int64_t p = 0; p < E; p++) panel[p * nr + j] = row[p];
+        }
+        for (int64_t p = 0; p < E; p++)
+            for (int64_t j = nv; j < nr; j++) panel[p * nr + j] = 0;
+    }
+}
+
+static void FML_T(pack_v)(const KT *kt, int64_t S, int64_t Ev, const FT *restrict v, int64_t ldv,
+                          FT *restrict dst)
+{
+    const int64_t nr = kt->nr;
+    for (int64_t c0 = 0; c0 < Ev; c0 += nr) {
+        FT *restrict panel = dst + (c0 / nr) * S * nr;
+        const int64_t nv = FML_MIN(nr, Ev - c0);
+        for (int64_t p = 0; p < S; p++) {
+            const FT *restrict row = v + p * ldv + c0;
+            for (int64_t j = 0; j < nv; j++) panel[p * nr + j] = row[j];
+            for (int64_t j = nv; j < nr; j++) panel[p * nr + j] = 0;
+        }
+    }
+}
+
+/* Q rows [r0, r0 + rows) of one head into MR-row panels, times c; rows past
+ * `rows` are zero: dst[ip*mr*E + p*mr + i] = c * Q[r0 + ip*mr + i, p]. */
+static void FML_T(pack_q)(const KT *kt, int64_t rows, int64_t E, const FT *restrict q,
+                          int64_t ldq, FT c, FT *restrict dst)
+{
+    const int64_t mr = kt->mr;
+    for (int64_t i0 = 0; i0 < rows; i0 += mr) {
+        FT *restrict panel = dst + (i0 / mr) * mr * E;
+        const int64_t mv = FML_MIN(mr, rows - i0);
+        for (int64_t i = 0; i < mv; i++) {
+            const FT *restrict row = q + (i0 + i) * ldq;
+            for (int64_t p = 0; p < E; p++) panel[p * mr + i] = c * row[p];
+        }
+        for (int64_t p = 0; p < E; p++)
+            for (int64_t i = mv; i < mr; i++) panel[p * mr + i] = 0;
+    }
+}
+
+/* x[0:n] *= keep(stream, j0 + j) / (1 - p), dropped entries 0. */
+static void FML_T(row_dropout)(FT *restrict x, int64_t n, uint64_t row_key, int64_t j0,
+                               uint32_t threshold, FT inv_keep)
+{
+    for (int64_t j = 0; j < n; j++)
+        x[j] = fml_rng_u32(row_key, (uint64_t)(j0 + j)) >= threshold ? x[j] * inv_keep : (FT)0;
+}
+
+/* Per-thread scratch of one forward task, in elements. */
+typedef struct {
+    int64_t qpack, tile, acc, m, l;
+} FML_T(fwd_scratch);
+
+static int64_t FML_T(fwd_scratch_layout)(const KT *kt, int64_t rows_max, int64_t E, int64_t Evp,
+                                         FML_T(fwd_scratch) *lay)
+{
+    const int64_t rows = (rows_max + kt->mr - 1) / kt->mr * kt->mr;
+    int64_t at = 0;
+    /* each piece starts on a 64-byte line */
+#define FML_ATTN_PLACE(field, len) lay->field = at; at += ((len) + 15) / 16 * 16
+    FML_ATTN_PLACE(qpack, rows * FML_MAX(E, 1));
+    FML_ATTN_PLACE(tile, rows * FML_ATTN_TILE_LD);
+    FML_ATTN_PLACE(acc, rows * Evp);
+    FML_ATTN_PLACE(m, rows);
+    FML_ATTN_PLACE(l, rows);
+#undef FML_ATTN_PLACE
+    return at;
+}
+
+/* One forward task: problem t, query rows [r0, r1). */
+static void FML_T(forward_task)(const KT *kt, const fml_attention_args *ar, const FT *q,
+                                const FT *mask, FT *out, FT *lse, const FT *kpack,
+                                const FT *vpack, int64_t t, int64_t r0, int64_t r1, FT *ws,
+                                const FML_T(fwd_scratch) *lay, int64_t kb_max)
+{
+    const int64_t mr = kt->mr, nr = kt->nr, LD = FML_ATTN_TILE_LD;
+    const int64_t L = ar->L, S = ar->S, E = ar->E, Ev = ar->Ev;
+    const int64_t Evp = (Ev + nr - 1) / nr * nr, rows = r1 - r0, np = (rows + mr - 1) / mr;
+    const int causal = ar->causal;
+    FT *restrict qp = ws + lay->qpack, *restrict tile = ws + lay->tile, *restrict acc = ws + lay->acc;
+    FT *restrict mrun = ws + lay->m, *restrict lrun = ws + lay->l;
+    const FT log2e = (FT)1.4426950408889634074;
+    const int dropout = ar->dropout_p > 0;
+    const uint32_t threshold = dropout ? fml_rng_threshold(ar->dropout_p) : 0;
+    const FT inv_keep = dropout ? (FT)(1.0 / (1.0 - ar->dropout_p)) : (FT)1;
+
+    FML_T(pack_q)(kt, rows, E, q + ar->q_off[t] + r0 * ar->ldq, ar->ldq,
+                  (FT)(ar->scale * 1.4426950408889634074), qp);
+    for (int64_t i = 0; i < np * mr; i++) {
+        mrun[i] = -(FT)INFINITY;
+        lrun[i] = 0;
+    }
+    for (int64_t i = 0; i < np * mr * Evp; i++) acc[i] = 0;
+
+    const int64_t kend = causal ? FML_MIN(S, r1) : S;
+    for (int64_t k0 = 0; k0 < kend; k0 += kb_max) {
+        const int64_t kb = FML_MIN(kb_max, kend - k0);
+        /* S tiles: B (a K^T panel, E x NR) stays in L1 across the query panels */
+        for (int64_t j = 0; j < kb; j += nr) {
+            const FT *bp = kpack + ((k0 + j) / nr) * E * nr;
+            for (int64_t ip = 0; ip < np; ip++) {
+                const int64_t last = FML_MIN(r0 + (ip + 1) * mr, r1) - 1;
+                if (causal && k0 + j > last) continue;  /* panel entirely above the diagonal */
+                kt->ukr(E, qp + ip * mr * E, mr, bp, tile + ip * mr * LD + j, LD, mr, nr, 0);
+            }
+        }
+        /* online softmax, row by row */
+        for (int64_t ip = 0; ip < np; ip++) {
+            const int64_t mv = FML_MIN(mr, rows - ip * mr);
+            const int64_t klim = causal ? FML_MIN(kb, r0 + ip * mr + mv - k0) : kb;
+            for (int64_t i = ip * mr; i < ip * mr + mv && klim > 0; i++) {
+                const int64_t r = r0 + i;
+                FT *restrict x = tile + i * LD;
+                const int64_t nvalid = causal ? FML_MIN(kb, r + 1 - k0) : kb;
+                if (nvalid <= 0) {
+                    for (int64_t j = 0; j < klim; j++) x[j] = 0;
+                    continue;
+                }
+                FT mx;
+                if (mask != NULL)
+                    mx = kt->row_add_max(x, mask + ar->mask_off[t] + r * ar->mask_ld + k0, log2e,
+                                         nvalid);
+                else
+                    mx = kt->row_max(x, nvalid);
+                const FT mold = mrun[i], mnew = mx > mold ? mx : mold;
+                if (mnew == -(FT)INFINITY) {            /* every key so far masked out */
+                    for (int64_t j = 0; j < klim; j++) x[j] = 0;
+                    continue;
+                }
+                const FT alpha = mold == -(FT)INFINITY ? (FT)0 : (FT)exp2((double)(mold - mnew));
+                const FT s = kt->row_exp2_sum(x, mnew, nvalid);
+                for (int64_t j = nvalid; j < klim; j++) x[j] = 0;
+                lrun[i] = lrun[i] * alpha + s;
+                mrun[i] = mnew;
+                if (alpha != 1 && mold != -(FT)INFINITY) kt->row_scale(acc + i * Evp, alpha, Evp);
+                if (dropout)
+                    FML_T(row_dropout)(x, nvalid, fml_rng_row_key(ar->seed, (uint64_t)(t * L + r)),
+                                       k0, threshold, inv_keep);
+            }
+        }
+        /* acc += P V_blk: B (a V panel, kb x NR) stays in L1 across the query panels */
+        for (int64_t c0 = 0; c0 < Evp; c0 += nr) {
+            const FT *bp = vpack + (c0 / nr) * S * nr + k0 * nr;
+            for (int64_t ip = 0; ip < np; ip++) {
+                const int64_t mv = FML_MIN(mr, rows - ip * mr);
+                const int64_t klim = causal ? FML_MIN(kb, r0 + ip * mr + mv - k0) : kb;
+                if (klim <= 0) continue;
+                kt->ukr_rowa(klim, tile + ip * mr * LD, bp, acc + ip * mr * Evp + c0, Evp, mr, nr, 1);
+            }
+        }
+    }
+    /* out = acc / l; lse = ln 2 * (m + log2 l) */
+    for (int64_t i = 0; i < rows; i++) {
+        const FT l = lrun[i];
+        const FT inv = l > 0 ? (FT)1 / l : (FT)0;
+        FT *restrict o = out + (t * L + r0 + i) * Ev;
+        for (int64_t e = 0; e < Ev; e++) o[e] = acc[i * Evp + e] * inv;
+        if (lse != NULL)
+            lse[t * L + r0 + i] = l > 0 ? (FT)(0.69314718055994530942 * ((double)mrun[i] + log2((double)l)))
+                                        : -(FT)INFINITY;
+    }
+}
+
+/* Rows of one forward task: a multiple of MR near FML_ATTN_QROWS, the query
+ * rows shared out evenly (a fixed decomposition: depends on L and MR only). */
+static int64_t FML_T(task_rows)(const KT *kt, int64_t L)
+{
+    const int64_t mr = kt->mr;
+    const int64_t target = FML_MAX(mr, FML_ATTN_QROWS / mr * mr);
+    const int64_t n_tasks = (L + target - 1) / target;
+    const int64_t rows = (L + n_tasks - 1) / n_tasks;
+    return (rows + mr - 1) / mr * mr;
+}
+
+int FML_T(fml_attention_forward)(const fml_attention_args *ar, const FT *q, const FT *k,
+                                 const FT *v, const FT *mask, FT *out, FT *lse, int64_t n_threads)
+{
+    const KT *kt = FML_T(fml_attention_kernels_get)();
+    const int64_t B = ar->batch, L = ar->L, S = ar->S, E = ar->E, Ev = ar->Ev, nr = kt->nr;
+    if (B <= 0 || L <= 0 || Ev <= 0) return FML_OK;
+    const int64_t Evp = (Ev + nr - 1) / nr * nr;
+    const int64_t kb_max = FML_MIN(FML_ATTN_KB, FML_ATTN_TILE_LD - 16) / nr * nr;
+    const int64_t rows_max = FML_T(task_rows)(kt, L), n_qt = (L + rows_max - 1) / rows_max;
+    const int64_t klen = FML_T(kpack_len)(kt, S, E), vlen = FML_T(vpack_len)(kt, S, Ev);
+    const int64_t per_head = (klen + 15) / 16 * 16 + (vlen + 15) / 16 * 16;
+    /* heads packed together (a wave): enough tasks to share, bounded memory */
+    const int64_t wave = FML_MAX(1, FML_MIN(B, FML_ATTN_PACK_BUDGET / (int64_t)sizeof(FT) /
+                                                   FML_MAX(per_head, 1)));
+    FML_T(fwd_scratch) lay;
+    const int64_t ws_len = FML_T(fwd_scratch_layout)(kt, rows_max, E, Evp, &lay);
+    const double work = 2.0 * (double)B * (double)L * (double)S * (double)(E + Ev) *
+                        attn_causal_fraction(ar->causal, L, S) * (double)(sizeof(FT) / sizeof(float));
+    const int nt = fml_threads_for(n_threads, FML_MIN(B, wave) * n_qt, work, FML_ATTN_MIN_FLOPS_PER_THREAD);
+    int ok = 1;
+    const size_t pack_bytes = fml_mul_size(fml_mul_size((size_t)wave, (size_t)per_head, &ok), sizeof(FT), &ok);
+    FT *packed = ok ? (FT *)fml_scratch_alloc(pack_bytes) : NULL;
+    if (packed == NULL) return FML_ENOMEM;
+    (void)nt;
+    int err = FML_OK;
+#pragma omp parallel num_threads(nt) reduction(| : err)
+    {
+        FT *ws = (FT *)fml_scratch_thread(FML_ATTN_SCRATCH_SLOT, (size_t)ws_len * sizeof(FT));
+        if (ws == NULL) err |= FML_ENOMEM;
+        for (int64_t w0 = 0; w0 < B; w0 += wave) {
+            const int64_t wn = FML_MIN(wave, B - w0);
+#pragma omp for schedule(dynamic, 1)
+            for (int64_t job = 0; job < 2 * wn; job++) {
+                const int64_t t = w0 + job / 2;
+                FT *dst = packed + (job / 2) * per_head;
+                if (job % 2 == 0)
+                    FML_T(pack_kt)(kt, S, E, k + ar->k_off[t], ar->ldk, dst);
+                else
+                    FML_T(pack_v)(kt, S, Ev, v + ar->v_off[t], ar->ldv, dst + (klen + 15) / 16 * 16);
+            }
+            /* expensive (late, for causal) query blocks first: better balance */
+#pragma omp for schedule(dynamic, 1)
+            for (int64_t task = 0; task < wn * n_qt; task++) {
+                if (ws == NULL) continue;
+                const int64_t h = task % wn, qi = n_qt - 1 - task / wn, t = w0 + h;
+                const int64_t r0 = qi * rows_max, r1 = FML_MIN(L, r0 + rows_max);
+                const FT *kp = packed + h * per_head;
+                FML_T(forward_task)(kt, ar, q, mask, out, lse, kp, kp + (klen + 15) / 16 * 16, t, r0,
+                                    r1, ws, &lay, kb_max);
+            }
+        }
+    }
+    fml_scratch_free(packed);
+    return err;
+}
+
+#undef KT
+int FML_T(fml_attention_backward)(const fml_attention_args *ar, const FT *q, const FT *k,
+                                  const FT *v, const FT *mask, const FT *out, const FT *lse,
+                                  const FT *dout, FT *dq, FT *dk, FT *dv, int64_t n_threads)
+{
+    return FML_EINVAL;
+}

@@ -1,0 +1,203 @@
+/* attention_rows_impl.h: vector exponentials and the row kernels of the online
+ * softmax (contracts in attention_kernels.h), over the ISA file's vocabulary:
+ *
+ *   VT VL VSET1 VLOADU VSTOREU VFMA VADD VSUB VMUL
+ *   VMAX(a, b), VMIN(a, b)   x86 semantics: b when either is NaN (so NaN input stays NaN)
+ *   VROUND(x)                round to nearest integer (as a float)
+ *   VSCALEF(p, n)            p * 2^n for integral n >= min exponent (overflow gives inf)
+ *   VZERO_IF_LT(v, x, lo)    v where x >= lo (or x is NaN), else 0
+ *   VHMAX(v), VHSUM(v)       horizontal max / sum (fixed order per ISA)
+ *   VLOAD_TAIL(p, n, fill)   lanes [0, n) from p, the rest `fill`; VSTORE_TAIL(p, v, n)
+ *   FML_ATTN_F64             1 for double (picks the polynomial)
+ *
+ * exp(x) = 2^n * e^r with n = round(x log2 e), r = x - n ln2 (two-constant
+ * Cody-Waite reduction with FMA, |r| <= ln2/2), e^r a near-minimax polynomial
+ * (Chebyshev fit on [-ln2/2, ln2/2]: degree 6, error 2e-9 for float32; degree
+ * 11, error 3e-18 for float64).  exp2(x) = 2^n * e^((x - n) ln2), the reduction
+ * x - n being exact.  Relative error about 1-2 ulp; inputs are clamped first, so
+ * +inf gives inf and NaN stays NaN.  Results below the smallest normal number
+ * (2^-126 resp. 2^-1022) are flushed to exactly 0, and -inf gives 0: producing
+ * a subnormal costs a microcode assist of ~150 cycles on x86 (a fully masked
+ * block of scores ran 2x slower), and such tiny probabilities vanish anyway.
+ *
+ * No include guard: included once per (ISA, dtype). */
+
+#if FML_ATTN_F64
+#define EXP2_LO (-1022.0)
+#define EXP2_HI 1025.0
+#define EXP_LO (-708.3)   /* above -1022 ln 2: e^r 2^n stays normal */
+#define EXP_HI 710.0
+#define LN2_HI 0x1.62e42fefa39efp-1
+#define LN2_LO 0x1.abc9e3b39803fp-56
+#define LOG2E 0x1.71547652b82fep+0
+#else
+#define EXP2_LO (-126.0f)
+#define EXP2_HI 129.0f
+#define EXP_LO (-87.3f)    /* above -126 ln 2: e^r 2^n stays normal */
+#define EXP_HI 89.0f
+#define LN2_HI 0x1.62e430p-1f
+#define LN2_LO (-0x1.05c610p-29f)
+#define LOG2E 0x1.715476p+0f
+#endif
+
+/* e^r for |r| <= ln2/2 (Horner with FMA). */
+static inline __attribute__((always_inline)) VT FML_FN(exp_poly)(VT r)
+{
+#if FML_ATTN_F64
+    VT p = VSET1(0x1.af631d0059becp-26);
+    p = VFMA(p, r, VSET1(0x1.28b4057f44145p-22));
+    p = VFMA(p, r, VSET1(0x1.71ddf5749d126p-19));
+    p = VFMA(p, r, VSET1(0x1.a01991ac8730ap-16));
+    p = VFMA(p, r, VSET1(0x1.a01a01b14378fp-13));
+    p = VFMA(p, r, VSET1(0x1.6c16c187fbe02p-10));
+    p = VFMA(p, r, VSET1(0x1.111111110f225p-7));
+    p = VFMA(p, r, VSET1(0x1.555555554f0cfp-5));
+    p = VFMA(p, r, VSET1(0x1.555555555555ap-3));
+    p = VFMA(p, r, VSET1(0x1.0000000000011p-1));
+    p = VFMA(p, r, VSET1(1.0));
+    return VFMA(p, r, VSET1(1.0));
+#else
+    VT p = VSET1(0x1.6d7532p-10f);
+    p = VFMA(p, r, VSET1(0x1.126fa6p-7f));
+    p = VFMA(p, r, VSET1(0x1.5554acp-5f));
+    p = VFMA(p, r, VSET1(0x1.555404p-3f));
+    p = VFMA(p, r, VSET1(0x1.0p-1f));
+    p = VFMA(p, r, VSET1(1.0f));
+    return VFMA(p, r, VSET1(1.0f));
+#endif
+}
+
+/* 2^x */
+static inline __attribute__((always_inline)) VT FML_FN(vexp2)(VT x0)
+{
+    VT x = VMAX(VSET1(EXP2_LO), x0);
+    x = VMIN(VSET1(EXP2_HI), x);
+    const VT n = VROUND(x);
+    const VT r = VMUL(VSUB(x, n), VSET1(LN2_HI));
+    return VZERO_IF_LT(VSCALEF(FML_FN(exp_poly)(r), n), x0, VSET1(EXP2_LO));
+}
+
+/* e^x */
+static inline __attribute__((always_inline)) VT FML_FN(vexp)(VT x0)
+{
+    VT x = VMAX(VSET1(EXP_LO), x0);
+    x = VMIN(VSET1(EXP_HI), x);
+    const VT n = VROUND(VMUL(x, VSET1(LOG2E)));
+    VT r = VFMA(n, VSET1(-LN2_HI), x);
+    r = VFMA(n, VSET1(-LN2_LO), r);
+    return VZERO_IF_LT(VSCALEF(FML_FN(exp_poly)(r), n), x0, VSET1(EXP_LO));
+}
+
+static FT FML_FN(row_max)(const FT *restrict x, int64_t n)
+{
+    VT m0 = VSET1(-(FT)INFINITY), m1 = m0;
+    int64_t j = 0;
+    for (; j + 2 * VL <= n; j += 2 * VL) {
+        m0 = VMAX(VLOADU(x + j), m0);
+        m1 = VMAX(VLOADU(x + j + VL), m1);
+    }
+    for (; j + VL <= n; j += VL) m0 = VMAX(VLOADU(x + j), m0);
+    if (j < n) m1 = VMAX(VLOAD_TAIL(x + j, n - j, -(FT)INFINITY), m1);
+    return VHMAX(VMAX(m0, m1));
+}
+
+static FT FML_FN(row_add_max)(FT *restrict x, const FT *restrict mask, FT c, int64_t n)
+{
+    const VT cv = VSET1(c);
+    VT m0 = VSET1(-(FT)INFINITY), m1 = m0;
+    int64_t j = 0;
+    for (; j + 2 * VL <= n; j += 2 * VL) {
+        const VT a = VFMA(VLOADU(mask + j), cv, VLOADU(x + j));
+        const VT b = VFMA(VLOADU(mask + j + VL), cv, VLOADU(x + j + VL));
+        VSTOREU(x + j, a);
+        VSTOREU(x + j + VL, b);
+        m0 = VMAX(a, m0);
+        m1 = VMAX(b, m1);
+    }
+    for (; j + VL <= n; j += VL) {
+        const VT a = VFMA(VLOADU(mask + j), cv, VLOADU(x + j));
+        VSTOREU(x + j, a);
+        m0 = VMAX(a, m0);
+    }
+    if (j < n) {
+        const VT a = VFMA(VLOAD_TAIL(mask + j, n - j, 0), cv, VLOAD_TAIL(x + j, n - j, 0));
+        VSTORE_TAIL(x + j, a, n - j);
+        m1 = VMAX(VLOAD_TAIL(x + j, n - j, -(FT)INFINITY), m1);
+    }
+    return VHMAX(VMAX(m0, m1));
+}
+
+static FT FML_FN(row_exp2_sum)(FT *restrict x, FT m, int64_t n)
+{
+    const VT mv = VSET1(m);
+    VT s0 = VSET1(0), s1 = s0;
+    int64_t j = 0;
+    for (; j + 2 * VL <= n; j += 2 * VL) {
+        const VT a = FML_FN(vexp2)(VSUB(VLOADU(x + j), mv));
+        const VT b = FML_FN(vexp2)(VSUB(VLOADU(x + j + VL), mv));
+        VSTOREU(x + j, a);
+        VSTOREU(x + j + VL, b);
+        s0 = VADD(s0, a);
+        s1 = VADD(s1, b);
+    }
+    for (; j + VL <= n; j += VL) {
+        const VT a = FML_FN(vexp2)(VSUB(VLOADU(x + j), mv));
+        VSTOREU(x + j, a);
+        s0 = VADD(s0, a);
+    }
+    if (j < n) {
+        /* lanes past n hold -inf, so they add exp2(-inf) = 0 */
+        const VT a = FML_FN(vexp2)(VSUB(VLOAD_TAIL(x + j, n - j, -(FT)INFINITY), mv));
+        VSTORE_TAIL(x + j, a, n - j);
+        s1 = VADD(s1, a);
+    }
+    return VHSUM(VADD(s0, s1));
+}
+
+static void FML_FN(row_exp2)(FT *restrict x, FT m, int64_t n)
+{
+    const VT mv = VSET1(m);
+    int64_t j = 0;
+    for (; j + VL <= n; j += VL) VSTOREU(x + j, FML_FN(vexp2)(VSUB(VLOADU(x + j), mv)));
+    if (j < n)
+        VSTORE_TAIL(x + j, FML_FN(vexp2)(VSUB(VLOAD_TAIL(x + j, n - j, 0), mv)), n - j);
+}
+
+static void FML_FN(row_scale)(FT *restrict x, FT a, int64_t n)
+{
+    const VT av = VSET1(a);
+    int64_t j = 0;
+    for (; j + VL <= n; j += VL) VSTOREU(x + j, VMUL(VLOADU(x + j), av));
+    if (j < n) VSTORE_TAIL(x + j, VMUL(VLOAD_TAIL(x + j, n - j, 0), av), n - j);
+}
+
+static void FML_FN(row_dsoftmax)(FT *restrict x, const FT *restrict p, FT d, int64_t n)
+{
+    const VT dv = VSET1(d);
+    int64_t j = 0;
+    for (; j + VL <= n; j += VL) VSTOREU(x + j, VMUL(VLOADU(p + j), VSUB(VLOADU(x + j), dv)));
+    if (j < n)
+        VSTORE_TAIL(x + j, VMUL(VLOAD_TAIL(p + j, n - j, 0), VSUB(VLOAD_TAIL(x + j, n - j, 0), dv)),
+                    n - j);
+}
+
+static FT FML_FN(row_dot)(const FT *restrict x, const FT *restrict y, int64_t n)
+{
+    VT s0 = VSET1(0), s1 = s0;
+    int64_t j = 0;
+    for (; j + 2 * VL <= n; j += 2 * VL) {
+        s0 = VFMA(VLOADU(x + j), VLOADU(y + j), s0);
+        s1 = VFMA(VLOADU(x + j + VL), VLOADU(y + j + VL), s1);
+    }
+    for (; j + VL <= n; j += VL) s0 = VFMA(VLOADU(x + j), VLOADU(y + j), s0);
+    if (j < n) s1 = VFMA(VLOAD_TAIL(x + j, n - j, 0), VLOAD_TAIL(y + j, n - j, 0), s1);
+    return VHSUM(VADD(s0, s1));
+}
+
+#undef EXP2_LO
+#undef EXP2_HI
+#undef EXP_LO
+#undef EXP_HI
+#undef LN2_HI
+#undef LN2_LO
+#undef LOG2E

@@ -1,0 +1,23 @@
+/* Closes one vector vocabulary of attention_ukr_impl.h / attention_rows_impl.h. */
+#undef FML_ATTN_F64
+#undef VT
+#undef VL
+#undef NV
+#undef MR
+#undef VZERO
+#undef VLOADU
+#undef VSTOREU
+#undef VSET1
+#undef VFMA
+#undef VADD
+#undef VSUB
+#undef VMUL
+#undef VMAX
+#undef VMIN
+#undef VROUND
+#undef VSCALEF
+#undef VZERO_IF_LT
+#undef VHMAX
+#undef VHSUM
+#undef VLOAD_TAIL
+#undef VSTORE_TAIL
