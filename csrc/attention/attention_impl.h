@@ -269,10 +269,204 @@ int FML_T(fml_attention_forward)(const fml_attention_args *ar, const FT *q, cons
     return err;
 }
 
-#undef KT
+/* ---- backward --------------------------------------------------------------
+ *
+ * One task per problem (its dK and dV accumulate over every query block, so a
+ * task owns them: no atomics, a fixed order).  Per query block of rows (MR-row
+ * panels) and key block:
+ *
+ *   S  = Q K^T                 ukr      A = Q panels (scale*log2e), B = K^T panels
+ *   P  = exp2(S - lse*log2e)   rows (mask added first; causal and padding zeros)
+ *   dP = dO V^T                ukr      A = dO panels, B = V^T panels
+ *   dV += P^T dO               ukr      A = P^T read from the tile (acs = LD), B = dO rows
+ *   dS = P * (dP - D)          rows     (dropout: P and dP through the keep mask)
+ *   dK += dS^T Q               ukr      A = dS^T from the tile, B = Q rows
+ *   dQ += dS K                 ukr_rowa A = dS rows in place, B = K rows
+ *
+ * dQ and dK are scaled by `scale` when written.
+ */
+
+/* Per-thread scratch of one backward task, in elements. */
+typedef struct {
+    int64_t kt_pack, vt_pack, k_rows, dk, dv, qa, qb, doa, dob, p, dp, pd, dq, d, lse2;
+} FML_T(bwd_scratch);
+
+static int64_t FML_T(bwd_scratch_layout)(const KT *kt, int64_t S, int64_t E, int64_t Ev,
+                                         int64_t qrows, FML_T(bwd_scratch) *lay)
+{
+    const int64_t mr = kt->mr, nr = kt->nr;
+    const int64_t Ep = (E + nr - 1) / nr * nr, Evp = (Ev + nr - 1) / nr * nr;
+    const int64_t Sr = (S + mr - 1) / mr * mr, rows = (qrows + mr - 1) / mr * mr;
+    int64_t at = 0;
+#define FML_ATTN_PLACE(field, len) lay->field = at; at += ((len) + 15) / 16 * 16
+    FML_ATTN_PLACE(kt_pack, FML_T(kpack_len)(kt, S, E));
+    FML_ATTN_PLACE(vt_pack, FML_T(kpack_len)(kt, S, Ev));
+    FML_ATTN_PLACE(k_rows, FML_T(vpack_len)(kt, S, E));
+    FML_ATTN_PLACE(dk, Sr * Ep);
+    FML_ATTN_PLACE(dv, Sr * Evp);
+    FML_ATTN_PLACE(qa, rows * FML_MAX(E, 1));
+    FML_ATTN_PLACE(qb, rows * Ep);
+    FML_ATTN_PLACE(doa, rows * FML_MAX(Ev, 1));
+    FML_ATTN_PLACE(dob, rows * Evp);
+    FML_ATTN_PLACE(p, rows * FML_ATTN_TILE_LD);
+    FML_ATTN_PLACE(dp, rows * FML_ATTN_TILE_LD);
+    FML_ATTN_PLACE(pd, rows * FML_ATTN_TILE_LD);
+    FML_ATTN_PLACE(dq, rows * Ep);
+    FML_ATTN_PLACE(d, rows);
+    FML_ATTN_PLACE(lse2, rows);
+#undef FML_ATTN_PLACE
+    return at;
+}
+
+/* x[0:n] *= keep(row_key, j0 + j) * inv_keep, and, if y is not NULL, y[0:n] =
+ * the same for y's input p: y = p * keep * inv_keep (the dropped-out P). */
+static void FML_T(row_dropout_pair)(FT *restrict x, const FT *restrict p, FT *restrict y, int64_t n,
+                                    uint64_t row_key, int64_t j0, uint32_t threshold, FT inv_keep)
+{
+    for (int64_t j = 0; j < n; j++) {
+        const FT keep = fml_rng_u32(row_key, (uint64_t)(j0 + j)) >= threshold ? inv_keep : (FT)0;
+        x[j] *= keep;
+        y[j] = p[j] * keep;
+    }
+}
+
+static void FML_T(backward_task)(const KT *kt, const fml_attention_args *ar, const FT *q,
+                                 const FT *k, const FT *v, const FT *mask, const FT *out,
+                                 const FT *lse, const FT *dout, FT *dq, FT *dk, FT *dv,
+                                 int64_t t, FT *ws, const FML_T(bwd_scratch) *lay,
+                                 int64_t qrows, int64_t kb_max)
+{
+    const int64_t mr = kt->mr, nr = kt->nr, LD = FML_ATTN_TILE_LD;
+    const int64_t L = ar->L, S = ar->S, E = ar->E, Ev = ar->Ev;
+    const int64_t Ep = (E + nr - 1) / nr * nr, Evp = (Ev + nr - 1) / nr * nr;
+    const int64_t Sr = (S + mr - 1) / mr * mr;
+    const int causal = ar->causal;
+    const FT log2e = (FT)1.4426950408889634074;
+    const int dropout = ar->dropout_p > 0;
+    const uint32_t threshold = dropout ? fml_rng_threshold(ar->dropout_p) : 0;
+    const FT inv_keep = dropout ? (FT)(1.0 / (1.0 - ar->dropout_p)) : (FT)1;
+    const FT *qt = q + ar->q_off[t], *kt_ = k + ar->k_off[t], *vt = v + ar->v_off[t];
+    FT *restrict ktp = ws + lay->kt_pack, *restrict vtp = ws + lay->vt_pack;
+    FT *restrict krows = ws + lay->k_rows, *restrict dka = ws + lay->dk, *restrict dva = ws + lay->dv;
+    FT *restrict qa = ws + lay->qa, *restrict qb = ws + lay->qb, *restrict doa = ws + lay->doa;
+    FT *restrict dob = ws + lay->dob, *restrict pt = ws + lay->p, *restrict dpt = ws + lay->dp;
+    FT *restrict pdt = ws + lay->pd, *restrict dqa = ws + lay->dq, *restrict dd = ws + lay->d;
+    FT *restrict lse2 = ws + lay->lse2;
+    /* the P that multiplies dO: dropped out into its own tile when dropout is on */
+    const FT *pv_tile = dropout ? pdt : pt;
+
+    FML_T(pack_kt)(kt, S, E, kt_, ar->ldk, ktp);
+    FML_T(pack_kt)(kt, S, Ev, vt, ar->ldv, vtp);
+    FML_T(pack_v)(kt, S, E, kt_, ar->ldk, krows);
+    for (int64_t i = 0; i < Sr * Ep; i++) dka[i] = 0;
+    for (int64_t i = 0; i < Sr * Evp; i++) dva[i] = 0;
+
+    for (int64_t r0 = 0; r0 < L; r0 += qrows) {
+        const int64_t r1 = FML_MIN(L, r0 + qrows), rows = r1 - r0, np = (rows + mr - 1) / mr;
+        const FT *dot = dout + (t * L + r0) * Ev;
+        FML_T(pack_q)(kt, rows, E, qt + r0 * ar->ldq, ar->ldq, (FT)(ar->scale * 1.4426950408889634074), qa);
+        FML_T(pack_v)(kt, rows, E, qt + r0 * ar->ldq, ar->ldq, qb);
+        FML_T(pack_q)(kt, rows, Ev, dot, Ev, 1, doa);
+        FML_T(pack_v)(kt, rows, Ev, dot, Ev, dob);
+        for (int64_t i = 0; i < rows; i++) {
+            dd[i] = kt->row_dot(dot + i * Ev, out + (t * L + r0 + i) * Ev, Ev);
+            const FT l = lse[t * L + r0 + i];
+            lse2[i] = l == -(FT)INFINITY ? l : l * log2e;
+        }
+        for (int64_t i = 0; i < np * mr * Ep; i++) dqa[i] = 0;
+
+        const int64_t kend = causal ? FML_MIN(S, r1) : S;
+        for (int64_t k0 = 0; k0 < kend; k0 += kb_max) {
+            const int64_t kb = FML_MIN(kb_max, kend - k0);
+            /* S and dP tiles */
+            for (int64_t j = 0; j < kb; j += nr) {
+                const FT *bs = ktp + ((k0 + j) / nr) * E * nr, *bd = vtp + ((k0 + j) / nr) * Ev * nr;
+                for (int64_t ip = 0; ip < np; ip++) {
+                    const int64_t last = FML_MIN(r0 + (ip + 1) * mr, r1) - 1;
+                    if (causal && k0 + j > last) continue;
+                    kt->ukr(E, qa + ip * mr * E, mr, bs, pt + ip * mr * LD + j, LD, mr, nr, 0);
+                    kt->ukr(Ev, doa + ip * mr * Ev, mr, bd, dpt + ip * mr * LD + j, LD, mr, nr, 0);
+                }
+            }
+            /* P, dropout, dS, row by row */
+            for (int64_t i = 0; i < rows; i++) {
+                const int64_t r = r0 + i;
+                FT *restrict x = pt + i * LD, *restrict dpx = dpt + i * LD;
+                int64_t nvalid = causal ? FML_MAX(0, FML_MIN(kb, r + 1 - k0)) : kb;
+                if (nvalid > 0 && lse2[i] != -(FT)INFINITY) {
+                    if (mask != NULL)
+                        (void)kt->row_add_max(x, mask + ar->mask_off[t] + r * ar->mask_ld + k0,
+                                              log2e, nvalid);
+                    kt->row_exp2(x, lse2[i], nvalid);
+                    if (dropout)
+                        FML_T(row_dropout_pair)(dpx, x, pdt + i * LD, nvalid,
+                                                fml_rng_row_key(ar->seed, (uint64_t)(t * L + r)),
+                                                k0, threshold, inv_keep);
+                    kt->row_dsoftmax(dpx, x, dd[i], nvalid);
+                } else {
+                    nvalid = 0;
+                }
+                for (int64_t j = nvalid; j < kb; j++) {
+                    x[j] = 0;
+                    dpx[j] = 0;
+                    if (dropout) pdt[i * LD + j] = 0;
+                }
+            }
+            /* dV += P^T dO and dK += dS^T Q: MR keys x NR columns per tile, k = rows */
+            for (int64_t i0 = 0; i0 < kb; i0 += mr) {
+                const int64_t mv = FML_MIN(mr, kb - i0);
+                for (int64_t c0 = 0; c0 < Evp; c0 += nr)
+                    kt->ukr(rows, pv_tile + i0, LD, dob + c0 * rows, dva + (k0 + i0) * Evp + c0, Evp,
+                            mv, nr, 1);
+                for (int64_t c0 = 0; c0 < Ep; c0 += nr)
+                    kt->ukr(rows, dpt + i0, LD, qb + c0 * rows, dka + (k0 + i0) * Ep + c0, Ep, mv,
+                            nr, 1);
+            }
+            /* dQ += dS K */
+            for (int64_t c0 = 0; c0 < Ep; c0 += nr)
+                for (int64_t ip = 0; ip < np; ip++)
+                    kt->ukr_rowa(kb, dpt + ip * mr * LD, krows + c0 * S + k0 * nr,
+                                 dqa + ip * mr * Ep + c0, Ep, mr, nr, 1);
+        }
+        const FT sc = (FT)ar->scale;
+        for (int64_t i = 0; i < rows; i++)
+            for (int64_t e = 0; e < E; e++) dq[(t * L + r0 + i) * E + e] = sc * dqa[i * Ep + e];
+    }
+    const FT sc = (FT)ar->scale;
+    for (int64_t j = 0; j < S; j++) {
+        for (int64_t e = 0; e < E; e++) dk[(t * S + j) * E + e] = sc * dka[j * Ep + e];
+        for (int64_t e = 0; e < Ev; e++) dv[(t * S + j) * Ev + e] = dva[j * Evp + e];
+    }
+}
+
 int FML_T(fml_attention_backward)(const fml_attention_args *ar, const FT *q, const FT *k,
                                   const FT *v, const FT *mask, const FT *out, const FT *lse,
                                   const FT *dout, FT *dq, FT *dk, FT *dv, int64_t n_threads)
 {
-    return FML_EINVAL;
+    const KT *kt = FML_T(fml_attention_kernels_get)();
+    const int64_t B = ar->batch, L = ar->L, S = ar->S, E = ar->E, Ev = ar->Ev, nr = kt->nr;
+    if (B <= 0 || L <= 0 || S <= 0) return FML_OK;
+    const int64_t kb_max = FML_MIN(FML_ATTN_KB, FML_ATTN_TILE_LD - 16) / nr * nr;
+    const int64_t qrows = FML_MAX(kt->mr, FML_ATTN_QROWS / kt->mr * kt->mr);
+    FML_T(bwd_scratch) lay;
+    const int64_t ws_len = FML_T(bwd_scratch_layout)(kt, S, E, Ev, qrows, &lay);
+    const double work = 2.0 * (double)B * (double)L * (double)S * (double)(3 * E + 2 * Ev) *
+                        attn_causal_fraction(ar->causal, L, S) * (double)(sizeof(FT) / sizeof(float));
+    const int nt = fml_threads_for(n_threads, B, work, FML_ATTN_MIN_FLOPS_PER_THREAD);
+    (void)nt;
+    int err = FML_OK;
+#pragma omp parallel num_threads(nt) reduction(| : err)
+    {
+        FT *ws = (FT *)fml_scratch_thread(FML_ATTN_SCRATCH_SLOT, (size_t)ws_len * sizeof(FT));
+        if (ws == NULL) err |= FML_ENOMEM;
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t t = 0; t < B; t++) {
+            if (ws == NULL) continue;
+            FML_T(backward_task)(kt, ar, q, k, v, mask, out, lse, dout, dq, dk, dv, t, ws, &lay,
+                                 qrows, kb_max);
+        }
+    }
+    return err;
 }
+
+#undef KT
