@@ -117,6 +117,7 @@ FAMILIES = {
     "trees": ["trees"],
     "distance": ["distance"],
     "attention": ["attention"],
+    "conv": ["conv"],
 }
 
 directives = {"language_level": 3, "boundscheck": DEBUG, "wraparound": False,

@@ -5,4 +5,15 @@ package re-exports their public functions."""
 from fastml.nn.functional._attention import (scaled_dot_product_attention,
                                              scaled_dot_product_attention_backward)
 
+from fastml.nn.functional._conv import (conv1d, conv1d_backward, conv2d, conv2d_backward,
+                                        conv2d_flops, conv_output_shape)
+from fastml.nn.functional._pool import (adaptive_avg_pool2d, adaptive_avg_pool2d_backward,
+                                        avg_pool2d, avg_pool2d_backward, max_pool2d,
+                                        max_pool2d_backward)
+from fastml.nn.functional._norm import batch_norm, relu
+
 __all__ = ["scaled_dot_product_attention", "scaled_dot_product_attention_backward"]
+__all__ += ["conv1d", "conv1d_backward", "conv2d", "conv2d_backward", "conv2d_flops",
+            "conv_output_shape", "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward",
+            "avg_pool2d", "avg_pool2d_backward", "max_pool2d", "max_pool2d_backward",
+            "batch_norm", "relu"]

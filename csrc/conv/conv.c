@@ -1,0 +1,272 @@
+/* conv.c: convolution, pooling, batch-norm and ReLU drivers for float and double
+ * (bodies in conv_impl.h), the plane layout shared by all of them, the
+ * portable (scalar) kernels and the per-module kernel selection.  The SIMD
+ * tiles live in conv_avx2.c / conv_avx512.c. */
+#include "conv/conv.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/fml_cpu.h"
+#include "core/fml_dtype.h"
+#include "core/fml_gemm.h"
+#include "core/fml_scratch.h"
+#include "core/fml_threads.h"
+#include "conv/conv_kernels.h"
+
+/* Scratch slot of the band buffers (the GEMM core uses slots 0-2). */
+#define FML_CONV_SLOT 3
+/* Bytes of input planes one forward task copies (its band): small enough to
+ * stay in L2 while every output channel of the band is computed. */
+#define FML_CONV_BAND_BYTES (256 * 1024)
+/* The weight gradient keeps a band's input and output gradient in L2 for all
+ * (channel, tap) tiles: larger bands amortise the tile's final lane sums. */
+#define FML_CONV_GW_BAND_BYTES (2 * 1024 * 1024)
+/* Work (flops, or element reads for pooling) per thread below which a call
+ * stays on one thread. */
+#define FML_CONV_MIN_WORK_PER_THREAD 2.0e6
+/* Weight-gradient partial sums: at most this many chunks, and at most this
+ * many doubles over all chunks. */
+#define FML_CONV_GW_MAX_CHUNKS 16
+#define FML_CONV_GW_MAX_PARTIAL (8 * 1024 * 1024)
+
+/* ---- the plane layout (see conv.h and the diagram in conv_impl.h) ---------- */
+
+/* A convolution-like pass over x: g, plus an input upsampling (uh, uw >= 1: the
+ * logical input has x[i, j] at (i*uh, j*uw) and zeros between, which makes the
+ * data gradient of a strided convolution an ordinary one), and its layout. */
+typedef struct {
+    fml_conv2d_geom g;
+    int64_t uh, uw;
+    int zero_copy;            /* planes are x itself (stride 1, no padding, uh = uw = 1) */
+    int64_t nph_h, nph_w;     /* stride phases in use per dimension */
+    int64_t *ph_idx_h;        /* phase (tap*dilation % stride) -> plane index, or -1 */
+    int64_t *ph_idx_w;
+    int64_t *ph_val_h;        /* plane index -> phase */
+    int64_t *ph_val_w;
+    int64_t wq;               /* plane width */
+    int64_t rowoff;           /* extra plane rows a band needs below its output rows */
+    int64_t rows;             /* output rows per band (R) */
+    int64_t n_bands;
+    int64_t ps;               /* plane stride (elements) */
+    int64_t band_elems;       /* elements of one band buffer (0 for zero copy) */
+} conv_plan;
+
+static void plan_free(conv_plan *p)
+{
+    free(p->ph_idx_h);
+    free(p->ph_idx_w);
+    free(p->ph_val_h);
+    free(p->ph_val_w);
+    p->ph_idx_h = p->ph_idx_w = p->ph_val_h = p->ph_val_w = NULL;
+}
+
+/* Phases (k*d mod s for k < kn) in use: idx[phase] = plane index or -1. */
+static int64_t plan_phases(int64_t kn, int64_t d, int64_t s, int64_t *idx, int64_t *val)
+{
+    for (int64_t r = 0; r < s; r++) idx[r] = -1;
+    for (int64_t k = 0; k < kn; k++) idx[(k * d) % s] = 0;
+    int64_t n = 0;
+    for (int64_t r = 0; r < s; r++)
+        if (idx[r] >= 0) {
+            val[n] = r;
+            idx[r] = n++;
+        }
+    return n;
+}
+
+/* Fill the plan of pass g (uh, uw) with bands of at most band_bytes (elem bytes
+ * each) of planes, plus extra_ch rows of plane width per band row (the weight
+ * gradient's copy of the output gradient); min_tasks: fewer rows per band when
+ * the batch is small. */
+static int plan_make(conv_plan *p, const fml_conv2d_geom *g, int64_t uh, int64_t uw,
+                     int64_t elem, int64_t band_bytes, int64_t min_tasks, int64_t extra_ch)
+{
+    memset(p, 0, sizeof(*p));
+    p->g = *g;
+    p->uh = uh;
+    p->uw = uw;
+    p->ph_idx_h = (int64_t *)malloc((size_t)g->sh * sizeof(int64_t));
+    p->ph_val_h = (int64_t *)malloc((size_t)g->sh * sizeof(int64_t));
+    p->ph_idx_w = (int64_t *)malloc((size_t)g->sw * sizeof(int64_t));
+    p->ph_val_w = (int64_t *)malloc((size_t)g->sw * sizeof(int64_t));
+    if (!p->ph_idx_h || !p->ph_val_h || !p->ph_idx_w || !p->ph_val_w) {
+        plan_free(p);
+        return FML_ENOMEM;
+    }
+    p->nph_h = plan_phases(g->kh, g->dh, g->sh, p->ph_idx_h, p->ph_val_h);
+    p->nph_w = plan_phases(g->kw, g->dw, g->sw, p->ph_idx_w, p->ph_val_w);
+    p->zero_copy = g->sh == 1 && g->sw == 1 && uh == 1 && uw == 1 && g->ph0 == 0 &&
+                   g->ph1 == 0 && g->pw0 == 0 && g->pw1 == 0;
+    p->rowoff = ((g->kh - 1) * g->dh) / g->sh;
+    p->wq = p->zero_copy ? g->w : g->wo + ((g->kw - 1) * g->dw) / g->sw;
+    const int64_t per_row = (g->c * p->nph_h * p->nph_w + extra_ch) * p->wq * elem;
+    int64_t rows = band_bytes / (per_row > 0 ? per_row : 1) - p->rowoff;
+    if (rows < 1) rows = 1;
+    /* enough tasks for a team when the batch is small (depends on shapes only) */
+    const int64_t per_image = (min_tasks + g->n - 1) / g->n;
+    if (per_image > 1) {
+        const int64_t cap = (g->ho + per_image - 1) / per_image;
+        if (rows > cap) rows = cap;
+    }
+    if (rows > g->ho) rows = g->ho;
+    p->rows = rows;
+    p->n_bands = (g->ho + rows - 1) / rows;
+    if (p->zero_copy) {
+        p->ps = g->h * g->w;
+        p->band_elems = 0;
+    } else {
+        p->ps = (rows + p->rowoff) * p->wq;
+        p->band_elems = g->c * p->nph_h * p->nph_w * p->ps;
+    }
+    return FML_OK;
+}
+
+/* off[(c*kh + a)*kw + b] for channels c < cg: where tap (c, a, b) of the flat
+ * pixel 0 lies in the planes. */
+static void plan_offsets(const conv_plan *p, int64_t cg, int64_t *off)
+{
+    const fml_conv2d_geom *g = &p->g;
+    for (int64_t c = 0; c < cg; c++)
+        for (int64_t a = 0; a < g->kh; a++)
+            for (int64_t b = 0; b < g->kw; b++) {
+                const int64_t ra = p->ph_idx_h[(a * g->dh) % g->sh];
+                const int64_t rb = p->ph_idx_w[(b * g->dw) % g->sw];
+                off[(c * g->kh + a) * g->kw + b] =
+                    ((c * p->nph_h + ra) * p->nph_w + rb) * p->ps +
+                    ((a * g->dh) / g->sh) * p->wq + (b * g->dw) / g->sw;
+            }
+}
+
+/* Store segments of the flat tile [q0, q0 + nv*vl) of a band (flat pixel q is
+ * output (q / wq, q % wq), valid when q % wq < wo and q < nflat): lanes of one
+ * output row go to delta = row*wo + column of lane 0 (output relative to the
+ * band's first row).  Returns the number of segments, sorted by vector. */
+static int64_t tile_segments(int64_t q0, int64_t nflat, int64_t wq, int64_t wo, int64_t nv,
+                             int64_t vl, fml_conv_seg *seg)
+{
+    int64_t ns = 0;
+    for (int64_t v = 0; v < nv; v++) {
+        const int64_t qs = q0 + v * vl;
+        const int64_t qe = FML_MIN(qs + vl, nflat);
+        if (qs >= qe) break;
+        for (int64_t r = qs / wq; r * wq < qe; r++) {
+            const int64_t lo = FML_MAX(qs, r * wq), hi = FML_MIN(qe, r * wq + wo);
+            if (lo >= hi) continue;
+            uint32_t mask = 0;
+            for (int64_t q = lo; q < hi; q++) mask |= 1u << (q - qs);
+            seg[ns].delta = r * wo - r * wq + qs;
+            seg[ns].mask = mask;
+            seg[ns].v = (int32_t)v;
+            ns++;
+        }
+    }
+    return ns;
+}
+
+/* Most segments one tile can need: per vector, one per row it touches. */
+#define FML_CONV_MAX_SEGS (8 * 18)
+
+/* ---- scalar kernels ---------------------------------------------------------- */
+
+#define ISA scalar
+#define VT FT
+#define VL 1
+#define MT int
+#define VZERO() ((FT)0)
+#define VSET1(x) ((FT)(x))
+#define VLOADU(p) (*(p))
+#define VSTOREU(p, v) (*(p) = (v))
+#define VFMA(a, b, c) ((a) * (b) + (c))
+#define VADD(a, b) ((a) + (b))
+#define VMAX(a, b) ((a) > (b) ? (a) : (b))
+#define VMASK(bits) ((int)((bits) & 1u))
+#define VMASKLOADU(p, m) ((m) ? *(p) : (FT)0)
+#define VMASKSTOREU(p, m, v) do { if (m) *(p) = (v); } while (0)
+#define VUPDATE(best, tv, v, pv) do {                                                  \
+        if ((v) > (best) || (v) != (v)) {                                             \
+            best = (v);                                                               \
+            tv = (pv);                                                                \
+        }                                                                             \
+    } while (0)
+#define VREDUCE(v) (v)
+#define DENSE_MR 4
+#define DENSE_NV 4
+#define DW_NV 8
+#define POOL_NV 8
+#define GW_MR 4
+#define GW_NK 4
+
+#define FT float
+#define SFX f32
+#define DENSE_NAME FML_FN(conv_ukr_4x4)
+#define DW_NAME FML_FN(conv_ukr_1x8)
+#include "conv/conv_isa_inst.h"
+#undef DENSE_NAME
+#undef DW_NAME
+#include "core/fml_dtype_end.h"
+
+#define FT double
+#define SFX f64
+#define DENSE_NAME FML_FN(conv_ukr_4x4)
+#define DW_NAME FML_FN(conv_ukr_1x8)
+#include "conv/conv_isa_inst.h"
+#include "conv/conv_vec_undef.h"
+#include "core/fml_dtype_end.h"
+#undef ISA
+
+void fml_conv_kernels_scalar(fml_conv_kernels *t)
+{
+    t->name = "scalar";
+    t->dense_f32 = (fml_conv_tile_f32){conv_ukr_4x4_f32__scalar, 4, 4, 1};
+    t->dw_f32 = (fml_conv_tile_f32){conv_ukr_1x8_f32__scalar, 1, 8, 1};
+    t->dense_f64 = (fml_conv_tile_f64){conv_ukr_4x4_f64__scalar, 4, 4, 1};
+    t->dw_f64 = (fml_conv_tile_f64){conv_ukr_1x8_f64__scalar, 1, 8, 1};
+    t->pool_max_f32 = pool_max_f32__scalar;
+    t->pool_max_f64 = pool_max_f64__scalar;
+    t->pool_nv = 8;
+    t->gw_f32 = conv_gw_f32__scalar;
+    t->gw_f64 = conv_gw_f64__scalar;
+    t->gw_mr = 4;
+    t->gw_nk = 4;
+    t->affine_row_f32 = affine_row_f32__scalar;
+    t->affine_row_f64 = affine_row_f64__scalar;
+}
+
+static fml_conv_kernels g_kernels;
+static int g_level = -1;
+
+int fml_conv_init(int level)
+{
+    level = fml_gemm_init(level);
+#ifndef FML_NO_X86_SIMD
+    if (level >= FML_SIMD_AVX512) fml_conv_kernels_avx512(&g_kernels);
+    else if (level >= FML_SIMD_AVX2) fml_conv_kernels_avx2(&g_kernels);
+    else
+#endif
+        fml_conv_kernels_scalar(&g_kernels);
+    return g_level = level;
+}
+
+const fml_conv_kernels *fml_conv_kernels_get(void)
+{
+    if (g_level < 0) fml_conv_init(fml_cpu_select());
+    return &g_kernels;
+}
+
+/* Threads for `work` over `tasks`: 1 below FML_CONV_MIN_WORK_PER_THREAD each. */
+static int conv_threads(int64_t n_threads, int64_t tasks, double work)
+{
+    return fml_threads_for(n_threads, tasks, work, FML_CONV_MIN_WORK_PER_THREAD);
+}
+
+#define FT float
+#define SFX f32
+#include "conv/conv_impl.h"
+#include "core/fml_dtype_end.h"
+
+#define FT double
+#define SFX f64
+#include "conv/conv_impl.h"
+#include "core/fml_dtype_end.h"

@@ -1,0 +1,124 @@
+/* conv_avx2.c: AVX2+FMA pieces of csrc/conv (16 ymm registers).
+ * Dense tile 4 channels x 24 pixels (f32; 12 accumulators + 3 pixel vectors +
+ * 1 broadcast), 4 x 12 for f64; depthwise tile 1 x 32 (f32). */
+#include <immintrin.h>
+#include <math.h>
+#include <stdint.h>
+
+#include "core/fml_dtype.h"
+#include "conv/conv_kernels.h"
+
+#define ISA avx2
+
+static inline __m256i mask8_avx2(uint32_t bits)
+{
+    const __m256i sel = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)bits), sel), sel);
+}
+
+static inline __m256i mask4_avx2(uint32_t bits)
+{
+    const __m256i sel = _mm256_setr_epi64x(1, 2, 4, 8);
+    return _mm256_cmpeq_epi64(_mm256_and_si256(_mm256_set1_epi64x((long long)bits), sel), sel);
+}
+
+static inline float reduce8_avx2(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+static inline double reduce4_avx2(__m256d v)
+{
+    __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+    s = _mm_add_sd(s, _mm_unpackhi_pd(s, s));
+    return _mm_cvtsd_f64(s);
+}
+
+#define FT float
+#define SFX f32
+#define VT __m256
+#define VL 8
+#define MT __m256i
+#define VZERO() _mm256_setzero_ps()
+#define VSET1(x) _mm256_set1_ps(x)
+#define VLOADU(p) _mm256_loadu_ps(p)
+#define VSTOREU(p, v) _mm256_storeu_ps(p, v)
+#define VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define VADD(a, b) _mm256_add_ps(a, b)
+#define VMAX(a, b) _mm256_max_ps(a, b)
+#define VMASK(bits) mask8_avx2(bits)
+#define VMASKLOADU(p, m) _mm256_maskload_ps(p, m)
+#define VMASKSTOREU(p, m, v) _mm256_maskstore_ps(p, m, v)
+#define VUPDATE(best, tv, v, pv) do {                                                  \
+        const __m256 mk_ = _mm256_or_ps(_mm256_cmp_ps(v, best, _CMP_GT_OQ),          \
+                                        _mm256_cmp_ps(v, v, _CMP_UNORD_Q));          \
+        best = _mm256_blendv_ps(best, v, mk_);                                        \
+        tv = _mm256_blendv_ps(tv, pv, mk_);                                           \
+    } while (0)
+#define VREDUCE(v) reduce8_avx2(v)
+#define DENSE_NAME FML_FN(conv_ukr_4x24)
+#define DENSE_MR 4
+#define DENSE_NV 3
+#define DW_NAME FML_FN(conv_ukr_1x32)
+#define DW_NV 4
+#define POOL_NV 2
+#define GW_MR 3
+#define GW_NK 4
+#include "conv/conv_isa_inst.h"
+#include "conv/conv_vec_undef.h"
+#include "core/fml_dtype_end.h"
+
+#define FT double
+#define SFX f64
+#define VT __m256d
+#define VL 4
+#define MT __m256i
+#define VZERO() _mm256_setzero_pd()
+#define VSET1(x) _mm256_set1_pd(x)
+#define VLOADU(p) _mm256_loadu_pd(p)
+#define VSTOREU(p, v) _mm256_storeu_pd(p, v)
+#define VFMA(a, b, c) _mm256_fmadd_pd(a, b, c)
+#define VADD(a, b) _mm256_add_pd(a, b)
+#define VMAX(a, b) _mm256_max_pd(a, b)
+#define VMASK(bits) mask4_avx2(bits)
+#define VMASKLOADU(p, m) _mm256_maskload_pd(p, m)
+#define VMASKSTOREU(p, m, v) _mm256_maskstore_pd(p, m, v)
+#define VUPDATE(best, tv, v, pv) do {                                                  \
+        const __m256d mk_ = _mm256_or_pd(_mm256_cmp_pd(v, best, _CMP_GT_OQ),         \
+                                         _mm256_cmp_pd(v, v, _CMP_UNORD_Q));         \
+        best = _mm256_blendv_pd(best, v, mk_);                                        \
+        tv = _mm256_blendv_pd(tv, pv, mk_);                                           \
+    } while (0)
+#define VREDUCE(v) reduce4_avx2(v)
+#define DENSE_NAME FML_FN(conv_ukr_4x12)
+#define DENSE_MR 4
+#define DENSE_NV 3
+#define DW_NAME FML_FN(conv_ukr_1x16)
+#define DW_NV 4
+#define POOL_NV 2
+#define GW_MR 3
+#define GW_NK 4
+#include "conv/conv_isa_inst.h"
+#include "conv/conv_vec_undef.h"
+#include "core/fml_dtype_end.h"
+
+void fml_conv_kernels_avx2(fml_conv_kernels *t)
+{
+    t->name = "avx2";
+    t->dense_f32 = (fml_conv_tile_f32){conv_ukr_4x24_f32__avx2, 4, 3, 8};
+    t->dw_f32 = (fml_conv_tile_f32){conv_ukr_1x32_f32__avx2, 1, 4, 8};
+    t->dense_f64 = (fml_conv_tile_f64){conv_ukr_4x12_f64__avx2, 4, 3, 4};
+    t->dw_f64 = (fml_conv_tile_f64){conv_ukr_1x16_f64__avx2, 1, 4, 4};
+    t->pool_max_f32 = pool_max_f32__avx2;
+    t->pool_max_f64 = pool_max_f64__avx2;
+    t->pool_nv = 2;
+    t->gw_f32 = conv_gw_f32__avx2;
+    t->gw_f64 = conv_gw_f64__avx2;
+    t->gw_mr = 3;
+    t->gw_nk = 4;
+    t->affine_row_f32 = affine_row_f32__avx2;
+    t->affine_row_f64 = affine_row_f64__avx2;
+}

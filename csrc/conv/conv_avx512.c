@@ -1,0 +1,98 @@
+/* conv_avx512.c: AVX-512 pieces of csrc/conv (compiled with the avx512 flags of
+ * setup.py; used only when fml_cpu_detect() says avx512).
+ * Dense tile 8 channels x 48 pixels (f32; 24 zmm accumulators, 3 pixel vectors,
+ * weights broadcast from memory), 8 x 24 for f64; depthwise tile 1 x 64. */
+#include <immintrin.h>
+#include <math.h>
+#include <stdint.h>
+
+#include "core/fml_dtype.h"
+#include "conv/conv_kernels.h"
+
+#define ISA avx512
+
+#define FT float
+#define SFX f32
+#define VT __m512
+#define VL 16
+#define MT __mmask16
+#define VZERO() _mm512_setzero_ps()
+#define VSET1(x) _mm512_set1_ps(x)
+#define VLOADU(p) _mm512_loadu_ps(p)
+#define VSTOREU(p, v) _mm512_storeu_ps(p, v)
+#define VFMA(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define VADD(a, b) _mm512_add_ps(a, b)
+#define VMAX(a, b) _mm512_max_ps(a, b)
+#define VMASK(bits) ((__mmask16)(bits))
+#define VMASKLOADU(p, m) _mm512_maskz_loadu_ps(m, p)
+#define VMASKSTOREU(p, m, v) _mm512_mask_storeu_ps(p, m, v)
+#define VUPDATE(best, tv, v, pv) do {                                                  \
+        const __mmask16 mk_ = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) |              \
+                              _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);                 \
+        best = _mm512_mask_blend_ps(mk_, best, v);                                    \
+        tv = _mm512_mask_blend_ps(mk_, tv, pv);                                       \
+    } while (0)
+#define VREDUCE(v) _mm512_reduce_add_ps(v)
+#define DENSE_NAME FML_FN(conv_ukr_8x48)
+#define DENSE_MR 8
+#define DENSE_NV 3
+#define DW_NAME FML_FN(conv_ukr_1x64)
+#define DW_NV 4
+#define POOL_NV 2
+#define GW_MR 4
+#define GW_NK 6
+#include "conv/conv_isa_inst.h"
+#include "conv/conv_vec_undef.h"
+#include "core/fml_dtype_end.h"
+
+#define FT double
+#define SFX f64
+#define VT __m512d
+#define VL 8
+#define MT __mmask8
+#define VZERO() _mm512_setzero_pd()
+#define VSET1(x) _mm512_set1_pd(x)
+#define VLOADU(p) _mm512_loadu_pd(p)
+#define VSTOREU(p, v) _mm512_storeu_pd(p, v)
+#define VFMA(a, b, c) _mm512_fmadd_pd(a, b, c)
+#define VADD(a, b) _mm512_add_pd(a, b)
+#define VMAX(a, b) _mm512_max_pd(a, b)
+#define VMASK(bits) ((__mmask8)(bits))
+#define VMASKLOADU(p, m) _mm512_maskz_loadu_pd(m, p)
+#define VMASKSTOREU(p, m, v) _mm512_mask_storeu_pd(p, m, v)
+#define VUPDATE(best, tv, v, pv) do {                                                  \
+        const __mmask8 mk_ = _mm512_cmp_pd_mask(v, best, _CMP_GT_OQ) |               \
+                             _mm512_cmp_pd_mask(v, v, _CMP_UNORD_Q);                  \
+        best = _mm512_mask_blend_pd(mk_, best, v);                                    \
+        tv = _mm512_mask_blend_pd(mk_, tv, pv);                                       \
+    } while (0)
+#define VREDUCE(v) _mm512_reduce_add_pd(v)
+#define DENSE_NAME FML_FN(conv_ukr_8x24)
+#define DENSE_MR 8
+#define DENSE_NV 3
+#define DW_NAME FML_FN(conv_ukr_1x32)
+#define DW_NV 4
+#define POOL_NV 2
+#define GW_MR 4
+#define GW_NK 6
+#include "conv/conv_isa_inst.h"
+#include "conv/conv_vec_undef.h"
+#include "core/fml_dtype_end.h"
+
+void fml_conv_kernels_avx512(fml_conv_kernels *t)
+{
+    t->name = "avx512";
+    t->dense_f32 = (fml_conv_tile_f32){conv_ukr_8x48_f32__avx512, 8, 3, 16};
+    t->dw_f32 = (fml_conv_tile_f32){conv_ukr_1x64_f32__avx512, 1, 4, 16};
+    t->dense_f64 = (fml_conv_tile_f64){conv_ukr_8x24_f64__avx512, 8, 3, 8};
+    t->dw_f64 = (fml_conv_tile_f64){conv_ukr_1x32_f64__avx512, 1, 4, 8};
+    t->pool_max_f32 = pool_max_f32__avx512;
+    t->pool_max_f64 = pool_max_f64__avx512;
+    t->pool_nv = 2;
+    t->gw_f32 = conv_gw_f32__avx512;
+    t->gw_f64 = conv_gw_f64__avx512;
+    t->gw_mr = 4;
+    t->gw_nk = 6;
+    t->affine_row_f32 = affine_row_f32__avx512;
+    t->affine_row_f64 = affine_row_f64__avx512;
+}

@@ -1,0 +1,657 @@
+/* conv_impl.h: dtype-generic drivers of csrc/conv (copy bands, tile loops,
+ * threads, backward passes, pooling, batch norm).  No include guard: included
+ * once per dtype by conv.c with FT and SFX set.
+ *
+ * The flat plane layout.  A band of output rows [oh0, oh0 + R) reads input rows
+ * from its stride phase planes: for stride s, tap a (dilation d) of output row
+ * i reads padded row i*s + a*d, which is row i + (a*d)/s of phase (a*d)%s.  A
+ * plane row holds Wq = Wo + ((KW-1)*dw)/sw columns, so output (i, j) is flat
+ * pixel q = (i - oh0)*Wq + j and tap (c, a, b) reads plane(c, phases) at
+ * q + off[c, a, b]:
+ *
+ *        plane of channel c, phase (0, 0), stride 1, 3x3, pad 1     Wq = Wo + 2
+ *        +---+---------------------------+---+
+ *   row0 | 0 |  x[c, oh0-1, :]           | 0 |   q = 0 .. Wo-1   valid
+ *   row1 | 0 |  x[c, oh0,   :]           | 0 |   q = Wo, Wo+1    pad columns:
+ *   ...  |   |                           |   |   computed, never stored
+ *        +---+---------------------------+---+
+ *   tap (a, b) of flat pixel q is at q + a*Wq + b
+ *
+ * A register tile covers MR output channels x NR consecutive flat pixels: NR
+ * plain (unaligned) vector loads per tap whatever the stride, the pad columns
+ * cost (Wq - Wo)/Wq of the work and are masked out at the store.  The same
+ * planes and offsets serve pooling (one channel per tile), the data gradient
+ * (a convolution of the upsampled output gradient with the flipped kernel) and
+ * the weight gradient (flat pixels are the reduction). */
+
+#define TILE_T FML_T(fml_conv_tile)
+#define KSEL(name) FML_PASTE2(name, SFX)
+
+/* Copy output rows [oh0, oh0 + rb) 's planes of image xn (c x h x w) into buf;
+ * positions outside the (upsampled) input get `fill`. */
+static void FML_T(copy_band)(const conv_plan *p, const FT *restrict xn, int64_t oh0, int64_t rb,
+                             FT fill, FT *restrict buf)
+{
+    const fml_conv2d_geom *g = &p->g;
+    const int64_t hl = (g->h - 1) * p->uh + 1, wl = (g->w - 1) * p->uw + 1;
+    const int64_t rq = rb + p->rowoff, wq = p->wq;
+    for (int64_t c = 0; c < g->c; c++)
+        for (int64_t ia = 0; ia < p->nph_h; ia++)
+            for (int64_t ib = 0; ib < p->nph_w; ib++) {
+                const int64_t rr = p->ph_val_h[ia], rc = p->ph_val_w[ib];
+                FT *restrict plane = buf + ((c * p->nph_h + ia) * p->nph_w + ib) * p->ps;
+                /* columns b of this phase with input: v = b*sw + rc - pw0 in [0, wl), v % uw == 0 */
+                int64_t lo = 0;
+                while (lo < wq && lo * g->sw + rc - g->pw0 < 0) lo++;
+                int64_t hi = lo;
+                while (hi < wq && hi * g->sw + rc - g->pw0 < wl) hi++;
+                for (int64_t a = 0; a < rq; a++) {
+                    FT *restrict dst = plane + a * wq;
+                    const int64_t u = (oh0 + a) * g->sh + rr - g->ph0;
+                    if (u < 0 || u >= hl || u % p->uh != 0) {
+                        for (int64_t b = 0; b < wq; b++) dst[b] = fill;
+                        continue;
+                    }
+                    const FT *restrict src = xn + (c * g->h + u / p->uh) * g->w;
+                    for (int64_t b = 0; b < lo; b++) dst[b] = fill;
+                    if (g->sw == 1 && p->uw == 1) {
+                        memcpy(dst + lo, src + (lo + rc - g->pw0), (size_t)(hi - lo) * sizeof(FT));
+                    } else if (p->uw == 1) {
+                        const int64_t sw = g->sw;
+                        const FT *restrict s0 = src + (lo * sw + rc - g->pw0);
+                        for (int64_t b = 0; b < hi - lo; b++) dst[lo + b] = s0[b * sw];
+                    } else {
+                        for (int64_t b = lo; b < hi; b++) {
+                            const int64_t v = b * g->sw + rc - g->pw0;
+                            dst[b] = v % p->uw == 0 ? src[v / p->uw] : fill;
+                        }
+                    }
+                    for (int64_t b = hi; b < wq; b++) dst[b] = fill;
+                }
+            }
+}
+
+/* The source planes of band (n, oh0, rb): x itself (zero copy) or buf filled. */
+static const FT *FML_T(band_source)(const conv_plan *p, const FT *x, int64_t n, int64_t oh0,
+                                    int64_t rb, FT fill, FT *buf)
+{
+    const fml_conv2d_geom *g = &p->g;
+    if (p->zero_copy) return x + (n * g->c * g->h + oh0) * g->w;
+    FML_T(copy_band)(p, x + n * g->c * g->h * g->w, oh0, rb, fill, buf);
+    return buf;
+}
+
+/* Forward pass of plan p: y = act(conv(x, w) + bias).  The tile is chosen by
+ * output channels per group: the dense tile (MR channels share each pixel load)
+ * unless a group has too few channels to fill half of it (depthwise). */
+static int FML_T(conv_run)(const conv_plan *p, const FT *x, const FT *w, const FT *bias,
+                           int act, FT *y, int64_t n_threads)
+{
+    const fml_conv2d_geom *g = &p->g;
+    const fml_conv_kernels *kt = fml_conv_kernels_get();
+    const int64_t ng = g->groups, cg = g->c / ng, og = g->o / ng;
+    const int64_t k = cg * g->kh * g->kw, howo = g->ho * g->wo;
+    const TILE_T dense = kt->KSEL(dense);
+    const TILE_T tile = og * 2 < dense.mr ? kt->KSEL(dw) : dense;
+    const int64_t mr = tile.mr, nr = tile.nv * tile.vl, n_ot = (og + mr - 1) / mr;
+    const int64_t cstride = p->nph_h * p->nph_w * p->ps;   /* elements between channels */
+    int64_t *off = (int64_t *)malloc((size_t)FML_MAX(k, 1) * sizeof(int64_t));
+    FT *apack = NULL, *bpad = NULL;
+    int err = off == NULL ? FML_ENOMEM : FML_OK;
+    if (err == FML_OK && mr > 1) {
+        /* weights of each group's channel tiles as a[p*mr + i], zero past og */
+        apack = (FT *)fml_scratch_alloc((size_t)(ng * n_ot * k * mr) * sizeof(FT));
+        bpad = (FT *)fml_scratch_alloc((size_t)(ng * n_ot * mr) * sizeof(FT));
+        if (apack == NULL || bpad == NULL) err = FML_ENOMEM;
+        for (int64_t gt = 0; err == FML_OK && gt < ng * n_ot; gt++) {
+            const int64_t gi = gt / n_ot, t = gt % n_ot;
+            FT *restrict dst = apack + gt * k * mr;
+            for (int64_t i = 0; i < mr; i++) {
+                const int64_t o = t * mr + i;
+                const FT *restrict src = w + (gi * og + o) * k;
+                if (o < og) {
+                    for (int64_t q = 0; q < k; q++) dst[q * mr + i] = src[q];
+                    bpad[gt * mr + i] = bias != NULL ? bias[gi * og + o] : (FT)0;
+                } else {
+                    for (int64_t q = 0; q < k; q++) dst[q * mr + i] = 0;
+                    bpad[gt * mr + i] = 0;
+                }
+            }
+        }
+    }
+    if (err != FML_OK) {
+        free(off);
+        fml_scratch_free(apack);
+        fml_scratch_free(bpad);
+        return err;
+    }
+    plan_offsets(p, cg, off);
+    const int64_t n_tasks = g->n * p->n_bands;
+    const int nt = conv_threads(n_threads, n_tasks, 2.0 * (double)g->n * (double)g->o *
+                                                        (double)howo * (double)k);
+    (void)nt;
+#pragma omp parallel num_threads(nt) reduction(| : err)
+    {
+        FT *buf = NULL;
+        if (!p->zero_copy) {
+            buf = (FT *)fml_scratch_thread(FML_CONV_SLOT, (size_t)FML_MAX(p->band_elems, 1) * sizeof(FT));
+            if (buf == NULL) err |= FML_ENOMEM;
+        }
+        fml_conv_seg seg[FML_CONV_MAX_SEGS];
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t task = 0; task < n_tasks; task++) {
+            if (err != FML_OK) continue;
+            const int64_t n = task / p->n_bands, oh0 = (task % p->n_bands) * p->rows;
+            const int64_t rb = FML_MIN(p->rows, g->ho - oh0), nflat = (rb - 1) * p->wq + g->wo;
+            const FT *src = FML_T(band_source)(p, x, n, oh0, rb, (FT)0, buf);
+            for (int64_t gi = 0; gi < ng; gi++) {
+                const FT *xs = src + gi * cg * cstride;
+                FT *yg = y + ((n * g->o + gi * og) * g->ho + oh0) * g->wo;
+                for (int64_t q0 = 0; q0 < nflat; q0 += nr) {
+                    const int64_t ns = tile_segments(q0, nflat, p->wq, g->wo, tile.nv, tile.vl, seg);
+                    const int64_t nload = FML_MIN(nr, nflat - q0);
+                    for (int64_t t = 0; t < n_ot; t++) {
+                        const int64_t m = FML_MIN(mr, og - t * mr);
+                        const FT *a, *bb;
+                        if (mr > 1) {
+                            a = apack + (gi * n_ot + t) * k * mr;
+                            bb = bias != NULL ? bpad + (gi * n_ot + t) * mr : NULL;
+                        } else {
+                            a = w + (gi * og + t) * k;
+                            bb = bias != NULL ? bias + gi * og + t : NULL;
+                        }
+                        tile.ukr(k, a, xs + q0, off, nload, yg + t * mr * howo, howo, m, bb,
+                                 act == FML_ACT_RELU, seg, ns);
+                    }
+                }
+            }
+        }
+    }
+    free(off);
+    fml_scratch_free(apack);
+    fml_scratch_free(bpad);
+    return err;
+}
+
+int FML_T(fml_conv2d_forward)(const fml_conv2d_geom *g, const FT *x, const FT *w,
+                              const FT *bias, int act, FT *y, int64_t n_threads)
+{
+    if (g->n <= 0 || g->o <= 0 || g->ho <= 0 || g->wo <= 0) return FML_OK;
+    conv_plan p;
+    int err = plan_make(&p, g, 1, 1, (int64_t)sizeof(FT), FML_CONV_BAND_BYTES, 8, 0);
+    if (err == FML_OK) err = FML_T(conv_run)(&p, x, w, bias, act, y, n_threads);
+    plan_free(&p);
+    return err;
+}
+
+/* ---- backward ------------------------------------------------------------------ */
+
+/* gx = the transposed convolution of gy: a stride-1 convolution of gy upsampled
+ * by the stride (zeros between) with the flipped kernel, channels swapped. */
+static int FML_T(conv_backward_data)(const fml_conv2d_geom *g, const FT *gy, const FT *w,
+                                     FT *gx, int64_t n_threads)
+{
+    const int64_t ng = g->groups, cg = g->c / ng, og = g->o / ng, kk = g->kh * g->kw;
+    FT *wt = (FT *)fml_scratch_alloc((size_t)(g->c * og * kk) * sizeof(FT));
+    if (wt == NULL) return FML_ENOMEM;
+    for (int64_t gi = 0; gi < ng; gi++)
+        for (int64_t c = 0; c < cg; c++)
+            for (int64_t o = 0; o < og; o++)
+                for (int64_t t = 0; t < kk; t++)
+                    wt[((gi * cg + c) * og + o) * kk + (kk - 1 - t)] =
+                        w[((gi * og + o) * cg + c) * kk + t];
+    fml_conv2d_geom b = *g;
+    b.c = g->o;
+    b.h = g->ho;
+    b.w = g->wo;
+    b.o = g->c;
+    b.sh = b.sw = 1;
+    b.ph0 = (g->kh - 1) * g->dh - g->ph0;
+    b.pw0 = (g->kw - 1) * g->dw - g->pw0;
+    b.ph1 = g->h + g->ph0 - (g->ho - 1) * g->sh - 1;
+    b.pw1 = g->w + g->pw0 - (g->wo - 1) * g->sw - 1;
+    b.ho = g->h;
+    b.wo = g->w;
+    conv_plan p;
+    int err = plan_make(&p, &b, g->sh, g->sw, (int64_t)sizeof(FT), FML_CONV_BAND_BYTES, 8, 0);
+    if (err == FML_OK) err = FML_T(conv_run)(&p, gy, wt, NULL, FML_ACT_NONE, gx, n_threads);
+    plan_free(&p);
+    fml_scratch_free(wt);
+    return err;
+}
+
+/* gw[o, c, a, b] = sum_n sum_(i,j) gy[n, o, i, j] * xpad[n, c, i*sh + a*dh, j*sw + b*dw]:
+ * per band, the output gradient in the flat layout (zero pad columns) times the
+ * input planes at each tap's offset.  Bands are cut into a fixed number of
+ * chunks with float64 partial sums, added in chunk order. */
+static int FML_T(conv_backward_weight)(const fml_conv2d_geom *g, const FT *gy, const FT *x,
+                                       FT *gw, int64_t n_threads)
+{
+    const fml_conv_kernels *kt = fml_conv_kernels_get();
+    const int64_t ng = g->groups, cg = g->c / ng, og = g->o / ng;
+    const int64_t k = cg * g->kh * g->kw, gmr = kt->gw_mr, gnk = kt->gw_nk;
+    conv_plan p;
+    int err = plan_make(&p, g, 1, 1, (int64_t)sizeof(FT), FML_CONV_GW_BAND_BYTES, 1, g->o);
+    if (err != FML_OK) return err;
+    const int64_t units = g->n * p.n_bands;
+    int64_t n_chunks = FML_MIN(units, FML_CONV_GW_MAX_CHUNKS);
+    n_chunks = FML_MAX(1, FML_MIN(n_chunks, FML_CONV_GW_MAX_PARTIAL / FML_MAX(1, g->o * k)));
+    const int64_t ldg = p.rows * p.wq, cstride = p.nph_h * p.nph_w * p.ps;
+    int64_t *off = (int64_t *)malloc((size_t)k * sizeof(int64_t));
+    double *part = (double *)calloc((size_t)(n_chunks * g->o * k), sizeof(double));
+    if (off == NULL || part == NULL) {
+        free(off);
+        free(part);
+        plan_free(&p);
+        return FML_ENOMEM;
+    }
+    plan_offsets(&p, cg, off);
+    const size_t buf_elems = (size_t)(p.band_elems + g->o * ldg);
+    const int nt = conv_threads(n_threads, n_chunks, 2.0 * (double)g->n * (double)g->o *
+                                                         (double)(g->ho * g->wo) * (double)k);
+    (void)nt;
+#pragma omp parallel num_threads(nt) reduction(| : err)
+    {
+        FT *buf = (FT *)fml_scratch_thread(FML_CONV_SLOT, FML_MAX(buf_elems, 1) * sizeof(FT));
+        if (buf == NULL) err |= FML_ENOMEM;
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t ch = 0; ch < n_chunks; ch++) {
+            if (err != FML_OK) continue;
+            double *pc = part + ch * g->o * k;
+            FT *gyf = buf + p.band_elems;
+            for (int64_t u = fml_chunk_start(units, n_chunks, ch);
+                 u < fml_chunk_start(units, n_chunks, ch + 1); u++) {
+                const int64_t n = u / p.n_bands, oh0 = (u % p.n_bands) * p.rows;
+                const int64_t rb = FML_MIN(p.rows, g->ho - oh0), nflat = (rb - 1) * p.wq + g->wo;
+                const FT *src = FML_T(band_source)(&p, x, n, oh0, rb, (FT)0, buf);
+                for (int64_t o = 0; o < g->o; o++)
+                    for (int64_t r = 0; r < rb; r++) {
+                        FT *restrict d = gyf + o * ldg + r * p.wq;
+                        const FT *restrict s = gy + ((n * g->o + o) * g->ho + oh0 + r) * g->wo;
+                        memcpy(d, s, (size_t)g->wo * sizeof(FT));
+                        for (int64_t j = g->wo; j < p.wq; j++) d[j] = 0;
+                    }
+                for (int64_t gi = 0; gi < ng; gi++)
+                    for (int64_t o0 = 0; o0 < og; o0 += gmr)
+                        for (int64_t t0 = 0; t0 < k; t0 += gnk)
+                            KSEL(kt->gw)(nflat, gyf + (gi * og + o0) * ldg, ldg,
+                                         src + gi * cg * cstride, off + t0,
+                                         pc + (gi * og + o0) * k + t0, k,
+                                         FML_MIN(gmr, og - o0), FML_MIN(gnk, k - t0));
+            }
+        }
+    }
+    if (err == FML_OK) {
+        const int64_t total = g->o * k;
+        for (int64_t e = 0; e < total; e++) {
+            double s = 0;
+            for (int64_t ch = 0; ch < n_chunks; ch++) s += part[ch * total + e];
+            gw[e] = (FT)s;
+        }
+    }
+    free(off);
+    free(part);
+    plan_free(&p);
+    return err;
+}
+
+int FML_T(fml_conv2d_backward)(const fml_conv2d_geom *g, const FT *gy, const FT *x,
+                               const FT *w, FT *gx, FT *gw, FT *gb, int64_t n_threads)
+{
+    const int64_t howo = g->ho * g->wo;
+    if (gb != NULL) {
+        const int nt = conv_threads(n_threads, g->o, (double)g->n * (double)g->o * (double)howo);
+        (void)nt;
+#pragma omp parallel for schedule(static) num_threads(nt)
+        for (int64_t o = 0; o < g->o; o++) {
+            double s = 0;
+            for (int64_t n = 0; n < g->n; n++) {
+                const FT *restrict r = gy + (n * g->o + o) * howo;
+                double t = 0;
+                for (int64_t j = 0; j < howo; j++) t += (double)r[j];
+                s += t;
+            }
+            gb[o] = (FT)s;
+        }
+    }
+    int err = FML_OK;
+    if (gx != NULL && g->n > 0 && g->c > 0) {
+        if (g->o == 0 || howo == 0) memset(gx, 0, (size_t)(g->n * g->c * g->h * g->w) * sizeof(FT));
+        else err |= FML_T(conv_backward_data)(g, gy, w, gx, n_threads);
+    }
+    if (gw != NULL && err == FML_OK) {
+        const int64_t total = g->o * (g->c / g->groups) * g->kh * g->kw;
+        if (g->n == 0 || howo == 0) memset(gw, 0, (size_t)total * sizeof(FT));
+        else if (total > 0) err |= FML_T(conv_backward_weight)(g, gy, x, gw, n_threads);
+    }
+    return err;
+}
+
+/* ---- pooling ----------------------------------------------------------------- */
+
+/* Max pooling: planes filled with -inf, one channel per tile; the winning tap
+ * becomes the flat input index (PyTorch's first valid tap when no tap beat
+ * -inf). */
+int FML_T(fml_max_pool2d)(const fml_conv2d_geom *g, const FT *x, FT *y, int64_t *idx,
+                          int64_t n_threads)
+{
+    if (g->n <= 0 || g->c <= 0) return FML_OK;
+    const fml_conv_kernels *kt = fml_conv_kernels_get();
+    const int64_t k = g->kh * g->kw, nv = kt->pool_nv, vl = kt->KSEL(dw).vl, nr = nv * vl;
+    conv_plan p;
+    int err = plan_make(&p, g, 1, 1, (int64_t)sizeof(FT), FML_CONV_BAND_BYTES, 8, 0);
+    if (err != FML_OK) return err;
+    int64_t *off = (int64_t *)malloc((size_t)k * sizeof(int64_t));
+    if (off == NULL) {
+        plan_free(&p);
+        return FML_ENOMEM;
+    }
+    plan_offsets(&p, 1, off);
+    const int64_t n_tasks = g->n * p.n_bands, howo = g->ho * g->wo;
+    const int64_t cstride = p.nph_h * p.nph_w * p.ps;
+    const size_t buf_elems = (size_t)(p.band_elems + (idx != NULL ? p.rows * g->wo : 0));
+    const int nt = conv_threads(n_threads, n_tasks, (double)(g->n * g->c) * (double)howo * (double)k);
+    (void)nt;
+#pragma omp parallel num_threads(nt) reduction(| : err)
+    {
+        FT *buf = (FT *)fml_scratch_thread(FML_CONV_SLOT, FML_MAX(buf_elems, 1) * sizeof(FT));
+        if (buf == NULL) err |= FML_ENOMEM;
+        fml_conv_seg seg[FML_CONV_MAX_SEGS];
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t task = 0; task < n_tasks; task++) {
+            if (err != FML_OK) continue;
+            const int64_t n = task / p.n_bands, oh0 = (task % p.n_bands) * p.rows;
+            const int64_t rb = FML_MIN(p.rows, g->ho - oh0), nflat = (rb - 1) * p.wq + g->wo;
+            const FT *src = FML_T(band_source)(&p, x, n, oh0, rb, -(FT)INFINITY, buf);
+            FT *tap = idx != NULL ? buf + p.band_elems : NULL;
+            for (int64_t c = 0; c < g->c; c++) {
+                const int64_t plane = (n * g->c + c) * howo + oh0 * g->wo;
+                for (int64_t q0 = 0; q0 < nflat; q0 += nr) {
+                    const int64_t ns = tile_segments(q0, nflat, p.wq, g->wo, nv, vl, seg);
+                    KSEL(kt->pool_max)(k, src + c * cstride + q0, off, FML_MIN(nr, nflat - q0),
+                                       y + plane, tap, seg, ns);
+                }
+                if (idx == NULL) continue;
+                for (int64_t r = 0; r < rb; r++) {
+                    const int64_t ih0 = (oh0 + r) * g->sh - g->ph0;
+                    int64_t a0 = 0;                       /* first tap row inside the input */
+                    while (ih0 + a0 * g->dh < 0) a0++;
+                    for (int64_t j = 0; j < g->wo; j++) {
+                        const int64_t iw0 = j * g->sw - g->pw0;
+                        int64_t t = (int64_t)tap[r * g->wo + j], a, b;
+                        if (t < 0) {
+                            a = a0;
+                            b = 0;
+                            while (iw0 + b * g->dw < 0) b++;
+                        } else {
+                            a = t / g->kw;
+                            b = t % g->kw;
+                        }
+                        idx[plane + r * g->wo + j] = (ih0 + a * g->dh) * g->w + iw0 + b * g->dw;
+                    }
+                }
+            }
+        }
+    }
+    free(off);
+    plan_free(&p);
+    return err;
+}
+
+int FML_T(fml_max_pool2d_backward)(const fml_conv2d_geom *g, const FT *gy, const int64_t *idx,
+                                   FT *gx, int64_t n_threads)
+{
+    const int64_t planes = g->n * g->c, howo = g->ho * g->wo, hw = g->h * g->w;
+    const int nt = conv_threads(n_threads, planes, 4.0 * (double)planes * (double)(howo + hw));
+    (void)nt;
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        FT *restrict d = gx + pl * hw;
+        const FT *restrict s = gy + pl * howo;
+        const int64_t *restrict ix = idx + pl * howo;
+        memset(d, 0, (size_t)hw * sizeof(FT));
+        for (int64_t j = 0; j < howo; j++) d[ix[j]] += s[j];
+    }
+    return FML_OK;
+}
+
+/* Divisors of average pooling, separable: rows (hs) times columns (ws). */
+static void FML_T(avg_divisors)(int64_t out, int64_t in, int64_t k, int64_t s, int64_t p0,
+                                int64_t p1, int count_include_pad, int64_t *div)
+{
+    for (int64_t i = 0; i < out; i++) {
+        int64_t start = i * s - p0, end = FML_MIN(start + k, in + p1);
+        const int64_t pool = end - start;
+        start = FML_MAX(start, 0);
+        end = FML_MIN(end, in);
+        div[i] = count_include_pad ? pool : end - start;
+    }
+}
+
+/* Average pooling: the depthwise tile with unit weights (sums in tap order,
+ * zero padding), then each output divided by its window's divisor. */
+int FML_T(fml_avg_pool2d)(const fml_conv2d_geom *g, const FT *x, int count_include_pad,
+                          int64_t divisor_override, FT *y, int64_t n_threads)
+{
+    if (g->n <= 0 || g->c <= 0) return FML_OK;
+    const fml_conv_kernels *kt = fml_conv_kernels_get();
+    const TILE_T tile = kt->KSEL(dw);
+    const int64_t k = g->kh * g->kw, nr = tile.nv * tile.vl;
+    conv_plan p;
+    int err = plan_make(&p, g, 1, 1, (int64_t)sizeof(FT), FML_CONV_BAND_BYTES, 8, 0);
+    if (err != FML_OK) return err;
+    int64_t *off = (int64_t *)malloc((size_t)k * sizeof(int64_t));
+    int64_t *dh = (int64_t *)malloc((size_t)(g->ho + g->wo) * sizeof(int64_t));
+    FT *ones = (FT *)malloc((size_t)k * sizeof(FT));
+    if (off == NULL || dh == NULL || ones == NULL) {
+        free(off);
+        free(dh);
+        free(ones);
+        plan_free(&p);
+        return FML_ENOMEM;
+    }
+    int64_t *dw = dh + g->ho;
+    for (int64_t t = 0; t < k; t++) ones[t] = 1;
+    plan_offsets(&p, 1, off);
+    FML_T(avg_divisors)(g->ho, g->h, g->kh, g->sh, g->ph0, g->ph1, count_include_pad, dh);
+    FML_T(avg_divisors)(g->wo, g->w, g->kw, g->sw, g->pw0, g->pw1, count_include_pad, dw);
+    const int64_t n_tasks = g->n * p.n_bands, howo = g->ho * g->wo;
+    const int64_t cstride = p.nph_h * p.nph_w * p.ps;
+    const int nt = conv_threads(n_threads, n_tasks, 2.0 * (double)(g->n * g->c) * (double)howo * (double)k);
+    (void)nt;
+#pragma omp parallel num_threads(nt) reduction(| : err)
+    {
+        FT *buf = NULL;
+        if (!p.zero_copy) {
+            buf = (FT *)fml_scratch_thread(FML_CONV_SLOT, (size_t)FML_MAX(p.band_elems, 1) * sizeof(FT));
+            if (buf == NULL) err |= FML_ENOMEM;
+        }
+        fml_conv_seg seg[FML_CONV_MAX_SEGS];
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t task = 0; task < n_tasks; task++) {
+            if (err != FML_OK) continue;
+            const int64_t n = task / p.n_bands, oh0 = (task % p.n_bands) * p.rows;
+            const int64_t rb = FML_MIN(p.rows, g->ho - oh0), nflat = (rb - 1) * p.wq + g->wo;
+            const FT *src = FML_T(band_source)(&p, x, n, oh0, rb, (FT)0, buf);
+            for (int64_t c = 0; c < g->c; c++) {
+                FT *yp = y + (n * g->c + c) * howo + oh0 * g->wo;
+                for (int64_t q0 = 0; q0 < nflat; q0 += nr) {
+                    const int64_t ns = tile_segments(q0, nflat, p.wq, g->wo, tile.nv, tile.vl, seg);
+                    tile.ukr(k, ones, src + c * cstride + q0, off, FML_MIN(nr, nflat - q0), yp,
+                             howo, 1, NULL, 0, seg, ns);
+                }
+                for (int64_t r = 0; r < rb; r++)
+                    for (int64_t j = 0; j < g->wo; j++) {
+                        const int64_t d = divisor_override > 0 ? divisor_override
+                                                               : dh[oh0 + r] * dw[j];
+                        yp[r * g->wo + j] /= (FT)d;
+                    }
+            }
+        }
+    }
+    free(off);
+    free(dh);
+    free(ones);
+    plan_free(&p);
+    return err;
+}
+
+int FML_T(fml_avg_pool2d_backward)(const fml_conv2d_geom *g, const FT *gy, int count_include_pad,
+                                   int64_t divisor_override, FT *gx, int64_t n_threads)
+{
+    const int64_t planes = g->n * g->c, howo = g->ho * g->wo, hw = g->h * g->w;
+    int64_t *dh = (int64_t *)malloc((size_t)(g->ho + g->wo + 1) * sizeof(int64_t));
+    if (dh == NULL) return FML_ENOMEM;
+    int64_t *dw = dh + g->ho;
+    FML_T(avg_divisors)(g->ho, g->h, g->kh, g->sh, g->ph0, g->ph1, count_include_pad, dh);
+    FML_T(avg_divisors)(g->wo, g->w, g->kw, g->sw, g->pw0, g->pw1, count_include_pad, dw);
+    const int nt = conv_threads(n_threads, planes, (double)planes * (double)(howo * g->kh * g->kw + hw));
+    (void)nt;
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        FT *restrict d = gx + pl * hw;
+        const FT *restrict s = gy + pl * howo;
+        memset(d, 0, (size_t)hw * sizeof(FT));
+        for (int64_t i = 0; i < g->ho; i++) {
+            const int64_t h0 = FML_MAX(i * g->sh - g->ph0, 0);
+            const int64_t h1 = FML_MIN(i * g->sh - g->ph0 + g->kh, g->h);
+            for (int64_t j = 0; j < g->wo; j++) {
+                const int64_t w0 = FML_MAX(j * g->sw - g->pw0, 0);
+                const int64_t w1 = FML_MIN(j * g->sw - g->pw0 + g->kw, g->w);
+                const int64_t dv = divisor_override > 0 ? divisor_override : dh[i] * dw[j];
+                const FT v = s[i * g->wo + j] / (FT)dv;
+                for (int64_t a = h0; a < h1; a++)
+                    for (int64_t b = w0; b < w1; b++) d[a * g->w + b] += v;
+            }
+        }
+    }
+    free(dh);
+    return FML_OK;
+}
+
+/* Adaptive average pooling: bin i of n over `in` is [floor(i*in/n), ceil((i+1)*in/n)). */
+int FML_T(fml_adaptive_avg_pool2d)(const fml_conv2d_geom *g, const FT *x, FT *y,
+                                   int64_t n_threads)
+{
+    const int64_t planes = g->n * g->c, howo = g->ho * g->wo, hw = g->h * g->w;
+    const int nt = conv_threads(n_threads, planes, (double)planes * (double)(hw + howo));
+    (void)nt;
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const FT *restrict s = x + pl * hw;
+        FT *restrict d = y + pl * howo;
+        for (int64_t i = 0; i < g->ho; i++) {
+            const int64_t h0 = (i * g->h) / g->ho, h1 = ((i + 1) * g->h + g->ho - 1) / g->ho;
+            for (int64_t j = 0; j < g->wo; j++) {
+                const int64_t w0 = (j * g->w) / g->wo, w1 = ((j + 1) * g->w + g->wo - 1) / g->wo;
+                double acc[4] = {0, 0, 0, 0};      /* float64 sums: a global pool adds a whole plane */
+                for (int64_t a = h0; a < h1; a++) {
+                    const FT *restrict r = s + a * g->w;
+                    int64_t b = w0;
+                    for (; b + 4 <= w1; b += 4)
+                        for (int l = 0; l < 4; l++) acc[l] += (double)r[b + l];
+                    for (int l = 0; b < w1; b++, l++) acc[l] += (double)r[b];
+                }
+                d[i * g->wo + j] = (FT)(((acc[0] + acc[1]) + (acc[2] + acc[3])) /
+                                        (double)((h1 - h0) * (w1 - w0)));
+            }
+        }
+    }
+    return FML_OK;
+}
+
+int FML_T(fml_adaptive_avg_pool2d_backward)(const fml_conv2d_geom *g, const FT *gy, FT *gx,
+                                            int64_t n_threads)
+{
+    const int64_t planes = g->n * g->c, howo = g->ho * g->wo, hw = g->h * g->w;
+    const int nt = conv_threads(n_threads, planes, (double)planes * (double)(hw + howo));
+    (void)nt;
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const FT *restrict s = gy + pl * howo;
+        FT *restrict d = gx + pl * hw;
+        memset(d, 0, (size_t)hw * sizeof(FT));
+        for (int64_t i = 0; i < g->ho; i++) {
+            const int64_t h0 = (i * g->h) / g->ho, h1 = ((i + 1) * g->h + g->ho - 1) / g->ho;
+            for (int64_t j = 0; j < g->wo; j++) {
+                const int64_t w0 = (j * g->w) / g->wo, w1 = ((j + 1) * g->w + g->wo - 1) / g->wo;
+                const FT v = s[i * g->wo + j] / (FT)((h1 - h0) * (w1 - w0));
+                for (int64_t a = h0; a < h1; a++)
+                    for (int64_t b = w0; b < w1; b++) d[a * g->w + b] += v;
+            }
+        }
+    }
+    return FML_OK;
+}
+
+/* ---- batch norm, ReLU --------------------------------------------------------- */
+
+/* Two passes per channel (mean, then squared differences), float64, four
+ * partial sums combined in a fixed order; channels in parallel. */
+int FML_T(fml_batch_stats)(int64_t n, int64_t c, int64_t hw, const FT *x, double *mean,
+                           double *var, int64_t n_threads)
+{
+    const int nt = conv_threads(n_threads, c, 2.0 * (double)(n * c) * (double)hw);
+    (void)nt;
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int64_t ci = 0; ci < c; ci++) {
+        double s[4] = {0, 0, 0, 0};
+        for (int64_t i = 0; i < n; i++) {
+            const FT *restrict r = x + (i * c + ci) * hw;
+            int64_t j = 0;
+            for (; j + 4 <= hw; j += 4)
+                for (int l = 0; l < 4; l++) s[l] += (double)r[j + l];
+            for (int l = 0; j < hw; j++, l++) s[l] += (double)r[j];
+        }
+        const double cnt = (double)(n * hw);
+        const double m = cnt > 0 ? ((s[0] + s[1]) + (s[2] + s[3])) / cnt : 0.0;
+        double v[4] = {0, 0, 0, 0};
+        for (int64_t i = 0; i < n; i++) {
+            const FT *restrict r = x + (i * c + ci) * hw;
+            int64_t j = 0;
+            for (; j + 4 <= hw; j += 4)
+                for (int l = 0; l < 4; l++) {
+                    const double d = (double)r[j + l] - m;
+                    v[l] += d * d;
+                }
+            for (int l = 0; j < hw; j++, l++) {
+                const double d = (double)r[j] - m;
+                v[l] += d * d;
+            }
+        }
+        mean[ci] = m;
+        var[ci] = cnt > 0 ? ((v[0] + v[1]) + (v[2] + v[3])) / cnt : 0.0;
+    }
+    return FML_OK;
+}
+
+int FML_T(fml_channel_affine)(int64_t n, int64_t c, int64_t hw, const FT *x, const FT *scale,
+                              const FT *shift, int act, FT *y, int64_t n_threads)
+{
+    const fml_conv_kernels *kt = fml_conv_kernels_get();
+    const int64_t rows = n * c;
+    const int nt = conv_threads(n_threads, rows, 2.0 * (double)rows * (double)hw);
+    (void)nt;
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int64_t r = 0; r < rows; r++)
+        KSEL(kt->affine_row)(hw, x + r * hw, scale[r % c], shift[r % c], act == FML_ACT_RELU,
+                             y + r * hw);
+    return FML_OK;
+}
+
+int FML_T(fml_relu)(int64_t len, const FT *x, FT *y, int64_t n_threads)
+{
+    const fml_conv_kernels *kt = fml_conv_kernels_get();
+    const int64_t chunk = 16384, n_chunks = (len + chunk - 1) / chunk;
+    const int nt = conv_threads(n_threads, n_chunks, 2.0 * (double)len);
+    (void)nt;
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int64_t ch = 0; ch < n_chunks; ch++) {
+        const int64_t j0 = ch * chunk;
+        KSEL(kt->affine_row)(FML_MIN(chunk, len - j0), x + j0, (FT)1, (FT)0, 1, y + j0);
+    }
+    return FML_OK;
+}
+
+#undef TILE_T
+#undef KSEL

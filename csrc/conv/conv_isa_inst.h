@@ -1,0 +1,36 @@
+/* conv_isa_inst.h: instantiates every per-ISA piece of csrc/conv for one
+ * (ISA, dtype) from its vector vocabulary (see conv_ukr_impl.h) and tile
+ * sizes: DENSE_NAME/DENSE_MR/DENSE_NV, DW_NAME/DW_NV, POOL_NV, GW_MR/GW_NK.
+ * No include guard: one inclusion per (ISA, dtype). */
+
+#define UKR DENSE_NAME
+#define UMR DENSE_MR
+#define UNV DENSE_NV
+#include "conv/conv_ukr_impl.h"
+#undef UKR
+#undef UMR
+#undef UNV
+
+#define UKR DW_NAME
+#define UMR 1
+#define UNV DW_NV
+#include "conv/conv_ukr_impl.h"
+#undef UKR
+#undef UMR
+#undef UNV
+
+#define POOLMAX FML_FN(pool_max)
+#define PNV POOL_NV
+#include "conv/conv_pool_impl.h"
+#undef POOLMAX
+#undef PNV
+
+#define GWK FML_FN(conv_gw)
+#define GMR GW_MR
+#define GNK GW_NK
+#include "conv/conv_gw_impl.h"
+#undef GWK
+#undef GMR
+#undef GNK
+
+#include "conv/conv_rows_impl.h"

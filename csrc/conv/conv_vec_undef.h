@@ -1,0 +1,24 @@
+/* Closes one vector vocabulary and tile set of conv_isa_inst.h. */
+#undef VT
+#undef VL
+#undef MT
+#undef VZERO
+#undef VSET1
+#undef VLOADU
+#undef VSTOREU
+#undef VFMA
+#undef VADD
+#undef VMAX
+#undef VMASK
+#undef VMASKLOADU
+#undef VMASKSTOREU
+#undef VUPDATE
+#undef VREDUCE
+#undef DENSE_NAME
+#undef DENSE_MR
+#undef DENSE_NV
+#undef DW_NAME
+#undef DW_NV
+#undef POOL_NV
+#undef GW_MR
+#undef GW_NK
