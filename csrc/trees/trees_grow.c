@@ -385,6 +385,49 @@ static fml_scan_fn scan_fn(const fml_tree_grower *g)
          : fml_trees_k.scan_entropy;
 }
 
+/* What one task of hist_scan needs. */
+typedef struct {
+    fml_tree_grower *g;
+    const int32_t *feats;
+    int64_t nf;
+    int n_build;
+    const int32_t *build_slot;
+    int32_t sub_slot;
+    int n_scan;
+    const int32_t *scan_slot;
+    const fml_hist_src *src;
+    const fml_scan_ctx *ctx;
+    fml_scan_fn scan;
+} hist_scan_job;
+
+/* Feature group gi: histograms of the built nodes, the subtraction, the scans. */
+static void hist_scan_group(const hist_scan_job *jb, int64_t gi)
+{
+    fml_tree_grower *g = jb->g;
+    const int64_t C = g->C, nfeat = g->n_features, GR = FML_TREE_HIST_GROUP;
+    const int32_t *fg = jb->feats + gi * GR;
+    const int64_t G = FML_MIN(GR, jb->nf - gi * GR);
+    for (int k = 0; k < jb->n_build; k++)
+        fml_tree_hist_features(&jb->src[k], fg, G, slot_ptr(g, jb->build_slot[k]));
+    if (jb->sub_slot >= 0)
+        fml_tree_hist_subtract(slot_ptr(g, jb->sub_slot), slot_ptr(g, jb->sub_slot),
+                               slot_ptr(g, jb->build_slot[0]), fg, G, C);
+    /* thread ids of the grower's own team; a single-threaded grower may run on
+     * any thread of an outer team (forests) and uses slot 0 */
+    const int64_t tid = g->n_threads > 1 ? fml_thread_id() : 0;
+    double *scratch = g->scan_scratch + tid * (C + 4) * NS;
+    for (int k = 0; k < jb->n_scan; k++) {
+        fml_scan_ctx my = jb->ctx[k];
+        my.scratch = scratch;
+        const double *hist = slot_ptr(g, jb->scan_slot[k]);
+        for (int64_t t = 0; t < G; t++) {
+            const int64_t i = gi * GR + t, f = fg[t];
+            jb->scan(hist + f * NS * C, g->n_bins[f], &my, &g->feat_res[k * nfeat + i],
+                     g->feat_left + (k * nfeat + i) * C);
+        }
+    }
+}
+
 /* Histograms and split search of one split's children in as few parallel
  * regions as the shape allows (one, unless the features are so few that the
  * histogram goes row-parallel):
@@ -396,7 +439,7 @@ static void hist_scan(fml_tree_grower *g, const int32_t *feats, int64_t nf, int 
                       const int32_t *build_node, const int32_t *build_slot, int32_t sub_slot,
                       int n_scan, const int32_t *scan_node, const int32_t *scan_slot)
 {
-    const int64_t C = g->C, nfeat = g->n_features;
+    const int64_t C = g->C;
     fml_hist_src src[2];
     double work = 0;
     int64_t max_m = 0;
@@ -410,10 +453,6 @@ static void hist_scan(fml_tree_grower *g, const int32_t *feats, int64_t nf, int 
         scan_ctx_init(g, scan_node[k], &ctx[k]);
         work += (double)nf * NS * (double)C * 2.0;
     }
-    const fml_scan_fn scan = scan_fn(g);
-    const int64_t scan_len = (C + 4) * NS;
-    fml_scan_result *res = g->feat_res;
-    double *fl = g->feat_left;
     if (n_build > 0 && fml_tree_hist_row_chunks(nf, max_m) > 0) {
         /* few features, many rows: row-parallel histograms first */
         for (int k = 0; k < n_build; k++)
@@ -425,31 +464,15 @@ static void hist_scan(fml_tree_grower *g, const int32_t *feats, int64_t nf, int 
         n_build = 0;
         sub_slot = -1;
     }
-    const int64_t GR = FML_TREE_HIST_GROUP, n_groups = (nf + GR - 1) / GR;
+    const int64_t n_groups = (nf + FML_TREE_HIST_GROUP - 1) / FML_TREE_HIST_GROUP;
     const int nt = fml_threads_for(g->n_threads, n_groups, work, SCAN_MIN_WORK_PER_THREAD);
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        double *scratch = g->scan_scratch + (int64_t)fml_thread_id() * scan_len;
-#pragma omp for schedule(dynamic, 1)
-        for (int64_t gi = 0; gi < n_groups; gi++) {
-            const int32_t *fg = feats + gi * GR;
-            const int64_t G = FML_MIN(GR, nf - gi * GR);
-            for (int k = 0; k < n_build; k++)
-                fml_tree_hist_features(&src[k], fg, G, slot_ptr(g, build_slot[k]));
-            if (sub_slot >= 0)
-                fml_tree_hist_subtract(slot_ptr(g, sub_slot), slot_ptr(g, sub_slot),
-                                       slot_ptr(g, build_slot[0]), fg, G, C);
-            for (int k = 0; k < n_scan; k++) {
-                fml_scan_ctx my = ctx[k];
-                my.scratch = scratch;
-                const double *hist = slot_ptr(g, scan_slot[k]);
-                for (int64_t t = 0; t < G; t++) {
-                    const int64_t i = gi * GR + t, f = fg[t];
-                    scan(hist + f * NS * C, g->n_bins[f], &my, &res[k * nfeat + i],
-                         fl + (k * nfeat + i) * C);
-                }
-            }
-        }
+    const hist_scan_job job = {g, feats, nf, n_build, build_slot, sub_slot, n_scan, scan_slot,
+                               src, ctx, scan_fn(g)};
+    if (nt > 1) {
+#pragma omp taskloop grainsize(1) default(shared)
+        for (int64_t gi = 0; gi < n_groups; gi++) hist_scan_group(&job, gi);
+    } else {
+        for (int64_t gi = 0; gi < n_groups; gi++) hist_scan_group(&job, gi);
     }
 }
 
@@ -575,92 +598,132 @@ static void decide_children(fml_tree_grower *g, int32_t L, int32_t R, int parent
  *                         gathering the inputs of the sides that need them
  *
  * Chunks depend on the node size only.  Returns the left count. */
+typedef struct {
+    fml_tree_grower *g;
+    int32_t *rows;            /* the node's rows */
+    int64_t start, count, n_chunks;
+    const uint8_t *col;
+    const double *y;
+    uint8_t bin, mlb;
+    int64_t *nl_chunk;        /* n_chunks + 1 */
+    double (*lo)[PARTITION_MAX_CHUNKS], (*hi)[PARTITION_MAX_CHUNKS];
+} part_job;
+
+/* Pass 1 of chunk c: rows -> tmp (lefts) / tmp2 (rights) at the chunk's offsets. */
+static void part_pass1(const part_job *jb, int64_t c)
+{
+    const int64_t j0 = fml_chunk_start(jb->count, jb->n_chunks, c);
+    const int64_t j1 = fml_chunk_start(jb->count, jb->n_chunks, c + 1);
+    const int32_t *restrict rows = jb->rows;
+    int32_t *restrict tl = jb->g->rows_tmp, *restrict tr = jb->g->rows_tmp2;
+    const uint8_t *restrict col = jb->col;
+    const uint8_t b = jb->bin, mlb = jb->mlb;
+    int64_t il = j0, ir = j0;
+    for (int64_t j = j0; j < j1; j++) {
+        const int32_t r = rows[j];
+        const uint8_t v = col[r];
+        const int64_t left = (v <= b) | ((v == FML_TREE_MISSING_BIN) & mlb);
+        /* branch-free: store to both; the unused store lands at or below j in
+         * this chunk's part of the other buffer and is overwritten or ignored */
+        tl[il] = r;
+        tr[ir] = r;
+        il += left;
+        ir += 1 - left;
+    }
+    jb->nl_chunk[c] = il - j0;
+    double l0 = INFINITY, l1 = -INFINITY, r0 = INFINITY, r1 = -INFINITY;
+    if (jb->y) {
+        const double *restrict y = jb->y;
+        for (int64_t j = j0; j < il; j++) {
+            const double v = y[tl[j]];
+            l0 = v < l0 ? v : l0;
+            l1 = v > l1 ? v : l1;
+        }
+        for (int64_t j = j0; j < ir; j++) {
+            const double v = y[tr[j]];
+            r0 = v < r0 ? v : r0;
+            r1 = v > r1 ? v : r1;
+        }
+    }
+    jb->lo[0][c] = l0; jb->hi[0][c] = l1; jb->lo[1][c] = r0; jb->hi[1][c] = r1;
+}
+
+/* Pass 2 of chunk c: the chunk's lefts and rights to their final places, and the
+ * inputs of the sides that need them gathered. */
+static void part_pass2(const part_job *jb, int64_t c)
+{
+    fml_tree_grower *g = jb->g;
+    const int64_t j0 = fml_chunk_start(jb->count, jb->n_chunks, c);
+    const int64_t j1 = fml_chunk_start(jb->count, jb->n_chunks, c + 1);
+    const int64_t *nlc_ = jb->nl_chunk, n_chunks = jb->n_chunks;
+    const int64_t nlc = nlc_[c + 1] - nlc_[c], nrc = (j1 - j0) - nlc;
+    const int64_t pl = nlc_[c], pr = nlc_[n_chunks] + (j0 - nlc_[c]);
+    memcpy(jb->rows + pl, g->rows_tmp + j0, (size_t)nlc * sizeof(int32_t));
+    memcpy(jb->rows + pr, g->rows_tmp2 + j0, (size_t)nrc * sizeof(int32_t));
+    if (g->gather_side[0]) gather_range(g, jb->start + pl, jb->start + pl + nlc);
+    if (g->gather_side[1]) gather_range(g, jb->start + pr, jb->start + pr + nrc);
+}
+
+/* Stable partition of the rows of node P (children L = P's left, R = L + 1,
+ * created by the caller with their sums) by the split (f, bin, ml):
+ *
+ *   pass 1, per chunk c:  rows -> tmp  (chunk's lefts at tmp[j0..], rights at tmp2[j0..]),
+ *                         counts and the y range of each side
+ *   then (one thread):    prefix sums, child counts, decide_children()
+ *   pass 2, per chunk c:  tmp -> rows[start + lefts before c ...],
+ *                         tmp2 -> rows[start + nl + rights before c ...],
+ *                         gathering the inputs of the sides that need them
+ *
+ * Chunks depend on the node size only.  Returns the left count. */
 static int64_t partition(fml_tree_grower *g, int32_t P, int32_t L, int32_t f, int32_t bin, int32_t ml,
                          int parent_has_hist)
 {
     const int32_t R = L + 1;
     const int64_t start = g->node_start[P], count = g->nodes[P].count;
-    int32_t *restrict rows = g->rows + start;
-    int32_t *restrict tl = g->rows_tmp, *restrict tr = g->rows_tmp2;
-    const uint8_t *restrict col = g->bins + (int64_t)f * g->n_samples;
-    const double *restrict y = g->p->check_pure ? g->y_pure : NULL;
-    const uint8_t b = (uint8_t)bin, mlb = (uint8_t)(ml != 0);
     int64_t n_chunks = count / PARTITION_CHUNK;
     if (n_chunks < 1) n_chunks = 1;
     if (n_chunks > PARTITION_MAX_CHUNKS) n_chunks = PARTITION_MAX_CHUNKS;
     int64_t nl_chunk[PARTITION_MAX_CHUNKS + 1];
     double lo[2][PARTITION_MAX_CHUNKS], hi[2][PARTITION_MAX_CHUNKS];
+    const part_job jb = {g, g->rows + start, start, count, n_chunks,
+                         g->bins + (int64_t)f * g->n_samples, g->p->check_pure ? g->y_pure : NULL,
+                         (uint8_t)bin, (uint8_t)(ml != 0), nl_chunk, lo, hi};
     const int nt = fml_threads_for(g->n_threads, n_chunks, (double)count, 65536.0);
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-#pragma omp for schedule(static)
-        for (int64_t c = 0; c < n_chunks; c++) {
-            const int64_t j0 = fml_chunk_start(count, n_chunks, c), j1 = fml_chunk_start(count, n_chunks, c + 1);
-            int64_t il = j0, ir = j0;
-            for (int64_t j = j0; j < j1; j++) {
-                const int32_t r = rows[j];
-                const uint8_t v = col[r];
-                const int64_t left = (v <= b) | ((v == FML_TREE_MISSING_BIN) & mlb);
-                /* branch-free: store to both; the unused store lands at or below j in
-                 * this chunk's part of the other buffer and is overwritten or ignored */
-                tl[il] = r;
-                tr[ir] = r;
-                il += left;
-                ir += 1 - left;
-            }
-            nl_chunk[c] = il - j0;
-            double l0 = INFINITY, l1 = -INFINITY, r0 = INFINITY, r1 = -INFINITY;
-            if (y) {
-                for (int64_t j = j0; j < il; j++) {
-                    const double v = y[tl[j]];
-                    l0 = v < l0 ? v : l0;
-                    l1 = v > l1 ? v : l1;
-                }
-                for (int64_t j = j0; j < ir; j++) {
-                    const double v = y[tr[j]];
-                    r0 = v < r0 ? v : r0;
-                    r1 = v > r1 ? v : r1;
-                }
-            }
-            lo[0][c] = l0; hi[0][c] = l1; lo[1][c] = r0; hi[1][c] = r1;
-        }
-#pragma omp single
-        {
-            int64_t acc = 0;
-            for (int64_t c = 0; c < n_chunks; c++) {
-                const int64_t v = nl_chunk[c];
-                nl_chunk[c] = acc;
-                acc += v;
-            }
-            nl_chunk[n_chunks] = acc;
-            g->nodes[L].count = acc;
-            g->nodes[R].count = count - acc;
-            g->node_start[R] = start + acc;
-            if (y) {
-                double mn[2] = {INFINITY, INFINITY}, mx[2] = {-INFINITY, -INFINITY};
-                for (int64_t c = 0; c < n_chunks; c++)
-                    for (int s = 0; s < 2; s++) {
-                        if (lo[s][c] < mn[s]) mn[s] = lo[s][c];
-                        if (hi[s][c] > mx[s]) mx[s] = hi[s][c];
-                    }
-                g->node_ymin[L] = mn[0]; g->node_ymax[L] = mx[0];
-                g->node_ymin[R] = mn[1]; g->node_ymax[R] = mx[1];
-            }
-            if (acc > 0 && acc < count) decide_children(g, L, R, parent_has_hist);
-            else g->gather_side[0] = g->gather_side[1] = 0;
-        }
-#pragma omp for schedule(static)
-        for (int64_t c = 0; c < n_chunks; c++) {
-            const int64_t j0 = fml_chunk_start(count, n_chunks, c), j1 = fml_chunk_start(count, n_chunks, c + 1);
-            const int64_t nlc = nl_chunk[c + 1] - nl_chunk[c], nrc = (j1 - j0) - nlc;
-            const int64_t pl = nl_chunk[c], pr = nl_chunk[n_chunks] + (j0 - nl_chunk[c]);
-            memcpy(rows + pl, tl + j0, (size_t)nlc * sizeof(int32_t));
-            memcpy(rows + pr, tr + j0, (size_t)nrc * sizeof(int32_t));
-            if (g->gather_side[0]) gather_range(g, start + pl, start + pl + nlc);
-            if (g->gather_side[1]) gather_range(g, start + pr, start + pr + nrc);
-        }
+    if (nt > 1) {
+#pragma omp taskloop grainsize(1) default(shared)
+        for (int64_t c = 0; c < n_chunks; c++) part_pass1(&jb, c);
+    } else {
+        for (int64_t c = 0; c < n_chunks; c++) part_pass1(&jb, c);
     }
-    return nl_chunk[n_chunks];
+    int64_t acc = 0;
+    for (int64_t c = 0; c < n_chunks; c++) {
+        const int64_t v = nl_chunk[c];
+        nl_chunk[c] = acc;
+        acc += v;
+    }
+    nl_chunk[n_chunks] = acc;
+    g->nodes[L].count = acc;
+    g->nodes[R].count = count - acc;
+    g->node_start[R] = start + acc;
+    if (jb.y) {
+        double mn[2] = {INFINITY, INFINITY}, mx[2] = {-INFINITY, -INFINITY};
+        for (int64_t c = 0; c < n_chunks; c++)
+            for (int s = 0; s < 2; s++) {
+                if (lo[s][c] < mn[s]) mn[s] = lo[s][c];
+                if (hi[s][c] > mx[s]) mx[s] = hi[s][c];
+            }
+        g->node_ymin[L] = mn[0]; g->node_ymax[L] = mx[0];
+        g->node_ymin[R] = mn[1]; g->node_ymax[R] = mx[1];
+    }
+    if (acc > 0 && acc < count) decide_children(g, L, R, parent_has_hist);
+    else g->gather_side[0] = g->gather_side[1] = 0;
+    if (nt > 1) {
+#pragma omp taskloop grainsize(1) default(shared)
+        for (int64_t c = 0; c < n_chunks; c++) part_pass2(&jb, c);
+    } else {
+        for (int64_t c = 0; c < n_chunks; c++) part_pass2(&jb, c);
+    }
+    return acc;
 }
 
 /* Split a candidate; pushes the children's candidates.  FML_OK or an error. */
@@ -785,7 +848,7 @@ static int setup(fml_tree_grower *g, int64_t n_rows)
         return FML_ENOMEM;
     const int64_t chunk_len = 16 * 8 * NS * C;   /* MAX_CHUNKS x ROW_PARALLEL_MAX_FEATURES */
     err |= ensure_aligned((void **)&g->chunk_scratch, &g->chunk_cap, chunk_len, sizeof(double), 0);
-    const int64_t nt_max = FML_MIN(g->n_threads, nf);   /* split search uses <= nf threads */
+    const int64_t nt_max = g->n_threads;       /* scans index their scratch by thread id */
     err |= ensure_aligned((void **)&g->scan_scratch, &g->scan_cap, (int64_t)nt_max * (C + 4) * NS,
                           sizeof(double), 0);
     err |= ensure_plain((void **)&g->feat_res, &g->feat_cap, 2 * nf, sizeof(fml_scan_result));
@@ -797,6 +860,88 @@ static int setup(fml_tree_grower *g, int64_t n_rows)
     g->feat_draw = (int32_t *)fd;
     if (err) return FML_ENOMEM;
     return pool_reset(g, nf * NS * C);
+}
+
+/* The growth loop (on one thread; its parallel loops are task loops of the
+ * team fml_tree_grow started, so a thread that is not scheduled is never
+ * waited for: the others run its tasks). */
+static int grow_body(fml_tree_grower *g, int64_t n_rows, int64_t n_samples, int32_t *rows,
+                     const double *y_pure)
+{
+    const fml_tree_params *params = g->p;
+    int err = FML_OK;
+    const int root = node_new(g, 0, 0, n_rows);
+    if (root < 0) return FML_ENOMEM;
+    int32_t *fd = g->feat_draw;
+    const int64_t nf = draw_features(g, fd);
+    const int32_t s = slot_alloc(g);
+    const int32_t use = s >= 0 ? s : 0;
+    int identity = n_rows == n_samples;
+    for (int64_t j = 0; identity && j < n_rows; j++) identity = rows[j] == j;
+    if (!identity) {
+        const int nt = fml_threads_for(g->n_threads, 64, (double)n_rows, 65536.0);
+        if (nt > 1) {
+#pragma omp taskloop grainsize(1) default(shared)
+            for (int64_t c = 0; c < 64; c++)
+                gather_range(g, fml_chunk_start(n_rows, 64, c), fml_chunk_start(n_rows, 64, c + 1));
+        } else {
+            gather_range(g, 0, n_rows);
+        }
+    }
+    fml_hist_src src;
+    node_src(g, root, identity, &src);
+    fml_tree_hist_build(&src, fd, nf, slot_ptr(g, use), g->chunk_scratch, g->n_threads);
+    /* root sums: all bins of the first feature, in bin order */
+    const double *h0 = slot_ptr(g, use) + (int64_t)fd[0] * NS * g->C;
+    double *t = g->node_sum;
+    for (int64_t c = 0; c < g->C; c++) t[c] = 0;
+    for (int64_t b = 0; b < NS; b++)
+        for (int64_t c = 0; c < g->C; c++) t[c] += h0[b * g->C + c];
+    if (params->criterion == FML_TREE_XGB && params->hessian_is_count) t[1] = (double)n_rows;
+    if (g->y_pure) {
+        double lo = INFINITY, hi = -INFINITY;
+        for (int64_t j = 0; j < n_rows; j++) {
+            const double v = y_pure[rows[j]];
+            lo = v < lo ? v : lo;
+            hi = v > hi ? v : hi;
+        }
+        g->node_ymin[0] = lo;
+        g->node_ymax[0] = hi;
+    }
+    int r = 0;
+    if (splittable(g, root)) {
+        const int32_t rn = root;
+        hist_scan(g, fd, nf, 0, NULL, NULL, -1, 1, &rn, &use);
+        r = push_best(g, 0, root, fd, nf, g->sampling ? -1 : s);
+    }
+    if (r < 0) return FML_ENOMEM;
+    if (r == 0 || g->sampling) slot_release(g, s);
+    int64_t n_leaves = 1;
+    const int best_first = params->max_leaf_nodes > 0;
+    while (g->n_cands > 0 && (!best_first || n_leaves < params->max_leaf_nodes)) {
+        int64_t ci = g->n_cands - 1;
+        if (best_first) {
+            for (int64_t i = 0; i < g->n_cands; i++) {
+                const cand_t *a = &g->cands[i], *b = &g->cands[ci];
+                if (a->gain > b->gain || (a->gain == b->gain && a->node < b->node)) ci = i;
+            }
+        }
+        const cand_t cand = g->cands[ci];
+        double left[g->C];
+        memcpy(left, g->cand_left + ci * g->C, (size_t)g->C * sizeof(double));
+        /* remove ci, keeping the order of the others (depth-first pops the end) */
+        memmove(g->cands + ci, g->cands + ci + 1, (size_t)(g->n_cands - ci - 1) * sizeof(cand_t));
+        memmove(g->cand_left + ci * g->C, g->cand_left + (ci + 1) * g->C,
+                (size_t)(g->n_cands - ci - 1) * g->C * sizeof(double));
+        g->n_cands--;
+        err = split_candidate(g, cand, left);
+        if (err) return err;
+        n_leaves++;
+    }
+    for (int64_t i = 0; i < g->n_cands; i++)
+        if (g->cands[i].slot >= 0) slot_release(g, g->cands[i].slot);
+    g->n_cands = 0;
+    return FML_OK;
 }
 
 int fml_tree_grow(fml_tree_grower *g, const fml_tree_params *params, const uint8_t *bins,
@@ -828,75 +973,16 @@ int fml_tree_grow(fml_tree_grower *g, const fml_tree_params *params, const uint8
     if (n_rows <= 0 || n_active <= 0 || g->C < 1) return FML_EINVAL;   /* Python checks these */
     int err = setup(g, n_rows);
     if (err) return err;
-    {
-        const int root = node_new(g, 0, 0, n_rows);
-        if (root < 0) return FML_ENOMEM;
-        int32_t *fd = g->feat_draw;
-        const int64_t nf = draw_features(g, fd);
-        const int32_t s = slot_alloc(g);
-        const int32_t use = s >= 0 ? s : 0;
-        int identity = n_rows == n_samples;
-        for (int64_t j = 0; identity && j < n_rows; j++) identity = rows[j] == j;
-        if (!identity) {
-            const int nt = fml_threads_for(g->n_threads, 64, (double)n_rows, 65536.0);
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-            for (int64_t c = 0; c < 64; c++)
-                gather_range(g, fml_chunk_start(n_rows, 64, c), fml_chunk_start(n_rows, 64, c + 1));
-        }
-        fml_hist_src src;
-        node_src(g, root, identity, &src);
-        fml_tree_hist_build(&src, fd, nf, slot_ptr(g, use), g->chunk_scratch, g->n_threads);
-        /* root sums: all bins of the first feature, in bin order */
-        const double *h0 = slot_ptr(g, use) + (int64_t)fd[0] * NS * g->C;
-        double *t = g->node_sum;
-        for (int64_t c = 0; c < g->C; c++) t[c] = 0;
-        for (int64_t b = 0; b < NS; b++)
-            for (int64_t c = 0; c < g->C; c++) t[c] += h0[b * g->C + c];
-        if (params->criterion == FML_TREE_XGB && params->hessian_is_count) t[1] = (double)n_rows;
-        if (g->y_pure) {
-            double lo = INFINITY, hi = -INFINITY;
-            for (int64_t j = 0; j < n_rows; j++) {
-                const double v = y_pure[rows[j]];
-                lo = v < lo ? v : lo;
-                hi = v > hi ? v : hi;
-            }
-            g->node_ymin[0] = lo;
-            g->node_ymax[0] = hi;
-        }
-        int r = 0;
-        if (splittable(g, root)) {
-            const int32_t rn = root;
-            hist_scan(g, fd, nf, 0, NULL, NULL, -1, 1, &rn, &use);
-            r = push_best(g, 0, root, fd, nf, g->sampling ? -1 : s);
-        }
-        if (r < 0) return FML_ENOMEM;
-        if (r == 0 || g->sampling) slot_release(g, s);
-        int64_t n_leaves = 1;
-        const int best_first = params->max_leaf_nodes > 0;
-        while (g->n_cands > 0 && (!best_first || n_leaves < params->max_leaf_nodes)) {
-            int64_t ci = g->n_cands - 1;
-            if (best_first) {
-                for (int64_t i = 0; i < g->n_cands; i++) {
-                    const cand_t *a = &g->cands[i], *b = &g->cands[ci];
-                    if (a->gain > b->gain || (a->gain == b->gain && a->node < b->node)) ci = i;
-                }
-            }
-            const cand_t cand = g->cands[ci];
-            double left[g->C];
-            memcpy(left, g->cand_left + ci * g->C, (size_t)g->C * sizeof(double));
-            /* remove ci, keeping the order of the others (depth-first pops the end) */
-            memmove(g->cands + ci, g->cands + ci + 1, (size_t)(g->n_cands - ci - 1) * sizeof(cand_t));
-            memmove(g->cand_left + ci * g->C, g->cand_left + (ci + 1) * g->C,
-                    (size_t)(g->n_cands - ci - 1) * g->C * sizeof(double));
-            g->n_cands--;
-            err = split_candidate(g, cand, left);
-            if (err) return err;
-            n_leaves++;
-        }
-        for (int64_t i = 0; i < g->n_cands; i++)
-            if (g->cands[i].slot >= 0) slot_release(g, g->cands[i].slot);
-        g->n_cands = 0;
+    if (g->n_threads > 1) {
+        int body_err = FML_OK;
+#pragma omp parallel num_threads((int)g->n_threads)
+#pragma omp single
+        body_err = grow_body(g, n_rows, n_samples, rows, y_pure);
+        err = body_err;
+    } else {
+        err = grow_body(g, n_rows, n_samples, rows, y_pure);
     }
+    if (err) return err;
     /* node values */
     for (int64_t i = 0; i < g->n_nodes; i++) {
         fml_tree_node *nd = &g->nodes[i];

@@ -163,49 +163,67 @@ void fml_tree_hist_features(const fml_hist_src *src, const int32_t *feats, int64
     }
 }
 
+/* Row chunk c of a row-parallel build into its compact histograms. */
+static void chunk_hist(const fml_hist_src *src, const int32_t *feats, int64_t nf, double *scratch,
+                       int64_t n_chunks, int64_t c)
+{
+    const int64_t C = src->C, fsize = NS * C, m = src->m;
+    const int64_t j0 = fml_chunk_start(m, n_chunks, c), j1 = fml_chunk_start(m, n_chunks, c + 1);
+    for (int64_t g0 = 0; g0 < nf; g0 += GROUP) {
+        const uint8_t *bc[GROUP];
+        double *hc[GROUP];
+        const int G = (int)FML_MIN(GROUP, nf - g0);
+        for (int g = 0; g < G; g++) {
+            bc[g] = src->bins + (int64_t)feats[g0 + g] * src->n_samples;
+            hc[g] = CHUNK_HIST(scratch, c, g0 + g, nf, C);
+            memset(hc[g], 0, (size_t)fsize * sizeof(double));
+        }
+        run_group(src, G, bc, hc, j0, j1);
+    }
+}
+
+/* Feature i's histogram = its chunks' histograms added in chunk order. */
+static void chunk_merge(const int32_t *feats, int64_t nf, int64_t C, const double *scratch,
+                        int64_t n_chunks, double *hist, int64_t i)
+{
+    const int64_t fsize = NS * C;
+    double *restrict dst = hist + (int64_t)feats[i] * fsize;
+    memcpy(dst, CHUNK_HIST(scratch, 0, i, nf, C), (size_t)fsize * sizeof(double));
+    for (int64_t c = 1; c < n_chunks; c++) {
+        const double *restrict src_c = CHUNK_HIST(scratch, c, i, nf, C);
+        for (int64_t t = 0; t < fsize; t++) dst[t] += src_c[t];
+    }
+}
+
 void fml_tree_hist_build(const fml_hist_src *src, const int32_t *feats, int64_t nf, double *hist,
                          double *chunk_scratch, int64_t n_threads)
 {
-    const int64_t C = src->C, fsize = NS * C, m = src->m;
+    const int64_t C = src->C, m = src->m;
     const int64_t n_chunks = fml_tree_hist_row_chunks(nf, m);
     if (n_chunks == 0) {
         const int64_t n_groups = (nf + GROUP - 1) / GROUP;
         const int nt = fml_threads_for(n_threads, n_groups, (double)m * (double)nf,
                                        HIST_MIN_UPDATES_PER_THREAD);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
-        for (int64_t gi = 0; gi < n_groups; gi++)
-            fml_tree_hist_features(src, feats + gi * GROUP, FML_MIN(GROUP, nf - gi * GROUP), hist);
+        if (nt > 1) {
+#pragma omp taskloop grainsize(1) default(shared)
+            for (int64_t gi = 0; gi < n_groups; gi++)
+                fml_tree_hist_features(src, feats + gi * GROUP, FML_MIN(GROUP, nf - gi * GROUP), hist);
+        } else {
+            fml_tree_hist_features(src, feats, nf, hist);
+        }
         return;
     }
     /* row-parallel: chunk c fills its compact histograms, then a fixed-order merge */
     const int nt = fml_threads_for(n_threads, n_chunks, (double)m * (double)nf,
                                    HIST_MIN_UPDATES_PER_THREAD);
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-#pragma omp for schedule(static)
-        for (int64_t c = 0; c < n_chunks; c++) {
-            const int64_t j0 = fml_chunk_start(m, n_chunks, c), j1 = fml_chunk_start(m, n_chunks, c + 1);
-            for (int64_t g0 = 0; g0 < nf; g0 += GROUP) {
-                const uint8_t *bc[GROUP];
-                double *hc[GROUP];
-                const int G = (int)FML_MIN(GROUP, nf - g0);
-                for (int g = 0; g < G; g++) {
-                    bc[g] = src->bins + (int64_t)feats[g0 + g] * src->n_samples;
-                    hc[g] = CHUNK_HIST(chunk_scratch, c, g0 + g, nf, C);
-                    memset(hc[g], 0, (size_t)fsize * sizeof(double));
-                }
-                run_group(src, G, bc, hc, j0, j1);
-            }
-        }
-#pragma omp for schedule(static)
-        for (int64_t i = 0; i < nf; i++) {
-            double *restrict dst = hist + (int64_t)feats[i] * fsize;
-            memcpy(dst, CHUNK_HIST(chunk_scratch, 0, i, nf, C), (size_t)fsize * sizeof(double));
-            for (int64_t c = 1; c < n_chunks; c++) {
-                const double *restrict src_c = CHUNK_HIST(chunk_scratch, c, i, nf, C);
-                for (int64_t t = 0; t < fsize; t++) dst[t] += src_c[t];
-            }
-        }
+    if (nt > 1) {
+#pragma omp taskloop grainsize(1) default(shared)
+        for (int64_t c = 0; c < n_chunks; c++) chunk_hist(src, feats, nf, chunk_scratch, n_chunks, c);
+#pragma omp taskloop grainsize(1) default(shared)
+        for (int64_t i = 0; i < nf; i++) chunk_merge(feats, nf, C, chunk_scratch, n_chunks, hist, i);
+    } else {
+        for (int64_t c = 0; c < n_chunks; c++) chunk_hist(src, feats, nf, chunk_scratch, n_chunks, c);
+        for (int64_t i = 0; i < nf; i++) chunk_merge(feats, nf, C, chunk_scratch, n_chunks, hist, i);
     }
 }
 
