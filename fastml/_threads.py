@@ -5,6 +5,11 @@ NumPy's BLAS and threadpoolctl.  The count a call uses is, in order:
 ``n_threads=`` of the call; else ``set_num_threads`` / ``with threads(n)``;
 else the CPUs in the process affinity mask, capped by the cgroup CPU quota.
 A threadpoolctl limit on the OpenMP runtime caps the latter two.
+
+After ``os.fork()`` the child runs fastml on one thread: GNU OpenMP's thread
+pool does not survive fork, and a parallel region in the child would hang.
+Use multiprocessing's "spawn" or "forkserver" start methods for parallel
+children.
 """
 import contextlib
 import math
@@ -56,7 +61,10 @@ _DEFAULT = default_num_threads()
 
 
 def get_num_threads():
-    """Threads fastml calls use when no ``n_threads=`` is given."""
+    """Threads fastml calls use when no ``n_threads=`` is given (1 in a process
+    forked after fastml was imported: libgomp's pool does not survive fork)."""
+    if _core.forked():
+        return 1
     n = _setting if _setting is not None else _DEFAULT
     return max(1, min(n, _core.omp_max_threads()))
 

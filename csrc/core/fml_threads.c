@@ -1,9 +1,26 @@
 #include "core/fml_threads.h"
 
+#include <pthread.h>
+
+/* Set in the child of every fork(): registered when the extension is loaded
+ * (each extension module has its own copy of this file, and registers it). */
+static volatile int g_forked = 0;
+
+static void on_fork_child(void) { g_forked = 1; }
+
+__attribute__((constructor)) static void register_fork_handler(void)
+{
+    pthread_atfork(NULL, NULL, on_fork_child);
+}
+
+int fml_threads_forked(void) { return g_forked; }
+
+int64_t fml_threads_cap(int64_t n_threads) { return g_forked ? 1 : n_threads; }
+
 int fml_threads_for(int64_t n_threads, int64_t n_tasks, double work, double min_work_per_thread)
 {
 #ifdef _OPENMP
-    int64_t nt = n_threads < 1 ? 1 : n_threads;
+    int64_t nt = n_threads < 1 ? 1 : fml_threads_cap(n_threads);
     if (nt > n_tasks) nt = n_tasks;
     if (min_work_per_thread > 0) {
         const double by_work = work / min_work_per_thread;

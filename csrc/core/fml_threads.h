@@ -30,8 +30,17 @@ static inline int64_t fml_chunk_start(int64_t n, int64_t n_chunks, int64_t c)
     return (n / n_chunks) * c + (c < n % n_chunks ? c : n % n_chunks);
 }
 
+/* n_threads as asked, or 1 in a child process forked after OpenMP was used:
+ * libgomp's thread pool does not survive fork(), and a team started in the
+ * child would wait forever for threads that do not exist. */
+int64_t fml_threads_cap(int64_t n_threads);
+
+/* 1 in a child created by fork() after this module was loaded. */
+int fml_threads_forked(void);
+
 /* Threads to use for `work` units of tasks when `n_threads` were asked: never more
- * than tasks, and 1 below `min_work_per_thread` each (small problems stay serial). */
+ * than tasks, and 1 below `min_work_per_thread` each (small problems stay serial);
+ * capped by fml_threads_cap. */
 int fml_threads_for(int64_t n_threads, int64_t n_tasks, double work, double min_work_per_thread);
 
 /* OpenMP runtime facts for show_config / threadpoolctl. */

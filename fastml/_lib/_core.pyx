@@ -63,7 +63,14 @@ def omp_max_threads():
 
 
 def omp_set_threads(int n):
-    fml_threads_omp_set(n)
+    if not fml_threads_forked():
+        fml_threads_omp_set(n)
+
+
+def forked():
+    """True in a child process forked after this module was loaded (fastml then
+    runs single-threaded: libgomp's thread pool does not survive fork)."""
+    return bool(fml_threads_forked())
 
 
 def fma_loop(str dtype, int64_t iters):

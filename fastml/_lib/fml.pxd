@@ -16,6 +16,7 @@ cdef extern from "core/fml_threads.h":
     int fml_threads_openmp_enabled()
     int fml_threads_omp_max()
     void fml_threads_omp_set(int n)
+    int fml_threads_forked()
 
 cdef extern from "core/fml_gemm.h":
     ctypedef float (*fma_loop_f32)(int64_t) noexcept nogil
