@@ -98,17 +98,38 @@ def test_setting_is_process_wide():
     assert seen == [1]
 
 
+def _run_in_threads(fn, n=8):
+    results = [None] * n
+    errors = []
+
+    def work(i):
+        try:
+            results[i] = fn()
+        except Exception as exc:            # reported below, not swallowed
+            errors.append(exc)
+    ts = [threading.Thread(target=work, args=(i,)) for i in range(n)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in ts), "a thread hung"
+    assert not errors, errors
+    return results
+
+
 def test_concurrent_calls_from_python_threads_are_bitwise(rng):
     a = rng.standard_normal((200, 150)).astype(np.float32)
     b = rng.standard_normal((150, 170)).astype(np.float32)
     expect = fastml.linalg.matmul(a, b).tobytes()
-    results = [None] * 6
-
-    def work(i):
-        results[i] = fastml.linalg.matmul(a, b, n_threads=2).tobytes()
-    ts = [threading.Thread(target=work, args=(i,)) for i in range(6)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
+    results = _run_in_threads(lambda: fastml.linalg.matmul(a, b, n_threads=2).tobytes())
     assert all(r == expect for r in results)
+
+
+def test_concurrent_kmeans_fits_are_bitwise(rng):
+    from fastml.cluster import KMeans
+    X = rng.standard_normal((6000, 20)).astype(np.float32)
+    fit = lambda: KMeans(6, random_state=0, n_threads=2, algorithm="auto").fit(X)  # noqa: E731
+    ref = fit()
+    for km in _run_in_threads(fit):
+        assert km.labels_.tobytes() == ref.labels_.tobytes()
+        assert km.cluster_centers_.tobytes() == ref.cluster_centers_.tobytes()
