@@ -7,8 +7,8 @@
  * q = 1 .. max_bins - 1, with repeats removed.  Thresholds are padded to 256
  * with +inf.
  *
- * Transform: bin(x) = number of thresholds < x (a branch-free binary search
- * over the 256 padded thresholds, 8 steps), NaN -> 255.  So x <= threshold[b]
+ * Transform: bin(x) = number of thresholds < x, NaN -> 255 (the per-ISA
+ * kernel fml_trees_k.bin_values on a block of one column copied to doubles).  So x <= threshold[b]
  * iff bin(x) <= b, the test trees use on raw values.  Parallel over blocks of
  * rows; every feature of a block of X is binned while the block is in cache. */
 #include <math.h>
@@ -17,7 +17,7 @@
 #include "core/fml_dtype.h"
 #include "core/fml_scratch.h"
 #include "core/fml_threads.h"
-#include "trees/trees.h"
+#include "trees/trees_internal.h"
 
 #define BIN_BLOCK 2048
 #define BIN_FIT_GROUP 8     /* features collected per pass over the sample rows */
@@ -111,21 +111,6 @@ static int32_t thresholds_from_sorted(const double *v, int64_t nv, int64_t max_b
     }
     for (int64_t b = nt; b < FML_TREE_N_SLOTS; b++) thr[b] = INFINITY;
     return (int32_t)(nt + 1);
-}
-
-/* Number of thresholds below v (thresholds sorted, padded to 256 with +inf); NaN -> 255. */
-static inline uint8_t bin_of(double v, const double *restrict t)
-{
-    int64_t idx = 0;
-    idx += (v > t[idx + 127]) ? 128 : 0;
-    idx += (v > t[idx + 63]) ? 64 : 0;
-    idx += (v > t[idx + 31]) ? 32 : 0;
-    idx += (v > t[idx + 15]) ? 16 : 0;
-    idx += (v > t[idx + 7]) ? 8 : 0;
-    idx += (v > t[idx + 3]) ? 4 : 0;
-    idx += (v > t[idx + 1]) ? 2 : 0;
-    idx += (v > t[idx]) ? 1 : 0;
-    return v == v ? (uint8_t)idx : (uint8_t)FML_TREE_MISSING_BIN;
 }
 
 #define FT float

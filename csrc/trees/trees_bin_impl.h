@@ -65,11 +65,11 @@ int FML_T(fml_tree_bin_transform)(const FT *x, int64_t rs, int64_t cs, int64_t n
 #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
     for (int64_t blk = 0; blk < n_blocks; blk++) {
         const int64_t i0 = blk * BIN_BLOCK, i1 = FML_MIN(n_samples, i0 + BIN_BLOCK);
+        double v[BIN_BLOCK];
         for (int64_t f = 0; f < n_features; f++) {
-            const double *restrict t = thresholds + f * FML_TREE_N_SLOTS;
             const FT *restrict xf = x + f * cs;
-            uint8_t *restrict out = bins + f * ldb;
-            for (int64_t i = i0; i < i1; i++) out[i] = bin_of((double)xf[i * rs], t);
+            for (int64_t i = i0; i < i1; i++) v[i - i0] = (double)xf[i * rs];
+            fml_trees_k.bin_values(v, i1 - i0, thresholds + f * FML_TREE_N_SLOTS, bins + f * ldb + i0);
         }
     }
     return FML_OK;

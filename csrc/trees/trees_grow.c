@@ -37,7 +37,7 @@
 #define NS FML_TREE_N_SLOTS
 #define POOL_BYTES_MAX ((int64_t)1 << 30)
 #define N_TEMP_SLOTS 2
-#define PARTITION_CHUNK 32768
+#define PARTITION_CHUNK 16384
 #define PARTITION_MAX_CHUNKS 64
 #define SCAN_MIN_WORK_PER_THREAD 16384.0
 
@@ -688,7 +688,7 @@ static int64_t partition(fml_tree_grower *g, int32_t P, int32_t L, int32_t f, in
     const part_job jb = {g, g->rows + start, start, count, n_chunks,
                          g->bins + (int64_t)f * g->n_samples, g->p->check_pure ? g->y_pure : NULL,
                          (uint8_t)bin, (uint8_t)(ml != 0), nl_chunk, lo, hi};
-    const int nt = fml_threads_for(g->n_threads, n_chunks, (double)count, 65536.0);
+    const int nt = fml_threads_for(g->n_threads, n_chunks, (double)count, 16384.0);
     if (nt > 1) {
 #pragma omp taskloop grainsize(1) default(shared)
         for (int64_t c = 0; c < n_chunks; c++) part_pass1(&jb, c);

@@ -3,7 +3,9 @@
  * The split scans are the SIMD-level-dependent part (their score loops have two
  * divisions per candidate and vectorise); they live in trees_split_impl.h and
  * are compiled once per level (trees_split.c, trees_split_avx2.c,
- * trees_split_avx512.c) into the table fml_trees_kernels. */
+ * trees_split_avx512.c) into the table fml_trees_kernels, with the binning of
+ * values (a branch-free binary search; with AVX2 / AVX-512 a two-level count of
+ * the thresholds below each value with vector compares). */
 #ifndef FML_TREES_INTERNAL_H
 #define FML_TREES_INTERNAL_H
 
@@ -40,11 +42,16 @@ typedef struct {
 typedef void (*fml_scan_fn)(const double *hf, int32_t nb, const fml_scan_ctx *ctx,
                             fml_scan_result *res, double *left);
 
+/* out[i] = bin of v[i] (number of thresholds < v[i], 255 for NaN); t: 256
+ * thresholds padded with +inf. */
+typedef void (*fml_bin_fn)(const double *v, int64_t n, const double *t, uint8_t *out);
+
 typedef struct {
     const char *name;
     fml_scan_fn scan_xgb;
     fml_scan_fn scan_gini;
     fml_scan_fn scan_entropy;
+    fml_bin_fn bin_values;
 } fml_trees_kernels;
 
 extern fml_trees_kernels fml_trees_k;

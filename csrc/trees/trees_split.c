@@ -13,14 +13,36 @@
 #undef SFX
 #undef ISA
 
+/* Number of thresholds below v by a branch-free binary search over the 256
+ * padded thresholds (8 steps); NaN -> 255. */
+static inline uint8_t bin_of(double v, const double *restrict t)
+{
+    int64_t idx = 0;
+    idx += (v > t[idx + 127]) ? 128 : 0;
+    idx += (v > t[idx + 63]) ? 64 : 0;
+    idx += (v > t[idx + 31]) ? 32 : 0;
+    idx += (v > t[idx + 15]) ? 16 : 0;
+    idx += (v > t[idx + 7]) ? 8 : 0;
+    idx += (v > t[idx + 3]) ? 4 : 0;
+    idx += (v > t[idx + 1]) ? 2 : 0;
+    idx += (v > t[idx]) ? 1 : 0;
+    return v == v ? (uint8_t)idx : (uint8_t)FML_TREE_MISSING_BIN;
+}
+
+static void bin_values_scalar(const double *restrict v, int64_t n, const double *restrict t,
+                              uint8_t *restrict out)
+{
+    for (int64_t i = 0; i < n; i++) out[i] = bin_of(v[i], t);
+}
+
 void fml_trees_kernels_scalar(fml_trees_kernels *k)
 {
     *k = (fml_trees_kernels){"scalar", scan_xgb_f64__scalar, scan_gini_f64__scalar,
-                             scan_entropy_f64__scalar};
+                             scan_entropy_f64__scalar, bin_values_scalar};
 }
 
 fml_trees_kernels fml_trees_k = {"scalar", scan_xgb_f64__scalar, scan_gini_f64__scalar,
-                                 scan_entropy_f64__scalar};
+                                 scan_entropy_f64__scalar, bin_values_scalar};
 
 int fml_trees_init(int level)
 {

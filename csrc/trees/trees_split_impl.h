@@ -15,6 +15,7 @@
  * level computes the same bits: models do not depend on the SIMD level. */
 
 #define NEG_INF (-__builtin_inf())
+#define PREFIX_BLOCK 16
 
 /* max of sc[0..n) and its first index (-1 if all are -inf). */
 static int32_t FML_FN(first_argmax)(const double *restrict sc, int32_t n, double *best_out)
@@ -58,16 +59,40 @@ static void FML_FN(scan_xgb)(const double *restrict hf, int32_t nb, const fml_sc
     double *restrict cg = ctx->scratch, *restrict ch = cg + 256, *restrict sc = ch + 256;
     const double gm = hf[2 * FML_TREE_MISSING_BIN], hm = hf[2 * FML_TREE_MISSING_BIN + 1];
     const int has_missing = hm > 0 || gm != 0;
-    double sg = 0, sh = 0;
     int32_t lo = nb, hi = -1;     /* first and last occupied value bins */
     for (int32_t b = 0; b < nb; b++) {
         const int occupied = hf[2 * b + 1] != 0 || hf[2 * b] != 0;
         lo = occupied && b < lo ? b : lo;
         hi = occupied ? b : hi;
-        sg += hf[2 * b];
-        sh += hf[2 * b + 1];
-        cg[b] = sg;
-        ch[b] = sh;
+    }
+    /* prefix sums in blocks of PREFIX_BLOCK bins: the block sums are independent
+     * chains, then each block continues from the sum of the blocks before it, so
+     * the latency is ~2 blocks instead of 256 dependent adds (same order on
+     * every ISA: plain C, no reassociation) */
+    const int32_t n_blk = (nb + PREFIX_BLOCK - 1) / PREFIX_BLOCK;
+    double bg[256 / PREFIX_BLOCK], bh[256 / PREFIX_BLOCK];
+    for (int32_t k = 0; k < n_blk; k++) {
+        double s = 0, t = 0;
+        const int32_t e = FML_MIN(nb, (k + 1) * PREFIX_BLOCK);
+        for (int32_t b = k * PREFIX_BLOCK; b < e; b++) {
+            s += hf[2 * b];
+            t += hf[2 * b + 1];
+        }
+        bg[k] = s;
+        bh[k] = t;
+    }
+    double og = 0, oh = 0;
+    for (int32_t k = 0; k < n_blk; k++) {
+        double s = og, t = oh;
+        const int32_t e = FML_MIN(nb, (k + 1) * PREFIX_BLOCK);
+        for (int32_t b = k * PREFIX_BLOCK; b < e; b++) {
+            s += hf[2 * b];
+            t += hf[2 * b + 1];
+            cg[b] = s;
+            ch[b] = t;
+        }
+        og += bg[k];
+        oh += bh[k];
     }
     /* missing right: candidates 0..nb-2, plus nb-1 (values | missing) when missing */
     const int32_t n_right = has_missing ? nb : nb - 1;
@@ -107,11 +132,24 @@ static int FML_FN(class_prefix)(const double *restrict hf, int32_t nb, const fml
 {
     const int32_t K = ctx->n_classes, C = K + (ctx->weighted ? 1 : 0);
     int has_missing = 0;
-    for (int32_t k = 0; k < C; k++) {
-        double s = 0;
-        for (int32_t b = 0; b < nb; b++) {
-            s += hf[b * C + k];
-            cw[k * 256 + b] = s;
+    const int32_t n_blk = (nb + PREFIX_BLOCK - 1) / PREFIX_BLOCK;
+    for (int32_t k = 0; k < C; k++) {      /* blocked prefix sums, as in scan_xgb */
+        double bs[256 / PREFIX_BLOCK];
+        for (int32_t j = 0; j < n_blk; j++) {
+            double s = 0;
+            const int32_t e = FML_MIN(nb, (j + 1) * PREFIX_BLOCK);
+            for (int32_t b = j * PREFIX_BLOCK; b < e; b++) s += hf[b * C + k];
+            bs[j] = s;
+        }
+        double o = 0;
+        for (int32_t j = 0; j < n_blk; j++) {
+            double s = o;
+            const int32_t e = FML_MIN(nb, (j + 1) * PREFIX_BLOCK);
+            for (int32_t b = j * PREFIX_BLOCK; b < e; b++) {
+                s += hf[b * C + k];
+                cw[k * 256 + b] = s;
+            }
+            o += bs[j];
         }
         if (hf[FML_TREE_MISSING_BIN * C + k] != 0) has_missing = 1;
     }
@@ -260,3 +298,4 @@ static void FML_FN(scan_entropy)(const double *restrict hf, int32_t nb, const fm
 }
 
 #undef NEG_INF
+#undef PREFIX_BLOCK

@@ -27,7 +27,7 @@ def test_many_values_get_quantiles(rng):
     assert counts[:255].min() > 0.8 * 20000 / 255 and counts[255] == 0   # near-equal bins
 
 
-def test_transform_is_the_threshold_test(rng):
+def test_transform_is_the_threshold_test(rng, simd_level):
     X = rng.standard_normal((3000, 4)).astype(np.float32)
     X[rng.random(X.shape) < 0.05] = np.nan
     X[0, 0] = np.inf
