@@ -82,10 +82,10 @@ class _NeighborsBase(BaseEstimator):
         radius = self.radius if radius is None else radius
         indptr, indices, dist = radius_neighbors(X, self._fit_X, radius, metric=self.metric,
                                                  p=self.p, n_threads=self.n_threads)
-        if is_train:
-            keep = indices != np.repeat(np.arange(X.shape[0]), np.diff(indptr))
-            counts = np.add.reduceat(keep, indptr[:-1]) if indices.size else np.zeros(X.shape[0], int)
-            counts = np.where(np.diff(indptr) > 0, counts, 0)
+        if is_train:                                  # drop each row itself
+            rows = np.repeat(np.arange(X.shape[0]), np.diff(indptr))
+            keep = indices != rows
+            counts = np.bincount(rows[keep], minlength=X.shape[0])
             indices, dist = indices[keep], dist[keep]
             indptr = np.concatenate([[0], np.cumsum(counts)])
         neigh_ind = np.empty(X.shape[0], dtype=object)

@@ -81,6 +81,16 @@ def test_nearest_neighbors_queries_match_sklearn(rng):
     assert_array_equal(g, sk.radius_neighbors_graph(Xq).toarray())
 
 
+def test_radius_neighbors_of_training_rows_excludes_self(rng):
+    X = np.vstack([rng.standard_normal((20, 3)), [[50.0, 50, 50]]])   # last row isolated
+    nn = NearestNeighbors(radius=1.0).fit(X)
+    dist, ind = nn.radius_neighbors()
+    sk_dist, sk_ind = skn.NearestNeighbors(radius=1.0).fit(X).radius_neighbors(sort_results=True)
+    assert len(ind[-1]) == 0
+    for a, b in zip(ind, sk_ind):
+        assert_array_equal(a, b)
+
+
 def test_kneighbors_errors(rng):
     X = rng.standard_normal((10, 3))
     nn = NearestNeighbors(n_neighbors=3).fit(X)
