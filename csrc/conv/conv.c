@@ -14,6 +14,7 @@
 #include "core/fml_scratch.h"
 #include "core/fml_threads.h"
 #include "conv/conv_kernels.h"
+#include "conv/conv_plan.h"
 
 /* Scratch slot of the band buffers (the GEMM core uses slots 0-2). */
 #define FML_CONV_SLOT 3
@@ -32,26 +33,6 @@
 #define FML_CONV_GW_MAX_PARTIAL (8 * 1024 * 1024)
 
 /* ---- the plane layout (see conv.h and the diagram in conv_impl.h) ---------- */
-
-/* A convolution-like pass over x: g, plus an input upsampling (uh, uw >= 1: the
- * logical input has x[i, j] at (i*uh, j*uw) and zeros between, which makes the
- * data gradient of a strided convolution an ordinary one), and its layout. */
-typedef struct {
-    fml_conv2d_geom g;
-    int64_t uh, uw;
-    int zero_copy;            /* planes are x itself (stride 1, no padding, uh = uw = 1) */
-    int64_t nph_h, nph_w;     /* stride phases in use per dimension */
-    int64_t *ph_idx_h;        /* phase (tap*dilation % stride) -> plane index, or -1 */
-    int64_t *ph_idx_w;
-    int64_t *ph_val_h;        /* plane index -> phase */
-    int64_t *ph_val_w;
-    int64_t wq;               /* plane width */
-    int64_t rowoff;           /* extra plane rows a band needs below its output rows */
-    int64_t rows;             /* output rows per band (R) */
-    int64_t n_bands;
-    int64_t ps;               /* plane stride (elements) */
-    int64_t band_elems;       /* elements of one band buffer (0 for zero copy) */
-} conv_plan;
 
 static void plan_free(conv_plan *p)
 {
@@ -139,34 +120,74 @@ static void plan_offsets(const conv_plan *p, int64_t cg, int64_t *off)
             }
 }
 
-/* Store segments of the flat tile [q0, q0 + nv*vl) of a band (flat pixel q is
- * output (q / wq, q % wq), valid when q % wq < wo and q < nflat): lanes of one
- * output row go to delta = row*wo + column of lane 0 (output relative to the
- * band's first row).  Returns the number of segments, sorted by vector. */
-static int64_t tile_segments(int64_t q0, int64_t nflat, int64_t wq, int64_t wo, int64_t nv,
-                             int64_t vl, fml_conv_seg *seg)
+/* Mask with the low n bits set (0 <= n <= 32). */
+static inline uint32_t fml_conv_bits(int64_t n)
 {
-    int64_t ns = 0;
-    for (int64_t v = 0; v < nv; v++) {
-        const int64_t qs = q0 + v * vl;
-        const int64_t qe = FML_MIN(qs + vl, nflat);
-        if (qs >= qe) break;
-        for (int64_t r = qs / wq; r * wq < qe; r++) {
-            const int64_t lo = FML_MAX(qs, r * wq), hi = FML_MIN(qe, r * wq + wo);
-            if (lo >= hi) continue;
-            uint32_t mask = 0;
-            for (int64_t q = lo; q < hi; q++) mask |= 1u << (q - qs);
-            seg[ns].delta = r * wo - r * wq + qs;
-            seg[ns].mask = mask;
-            seg[ns].v = (int32_t)v;
-            ns++;
-        }
-    }
-    return ns;
+    return n <= 0 ? 0u : (n >= 32 ? 0xffffffffu : (1u << n) - 1u);
 }
 
-/* Most segments one tile can need: per vector, one per row it touches. */
-#define FML_CONV_MAX_SEGS (8 * 18)
+/* Most spans and segments a band of `rows` output rows can need with tiles of
+ * nv vectors of vl lanes: per vector, one segment per output row it touches. */
+static int64_t band_max_spans(int64_t rows, int64_t wq, int64_t nr)
+{
+    return (rows * wq + nr - 1) / nr + 1;
+}
+
+static int64_t band_max_segs(int64_t rows, int64_t wq, int64_t nv, int64_t vl)
+{
+    return band_max_spans(rows, wq, nv * vl) * nv * (vl / wq + 2);
+}
+
+/* Spans of the flat pixels [0, nflat) of a band in tiles of nv*vl, and their
+ * store segments (flat pixel q is output (q / wq, q % wq), stored when
+ * q % wq < wo; delta = output offset of lane 0 from the band's first output
+ * row).  Returns the number of spans. */
+static int64_t band_spans(int64_t nflat, int64_t wq, int64_t wo, int64_t nv, int64_t vl,
+                          fml_conv_span *span, fml_conv_seg *seg)
+{
+    const int64_t nr = nv * vl;
+    int64_t nspan = 0, ns = 0;
+    for (int64_t q0 = 0; q0 < nflat; q0 += nr) {
+        span[nspan].q0 = q0;
+        span[nspan].nload = FML_MIN(nr, nflat - q0);
+        span[nspan].s0 = (int32_t)ns;
+        for (int64_t v = 0; v < nv; v++) {
+            const int64_t qs = q0 + v * vl;
+            const int64_t qe = FML_MIN(qs + vl, nflat);
+            if (qs >= qe) break;
+            for (int64_t r = qs / wq; r * wq < qe; r++) {
+                const int64_t lo = FML_MAX(qs, r * wq), hi = FML_MIN(qe, r * wq + wo);
+                if (lo >= hi) continue;
+                seg[ns].delta = r * wo - r * wq + qs;
+                seg[ns].mask = fml_conv_bits(hi - qs) & ~fml_conv_bits(lo - qs);
+                seg[ns].v = (int32_t)v;
+                ns++;
+            }
+        }
+        span[nspan].ns = (int32_t)(ns - span[nspan].s0);
+        nspan++;
+    }
+    return nspan;
+}
+
+/* Per-thread span and segment lists of one band (malloc'd once per call). */
+typedef struct {
+    fml_conv_span *span;
+    fml_conv_seg *seg;
+} band_lists;
+
+static int band_lists_alloc(band_lists *bl, int64_t rows, int64_t wq, int64_t nv, int64_t vl)
+{
+    bl->span = (fml_conv_span *)malloc((size_t)band_max_spans(rows, wq, nv * vl) * sizeof(fml_conv_span));
+    bl->seg = (fml_conv_seg *)malloc((size_t)band_max_segs(rows, wq, nv, vl) * sizeof(fml_conv_seg));
+    return bl->span != NULL && bl->seg != NULL ? FML_OK : FML_ENOMEM;
+}
+
+static void band_lists_free(band_lists *bl)
+{
+    free(bl->span);
+    free(bl->seg);
+}
 
 /* ---- scalar kernels ---------------------------------------------------------- */
 
@@ -184,6 +205,7 @@ static int64_t tile_segments(int64_t q0, int64_t nflat, int64_t wq, int64_t wo, 
 #define VMASK(bits) ((int)((bits) & 1u))
 #define VMASKLOADU(p, m) ((m) ? *(p) : (FT)0)
 #define VMASKSTOREU(p, m, v) do { if (m) *(p) = (v); } while (0)
+#define VMASKLOADU_OR(f, m, p) ((m) ? *(p) : (f))
 #define VUPDATE(best, tv, v, pv) do {                                                  \
         if ((v) > (best) || (v) != (v)) {                                             \
             best = (v);                                                               \
@@ -191,6 +213,7 @@ static int64_t tile_segments(int64_t q0, int64_t nflat, int64_t wq, int64_t wo, 
         }                                                                             \
     } while (0)
 #define VREDUCE(v) (v)
+#define VEVEN(a, b) (a)
 #define DENSE_MR 4
 #define DENSE_NV 4
 #define DW_NV 8
@@ -232,6 +255,10 @@ void fml_conv_kernels_scalar(fml_conv_kernels *t)
     t->gw_nk = 4;
     t->affine_row_f32 = affine_row_f32__scalar;
     t->affine_row_f64 = affine_row_f64__scalar;
+    t->dw_rows_f32 = conv_dw_rows_f32__scalar;
+    t->dw_rows_f64 = conv_dw_rows_f64__scalar;
+    t->copy_band_f32 = copy_band_f32__scalar;
+    t->copy_band_f64 = copy_band_f64__scalar;
 }
 
 static fml_conv_kernels g_kernels;

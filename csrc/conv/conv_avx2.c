@@ -51,6 +51,7 @@ static inline double reduce4_avx2(__m256d v)
 #define VMAX(a, b) _mm256_max_ps(a, b)
 #define VMASK(bits) mask8_avx2(bits)
 #define VMASKLOADU(p, m) _mm256_maskload_ps(p, m)
+#define VMASKLOADU_OR(f, m, p) _mm256_blendv_ps(f, _mm256_maskload_ps(p, m), _mm256_castsi256_ps(m))
 #define VMASKSTOREU(p, m, v) _mm256_maskstore_ps(p, m, v)
 #define VUPDATE(best, tv, v, pv) do {                                                  \
         const __m256 mk_ = _mm256_or_ps(_mm256_cmp_ps(v, best, _CMP_GT_OQ),          \
@@ -59,6 +60,8 @@ static inline double reduce4_avx2(__m256d v)
         tv = _mm256_blendv_ps(tv, pv, mk_);                                           \
     } while (0)
 #define VREDUCE(v) reduce8_avx2(v)
+#define VEVEN(a, b) _mm256_castpd_ps(_mm256_permute4x64_pd(                                \
+        _mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8))
 #define DENSE_NAME FML_FN(conv_ukr_4x24)
 #define DENSE_MR 4
 #define DENSE_NV 3
@@ -85,6 +88,7 @@ static inline double reduce4_avx2(__m256d v)
 #define VMAX(a, b) _mm256_max_pd(a, b)
 #define VMASK(bits) mask4_avx2(bits)
 #define VMASKLOADU(p, m) _mm256_maskload_pd(p, m)
+#define VMASKLOADU_OR(f, m, p) _mm256_blendv_pd(f, _mm256_maskload_pd(p, m), _mm256_castsi256_pd(m))
 #define VMASKSTOREU(p, m, v) _mm256_maskstore_pd(p, m, v)
 #define VUPDATE(best, tv, v, pv) do {                                                  \
         const __m256d mk_ = _mm256_or_pd(_mm256_cmp_pd(v, best, _CMP_GT_OQ),         \
@@ -93,6 +97,7 @@ static inline double reduce4_avx2(__m256d v)
         tv = _mm256_blendv_pd(tv, pv, mk_);                                           \
     } while (0)
 #define VREDUCE(v) reduce4_avx2(v)
+#define VEVEN(a, b) _mm256_permute4x64_pd(_mm256_unpacklo_pd(a, b), 0xD8)
 #define DENSE_NAME FML_FN(conv_ukr_4x12)
 #define DENSE_MR 4
 #define DENSE_NV 3
@@ -121,4 +126,8 @@ void fml_conv_kernels_avx2(fml_conv_kernels *t)
     t->gw_nk = 4;
     t->affine_row_f32 = affine_row_f32__avx2;
     t->affine_row_f64 = affine_row_f64__avx2;
+    t->dw_rows_f32 = conv_dw_rows_f32__avx2;
+    t->dw_rows_f64 = conv_dw_rows_f64__avx2;
+    t->copy_band_f32 = copy_band_f32__avx2;
+    t->copy_band_f64 = copy_band_f64__avx2;
 }

@@ -5,11 +5,16 @@
 #include <immintrin.h>
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "core/fml_dtype.h"
 #include "conv/conv_kernels.h"
 
 #define ISA avx512
+
+
+
+
 
 #define FT float
 #define SFX f32
@@ -25,6 +30,7 @@
 #define VMAX(a, b) _mm512_max_ps(a, b)
 #define VMASK(bits) ((__mmask16)(bits))
 #define VMASKLOADU(p, m) _mm512_maskz_loadu_ps(m, p)
+#define VMASKLOADU_OR(f, m, p) _mm512_mask_loadu_ps(f, m, p)
 #define VMASKSTOREU(p, m, v) _mm512_mask_storeu_ps(p, m, v)
 #define VUPDATE(best, tv, v, pv) do {                                                  \
         const __mmask16 mk_ = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) |              \
@@ -33,6 +39,8 @@
         tv = _mm512_mask_blend_ps(mk_, tv, pv);                                       \
     } while (0)
 #define VREDUCE(v) _mm512_reduce_add_ps(v)
+#define VEVEN(a, b) _mm512_permutex2var_ps(a, _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, \
+                                            18, 20, 22, 24, 26, 28, 30), b)
 #define DENSE_NAME FML_FN(conv_ukr_8x48)
 #define DENSE_MR 8
 #define DENSE_NV 3
@@ -59,6 +67,7 @@
 #define VMAX(a, b) _mm512_max_pd(a, b)
 #define VMASK(bits) ((__mmask8)(bits))
 #define VMASKLOADU(p, m) _mm512_maskz_loadu_pd(m, p)
+#define VMASKLOADU_OR(f, m, p) _mm512_mask_loadu_pd(f, m, p)
 #define VMASKSTOREU(p, m, v) _mm512_mask_storeu_pd(p, m, v)
 #define VUPDATE(best, tv, v, pv) do {                                                  \
         const __mmask8 mk_ = _mm512_cmp_pd_mask(v, best, _CMP_GT_OQ) |               \
@@ -67,6 +76,7 @@
         tv = _mm512_mask_blend_pd(mk_, tv, pv);                                       \
     } while (0)
 #define VREDUCE(v) _mm512_reduce_add_pd(v)
+#define VEVEN(a, b) _mm512_permutex2var_pd(a, _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14), b)
 #define DENSE_NAME FML_FN(conv_ukr_8x24)
 #define DENSE_MR 8
 #define DENSE_NV 3
@@ -95,4 +105,8 @@ void fml_conv_kernels_avx512(fml_conv_kernels *t)
     t->gw_nk = 6;
     t->affine_row_f32 = affine_row_f32__avx512;
     t->affine_row_f64 = affine_row_f64__avx512;
+    t->dw_rows_f32 = conv_dw_rows_f32__avx512;
+    t->dw_rows_f64 = conv_dw_rows_f64__avx512;
+    t->copy_band_f32 = copy_band_f32__avx512;
+    t->copy_band_f64 = copy_band_f64__avx512;
 }

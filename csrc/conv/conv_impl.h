@@ -27,58 +27,57 @@
 #define TILE_T FML_T(fml_conv_tile)
 #define KSEL(name) FML_PASTE2(name, SFX)
 
-/* Copy output rows [oh0, oh0 + rb) 's planes of image xn (c x h x w) into buf;
- * positions outside the (upsampled) input get `fill`. */
-static void FML_T(copy_band)(const conv_plan *p, const FT *restrict xn, int64_t oh0, int64_t rb,
-                             FT fill, FT *restrict buf)
-{
-    const fml_conv2d_geom *g = &p->g;
-    const int64_t hl = (g->h - 1) * p->uh + 1, wl = (g->w - 1) * p->uw + 1;
-    const int64_t rq = rb + p->rowoff, wq = p->wq;
-    for (int64_t c = 0; c < g->c; c++)
-        for (int64_t ia = 0; ia < p->nph_h; ia++)
-            for (int64_t ib = 0; ib < p->nph_w; ib++) {
-                const int64_t rr = p->ph_val_h[ia], rc = p->ph_val_w[ib];
-                FT *restrict plane = buf + ((c * p->nph_h + ia) * p->nph_w + ib) * p->ps;
-                /* columns b of this phase with input: v = b*sw + rc - pw0 in [0, wl), v % uw == 0 */
-                int64_t lo = 0;
-                while (lo < wq && lo * g->sw + rc - g->pw0 < 0) lo++;
-                int64_t hi = lo;
-                while (hi < wq && hi * g->sw + rc - g->pw0 < wl) hi++;
-                for (int64_t a = 0; a < rq; a++) {
-                    FT *restrict dst = plane + a * wq;
-                    const int64_t u = (oh0 + a) * g->sh + rr - g->ph0;
-                    if (u < 0 || u >= hl || u % p->uh != 0) {
-                        for (int64_t b = 0; b < wq; b++) dst[b] = fill;
-                        continue;
-                    }
-                    const FT *restrict src = xn + (c * g->h + u / p->uh) * g->w;
-                    for (int64_t b = 0; b < lo; b++) dst[b] = fill;
-                    if (g->sw == 1 && p->uw == 1) {
-                        memcpy(dst + lo, src + (lo + rc - g->pw0), (size_t)(hi - lo) * sizeof(FT));
-                    } else if (p->uw == 1) {
-                        const int64_t sw = g->sw;
-                        const FT *restrict s0 = src + (lo * sw + rc - g->pw0);
-                        for (int64_t b = 0; b < hi - lo; b++) dst[lo + b] = s0[b * sw];
-                    } else {
-                        for (int64_t b = lo; b < hi; b++) {
-                            const int64_t v = b * g->sw + rc - g->pw0;
-                            dst[b] = v % p->uw == 0 ? src[v / p->uw] : fill;
-                        }
-                    }
-                    for (int64_t b = hi; b < wq; b++) dst[b] = fill;
-                }
-            }
-}
-
 /* The source planes of band (n, oh0, rb): x itself (zero copy) or buf filled. */
 static const FT *FML_T(band_source)(const conv_plan *p, const FT *x, int64_t n, int64_t oh0,
                                     int64_t rb, FT fill, FT *buf)
 {
     const fml_conv2d_geom *g = &p->g;
     if (p->zero_copy) return x + (n * g->c * g->h + oh0) * g->w;
-    FML_T(copy_band)(p, x + n * g->c * g->h * g->w, oh0, rb, fill, buf);
+    KSEL(fml_conv_kernels_get()->copy_band)(p, x + n * g->c * g->h * g->w, oh0, rb, fill, buf);
     return buf;
+}
+
+/* Stride-1 convolution with few output channels per group (depthwise): each
+ * output plane from the input rows directly (conv_dw_impl.h), planes in
+ * parallel. */
+static int FML_T(conv_rows_run)(const conv_plan *p, const FT *x, const FT *w, const FT *bias,
+                                int act, FT *y, int64_t n_threads)
+{
+    const fml_conv2d_geom *g = &p->g;
+    const fml_conv_kernels *kt = fml_conv_kernels_get();
+    const int64_t ng = g->groups, cg = g->c / ng, og = g->o / ng;
+    const int64_t vl = kt->KSEL(dw).vl, nvec = (g->wo + vl - 1) / vl;
+    const int64_t k = cg * g->kh * g->kw, planes = g->n * g->o;
+    uint32_t *mask = (uint32_t *)malloc((size_t)(g->kw * nvec) * sizeof(uint32_t));
+    FT *zrow = (FT *)calloc((size_t)FML_MAX(g->w, 1), sizeof(FT));
+    if (mask == NULL || zrow == NULL) {
+        free(mask);
+        free(zrow);
+        return FML_ENOMEM;
+    }
+    for (int64_t b = 0; b < g->kw; b++)
+        for (int64_t v = 0; v < nvec; v++) {
+            uint32_t bits = 0;
+            for (int64_t l = 0; l < vl; l++) {
+                const int64_t j = v * vl + l, col = j + b * g->dw - g->pw0;
+                if (j < g->wo && col >= 0 && col < g->w) bits |= 1u << l;
+            }
+            mask[b * nvec + v] = bits;
+        }
+    const int nt = conv_threads(n_threads, planes, 2.0 * (double)planes * (double)(g->ho * g->wo) *
+                                                     (double)k);
+    (void)nt;
+#pragma omp parallel for schedule(dynamic, 4) num_threads(nt)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const int64_t n = pl / g->o, o = pl % g->o, gi = o / og;
+        KSEL(kt->dw_rows)(x + (n * g->c + gi * cg) * g->h * g->w, cg, g->h, g->w, w + o * k, g->kh,
+                          g->kw, g->dh, g->dw, g->ph0, g->pw0, mask, nvec,
+                          y + pl * g->ho * g->wo, g->ho, g->wo, bias != NULL ? bias + o : NULL,
+                          act == FML_ACT_RELU, zrow);
+    }
+    free(mask);
+    free(zrow);
+    return FML_OK;
 }
 
 /* Forward pass of plan p: y = act(conv(x, w) + bias).  The tile is chosen by
@@ -93,9 +92,11 @@ static int FML_T(conv_run)(const conv_plan *p, const FT *x, const FT *w, const F
     const int64_t k = cg * g->kh * g->kw, howo = g->ho * g->wo;
     const TILE_T dense = kt->KSEL(dense);
     const TILE_T tile = og * 2 < dense.mr ? kt->KSEL(dw) : dense;
-    const int64_t mr = tile.mr, nr = tile.nv * tile.vl, n_ot = (og + mr - 1) / mr;
+    const int64_t mr = tile.mr, n_ot = (og + mr - 1) / mr;
+    if (mr == 1 && g->sh == 1 && g->sw == 1 && p->uh == 1 && p->uw == 1)
+        return FML_T(conv_rows_run)(p, x, w, bias, act, y, n_threads);
     const int64_t cstride = p->nph_h * p->nph_w * p->ps;   /* elements between channels */
-    int64_t *off = (int64_t *)malloc((size_t)FML_MAX(k, 1) * sizeof(int64_t));
+    int64_t *off = (int64_t *)malloc((size_t)(k + 16) * sizeof(int64_t));
     FT *apack = NULL, *bpad = NULL;
     int err = off == NULL ? FML_ENOMEM : FML_OK;
     if (err == FML_OK && mr > 1) {
@@ -126,6 +127,7 @@ static int FML_T(conv_run)(const conv_plan *p, const FT *x, const FT *w, const F
         return err;
     }
     plan_offsets(p, cg, off);
+    for (int64_t t = 0; t < 16; t++) off[k + t] = k > 0 ? off[k - 1] : 0;   /* prefetch look-ahead */
     const int64_t n_tasks = g->n * p->n_bands;
     const int nt = conv_threads(n_threads, n_tasks, 2.0 * (double)g->n * (double)g->o *
                                                         (double)howo * (double)k);
@@ -137,35 +139,36 @@ static int FML_T(conv_run)(const conv_plan *p, const FT *x, const FT *w, const F
             buf = (FT *)fml_scratch_thread(FML_CONV_SLOT, (size_t)FML_MAX(p->band_elems, 1) * sizeof(FT));
             if (buf == NULL) err |= FML_ENOMEM;
         }
-        fml_conv_seg seg[FML_CONV_MAX_SEGS];
+        band_lists bl;
+        err |= band_lists_alloc(&bl, p->rows, p->wq, tile.nv, tile.vl);
 #pragma omp for schedule(dynamic, 1)
         for (int64_t task = 0; task < n_tasks; task++) {
             if (err != FML_OK) continue;
             const int64_t n = task / p->n_bands, oh0 = (task % p->n_bands) * p->rows;
             const int64_t rb = FML_MIN(p->rows, g->ho - oh0), nflat = (rb - 1) * p->wq + g->wo;
             const FT *src = FML_T(band_source)(p, x, n, oh0, rb, (FT)0, buf);
+            const int64_t nspan = band_spans(nflat, p->wq, g->wo, tile.nv, tile.vl, bl.span, bl.seg);
+            /* one output channel tile at a time over the whole band: its packed
+             * weights stay in L1 while the band's planes stream from L2 */
             for (int64_t gi = 0; gi < ng; gi++) {
                 const FT *xs = src + gi * cg * cstride;
                 FT *yg = y + ((n * g->o + gi * og) * g->ho + oh0) * g->wo;
-                for (int64_t q0 = 0; q0 < nflat; q0 += nr) {
-                    const int64_t ns = tile_segments(q0, nflat, p->wq, g->wo, tile.nv, tile.vl, seg);
-                    const int64_t nload = FML_MIN(nr, nflat - q0);
-                    for (int64_t t = 0; t < n_ot; t++) {
-                        const int64_t m = FML_MIN(mr, og - t * mr);
-                        const FT *a, *bb;
-                        if (mr > 1) {
-                            a = apack + (gi * n_ot + t) * k * mr;
-                            bb = bias != NULL ? bpad + (gi * n_ot + t) * mr : NULL;
-                        } else {
-                            a = w + (gi * og + t) * k;
-                            bb = bias != NULL ? bias + gi * og + t : NULL;
-                        }
-                        tile.ukr(k, a, xs + q0, off, nload, yg + t * mr * howo, howo, m, bb,
-                                 act == FML_ACT_RELU, seg, ns);
+                for (int64_t t = 0; t < n_ot; t++) {
+                    const int64_t m = FML_MIN(mr, og - t * mr);
+                    const FT *a, *bb;
+                    if (mr > 1) {
+                        a = apack + (gi * n_ot + t) * k * mr;
+                        bb = bias != NULL ? bpad + (gi * n_ot + t) * mr : NULL;
+                    } else {
+                        a = w + (gi * og + t) * k;
+                        bb = bias != NULL ? bias + gi * og + t : NULL;
                     }
+                    tile.ukr(k, a, xs, off, bl.span, nspan, bl.seg, yg + t * mr * howo, howo, m, bb,
+                             act == FML_ACT_RELU, p->zero_copy && t == 0);
                 }
             }
         }
+        band_lists_free(&bl);
     }
     free(off);
     fml_scratch_free(apack);
@@ -337,7 +340,7 @@ int FML_T(fml_max_pool2d)(const fml_conv2d_geom *g, const FT *x, FT *y, int64_t 
 {
     if (g->n <= 0 || g->c <= 0) return FML_OK;
     const fml_conv_kernels *kt = fml_conv_kernels_get();
-    const int64_t k = g->kh * g->kw, nv = kt->pool_nv, vl = kt->KSEL(dw).vl, nr = nv * vl;
+    const int64_t k = g->kh * g->kw, nv = kt->pool_nv, vl = kt->KSEL(dw).vl;
     conv_plan p;
     int err = plan_make(&p, g, 1, 1, (int64_t)sizeof(FT), FML_CONV_BAND_BYTES, 8, 0);
     if (err != FML_OK) return err;
@@ -356,21 +359,19 @@ int FML_T(fml_max_pool2d)(const fml_conv2d_geom *g, const FT *x, FT *y, int64_t 
     {
         FT *buf = (FT *)fml_scratch_thread(FML_CONV_SLOT, FML_MAX(buf_elems, 1) * sizeof(FT));
         if (buf == NULL) err |= FML_ENOMEM;
-        fml_conv_seg seg[FML_CONV_MAX_SEGS];
+        band_lists bl;
+        err |= band_lists_alloc(&bl, p.rows, p.wq, nv, vl);
 #pragma omp for schedule(dynamic, 1)
         for (int64_t task = 0; task < n_tasks; task++) {
             if (err != FML_OK) continue;
             const int64_t n = task / p.n_bands, oh0 = (task % p.n_bands) * p.rows;
             const int64_t rb = FML_MIN(p.rows, g->ho - oh0), nflat = (rb - 1) * p.wq + g->wo;
             const FT *src = FML_T(band_source)(&p, x, n, oh0, rb, -(FT)INFINITY, buf);
+            const int64_t nspan = band_spans(nflat, p.wq, g->wo, nv, vl, bl.span, bl.seg);
             FT *tap = idx != NULL ? buf + p.band_elems : NULL;
             for (int64_t c = 0; c < g->c; c++) {
                 const int64_t plane = (n * g->c + c) * howo + oh0 * g->wo;
-                for (int64_t q0 = 0; q0 < nflat; q0 += nr) {
-                    const int64_t ns = tile_segments(q0, nflat, p.wq, g->wo, nv, vl, seg);
-                    KSEL(kt->pool_max)(k, src + c * cstride + q0, off, FML_MIN(nr, nflat - q0),
-                                       y + plane, tap, seg, ns);
-                }
+                KSEL(kt->pool_max)(k, src + c * cstride, off, bl.span, nspan, bl.seg, y + plane, tap);
                 if (idx == NULL) continue;
                 for (int64_t r = 0; r < rb; r++) {
                     const int64_t ih0 = (oh0 + r) * g->sh - g->ph0;
@@ -392,6 +393,7 @@ int FML_T(fml_max_pool2d)(const fml_conv2d_geom *g, const FT *x, FT *y, int64_t 
                 }
             }
         }
+        band_lists_free(&bl);
     }
     free(off);
     plan_free(&p);
@@ -436,7 +438,7 @@ int FML_T(fml_avg_pool2d)(const fml_conv2d_geom *g, const FT *x, int count_inclu
     if (g->n <= 0 || g->c <= 0) return FML_OK;
     const fml_conv_kernels *kt = fml_conv_kernels_get();
     const TILE_T tile = kt->KSEL(dw);
-    const int64_t k = g->kh * g->kw, nr = tile.nv * tile.vl;
+    const int64_t k = g->kh * g->kw;
     conv_plan p;
     int err = plan_make(&p, g, 1, 1, (int64_t)sizeof(FT), FML_CONV_BAND_BYTES, 8, 0);
     if (err != FML_OK) return err;
@@ -466,20 +468,19 @@ int FML_T(fml_avg_pool2d)(const fml_conv2d_geom *g, const FT *x, int count_inclu
             buf = (FT *)fml_scratch_thread(FML_CONV_SLOT, (size_t)FML_MAX(p.band_elems, 1) * sizeof(FT));
             if (buf == NULL) err |= FML_ENOMEM;
         }
-        fml_conv_seg seg[FML_CONV_MAX_SEGS];
+        band_lists bl;
+        err |= band_lists_alloc(&bl, p.rows, p.wq, tile.nv, tile.vl);
 #pragma omp for schedule(dynamic, 1)
         for (int64_t task = 0; task < n_tasks; task++) {
             if (err != FML_OK) continue;
             const int64_t n = task / p.n_bands, oh0 = (task % p.n_bands) * p.rows;
             const int64_t rb = FML_MIN(p.rows, g->ho - oh0), nflat = (rb - 1) * p.wq + g->wo;
             const FT *src = FML_T(band_source)(&p, x, n, oh0, rb, (FT)0, buf);
+            const int64_t nspan = band_spans(nflat, p.wq, g->wo, tile.nv, tile.vl, bl.span, bl.seg);
             for (int64_t c = 0; c < g->c; c++) {
                 FT *yp = y + (n * g->c + c) * howo + oh0 * g->wo;
-                for (int64_t q0 = 0; q0 < nflat; q0 += nr) {
-                    const int64_t ns = tile_segments(q0, nflat, p.wq, g->wo, tile.nv, tile.vl, seg);
-                    tile.ukr(k, ones, src + c * cstride + q0, off, FML_MIN(nr, nflat - q0), yp,
-                             howo, 1, NULL, 0, seg, ns);
-                }
+                tile.ukr(k, ones, src + c * cstride, off, bl.span, nspan, bl.seg, yp, howo, 1, NULL,
+                         0, 0);
                 for (int64_t r = 0; r < rb; r++)
                     for (int64_t j = 0; j < g->wo; j++) {
                         const int64_t d = divisor_override > 0 ? divisor_override
@@ -488,6 +489,7 @@ int FML_T(fml_avg_pool2d)(const fml_conv2d_geom *g, const FT *x, int count_inclu
                     }
             }
         }
+        band_lists_free(&bl);
     }
     free(off);
     free(dh);

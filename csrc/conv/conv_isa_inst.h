@@ -33,4 +33,16 @@
 #undef GMR
 #undef GNK
 
+#define DWROWS FML_FN(conv_dw_rows)
+#define DNV 2
+#define DR 4
+#include "conv/conv_dw_impl.h"
+#undef DWROWS
+#undef DNV
+#undef DR
+
+#define COPYBAND FML_FN(copy_band)
+#include "conv/conv_copy_impl.h"
+#undef COPYBAND
+
 #include "conv/conv_rows_impl.h"

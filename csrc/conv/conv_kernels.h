@@ -5,6 +5,8 @@
 
 #include <stdint.h>
 
+#include "conv/conv_plan.h"
+
 /* One masked store of a tile: lanes `mask` of vector `v` go to y + delta + lane. */
 typedef struct {
     int64_t delta;
@@ -12,23 +14,40 @@ typedef struct {
     int32_t v;
 } fml_conv_seg;
 
-/* The direct-convolution tile (contract in conv_ukr_impl.h). */
-typedef void (*fml_conv_ukr_f32)(int64_t k, const float *a, const float *x, const int64_t *off,
-                                 int64_t nload, float *y, int64_t ldy, int64_t m,
-                                 const float *bias, int relu, const fml_conv_seg *seg,
-                                 int64_t nseg);
-typedef void (*fml_conv_ukr_f64)(int64_t k, const double *a, const double *x,
-                                 const int64_t *off, int64_t nload, double *y, int64_t ldy,
-                                 int64_t m, const double *bias, int relu,
-                                 const fml_conv_seg *seg, int64_t nseg);
+/* One tile of a band: flat pixels [q0, q0 + nload) (nload <= the tile width)
+ * whose valid outputs are stored by seg[s0 .. s0 + ns). */
+typedef struct {
+    int64_t q0, nload;
+    int32_t s0, ns;
+} fml_conv_span;
 
-/* Max pooling tile over nv*vl flat pixels (conv_pool_impl.h): y = max over the
- * k taps (NaN wins, first tap on ties); tap (may be NULL) gets the winning tap
- * number as FT (-1: no tap beat -inf).  Stores through seg like the conv tile. */
-typedef void (*fml_pool_max_f32)(int64_t k, const float *x, const int64_t *off, int64_t nload,
-                                 float *y, float *tap, const fml_conv_seg *seg, int64_t nseg);
-typedef void (*fml_pool_max_f64)(int64_t k, const double *x, const int64_t *off, int64_t nload,
-                                 double *y, double *tap, const fml_conv_seg *seg, int64_t nseg);
+/* The direct-convolution tile, run over a list of spans (contract in
+ * conv_ukr_impl.h). */
+typedef void (*fml_conv_ukr_f32)(int64_t k, const float *a, const float *x, const int64_t *off,
+                                 const fml_conv_span *span, int64_t nspan,
+                                 const fml_conv_seg *seg, float *y, int64_t ldy, int64_t m,
+                                 const float *bias, int relu, int prefetch);
+typedef void (*fml_conv_ukr_f64)(int64_t k, const double *a, const double *x,
+                                 const int64_t *off, const fml_conv_span *span, int64_t nspan,
+                                 const fml_conv_seg *seg, double *y, int64_t ldy, int64_t m,
+                                 const double *bias, int relu, int prefetch);
+
+/* Max pooling tile over nv*vl flat pixels, run over spans (conv_pool_impl.h):
+ * y = max over the k taps (NaN wins, first tap on ties); tap (may be NULL) gets
+ * the winning tap number as FT (-1: no tap beat -inf), stored like y. */
+typedef void (*fml_pool_max_f32)(int64_t k, const float *x, const int64_t *off,
+                                 const fml_conv_span *span, int64_t nspan,
+                                 const fml_conv_seg *seg, float *y, float *tap);
+typedef void (*fml_pool_max_f64)(int64_t k, const double *x, const int64_t *off,
+                                 const fml_conv_span *span, int64_t nspan,
+                                 const fml_conv_seg *seg, double *y, double *tap);
+
+/* Band copy (conv_copy_impl.h): output rows [oh0, oh0 + rb) 's planes of image
+ * xn into buf, `fill` outside the input. */
+typedef void (*fml_conv_copy_f32)(const conv_plan *p, const float *xn, int64_t oh0, int64_t rb,
+                                  float fill, float *buf);
+typedef void (*fml_conv_copy_f64)(const conv_plan *p, const double *xn, int64_t oh0, int64_t rb,
+                                  double fill, double *buf);
 
 /* Weight-gradient tile (conv_gw_impl.h): for i < m, j < nk:
  *   out[i*ldo + j] += sum_{q < nq} g[i*ldg + q] * x[off[j] + q]    (float64 out) */
@@ -38,6 +57,19 @@ typedef void (*fml_conv_gw_f32)(int64_t nq, const float *g, int64_t ldg, const f
 typedef void (*fml_conv_gw_f64)(int64_t nq, const double *g, int64_t ldg, const double *x,
                                 const int64_t *off, double *out, int64_t ldo, int64_t m,
                                 int64_t nk);
+
+/* Stride-1 convolution of one output channel straight from the input rows
+ * (conv_dw_impl.h). */
+typedef void (*fml_conv_dw_rows_f32)(const float *x, int64_t cg, int64_t h, int64_t w,
+                                     const float *wt, int64_t kh, int64_t kw, int64_t dh,
+                                     int64_t dw, int64_t ph0, int64_t pw0, const uint32_t *mask,
+                                     int64_t nvec, float *y, int64_t ho, int64_t wo,
+                                     const float *bias, int relu, const float *zrow);
+typedef void (*fml_conv_dw_rows_f64)(const double *x, int64_t cg, int64_t h, int64_t w,
+                                     const double *wt, int64_t kh, int64_t kw, int64_t dh,
+                                     int64_t dw, int64_t ph0, int64_t pw0, const uint32_t *mask,
+                                     int64_t nvec, double *y, int64_t ho, int64_t wo,
+                                     const double *bias, int relu, const double *zrow);
 
 /* Row helpers compiled per ISA (conv_rows_impl.h). */
 typedef void (*fml_affine_row_f32)(int64_t len, const float *x, float s, float b, int relu,
@@ -67,6 +99,10 @@ typedef struct {
     int64_t gw_mr, gw_nk;                  /* weight-gradient tile */
     fml_affine_row_f32 affine_row_f32;
     fml_affine_row_f64 affine_row_f64;
+    fml_conv_dw_rows_f32 dw_rows_f32;
+    fml_conv_dw_rows_f64 dw_rows_f64;
+    fml_conv_copy_f32 copy_band_f32;
+    fml_conv_copy_f64 copy_band_f64;
 } fml_conv_kernels;
 
 void fml_conv_kernels_scalar(fml_conv_kernels *t);

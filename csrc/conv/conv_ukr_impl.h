@@ -11,19 +11,23 @@
  * flat pixels per tile).  No include guard: one inclusion per tile shape, ISA
  * and dtype.
  *
- * Contract of UKR (tile: UMR output channels x UNV*VL consecutive flat pixels):
+ * Contract of UKR (tile: UMR output channels x UNV*VL consecutive flat pixels,
+ * run for each of the nspan spans of a band in turn):
  *   a     packed weights: a[p*UMR + i] = w[channel i of the tile, tap p], p < k
  *         (channels past the real ones are zero-padded by the driver)
- *   x     source planes at the tile's first flat pixel; tap p reads
- *         x[off[p] + j] for pixel j of the tile
- *   nload pixels j < nload may be read; lanes past it are masked (the last
- *         tile of a band: its reads would run past the planes)
- *   y     output plane of channel 0 of the tile; channel i at y + i*ldy
+ *   x     source planes at flat pixel 0 of the band; tap p of pixel q of the
+ *         band is x[off[p] + q]
+ *   span  tiles [q0, q0 + nload): pixels past nload are neither read (masked
+ *         loads; the last tile of a band would run past the planes) nor
+ *         computed (whole vectors past it are skipped)
+ *   seg   stores of span s: seg[s0 .. s0 + ns) (sorted by vector): lanes
+ *         `mask` of vector `v` go to y + i*ldy + delta + lane, channel i < m
+ *   y     output plane of channel 0 of the tile at the band's first row
  *   m     channels to store (<= UMR)
  *   bias  UMR values added before the activation, or NULL
- *   seg   nseg stores (sorted by vector): lanes `mask` of vector `v` go to
- *         y + i*ldy + delta + lane, for every channel i < m
- * Accumulation order: taps p = 0..k-1, one FMA each, for every output.  The
+ *   prefetch  nonzero: pull the next span's input lines into L2 while
+ *         computing this one (x is the caller's array in memory: zero copy)
+ * Accumulation order: taps p = 0..k-1, one FMA each, for every output; the
  * result does not depend on where the tile starts, so threads and band sizes
  * never change a bit. */
 
@@ -36,80 +40,101 @@ static inline uint32_t fml_conv_low_bits(int64_t n, int64_t vl)
 }
 #endif
 
-static void UKR(int64_t k, const FT *restrict a, const FT *restrict x, const int64_t *restrict off,
-                int64_t nload, FT *restrict y, int64_t ldy, int64_t m, const FT *restrict bias,
-                int relu, const fml_conv_seg *restrict seg, int64_t nseg)
-{
-    VT acc[UMR][UNV];
-#pragma GCC unroll 16
-    for (int i = 0; i < UMR; i++)
-#pragma GCC unroll 8
-        for (int v = 0; v < UNV; v++) acc[i][v] = VZERO();
-
-    if (nload >= UNV * VL) {                       /* full tile: plain loads */
-        for (int64_t p = 0; p < k; p++) {
-            const FT *restrict xp = x + off[p];
-            VT bv[UNV];
-#pragma GCC unroll 8
-            for (int v = 0; v < UNV; v++) bv[v] = VLOADU(xp + v * VL);
-#pragma GCC unroll 16
-            for (int i = 0; i < UMR; i++) {
-                const VT ai = VSET1(a[i]);
-#pragma GCC unroll 8
-                for (int v = 0; v < UNV; v++) acc[i][v] = VFMA(ai, bv[v], acc[i][v]);
-            }
-            a += UMR;
-        }
-    } else {                                       /* last tile of a band */
-        MT lm[UNV];
-#pragma GCC unroll 8
-        for (int v = 0; v < UNV; v++) lm[v] = VMASK(fml_conv_low_bits(nload - v * VL, VL));
-        for (int64_t p = 0; p < k; p++) {
-            const FT *restrict xp = x + off[p];
-            VT bv[UNV];
-#pragma GCC unroll 8
-            for (int v = 0; v < UNV; v++) bv[v] = VMASKLOADU(xp + v * VL, lm[v]);
-#pragma GCC unroll 16
-            for (int i = 0; i < UMR; i++) {
-                const VT ai = VSET1(a[i]);
-#pragma GCC unroll 8
-                for (int v = 0; v < UNV; v++) acc[i][v] = VFMA(ai, bv[v], acc[i][v]);
-            }
-            a += UMR;
-        }
+/* The k-loop of one tile: NA active vectors (a constant after inlining),
+ * MASKED: lanes past nload read through masks; PF: prefetch pf + off[p]. */
+#define UKR_LOOP(NA, MASKED, PF)                                                         \
+    for (int64_t p = 0; p < k; p++) {                                                   \
+        const FT *restrict xp = xb + off[p];                                            \
+        VT bv[UNV];                                                                     \
+        _Pragma("GCC unroll 8")                                                         \
+        for (int v = 0; v < (NA); v++) {                                                \
+            if (PF) __builtin_prefetch(pf + off[p] + v * VL, 0, 2);                      \
+            bv[v] = (MASKED) ? VMASKLOADU(xp + v * VL, lm[v]) : VLOADU(xp + v * VL);     \
+        }                                                                               \
+        _Pragma("GCC unroll 16")                                                        \
+        for (int i = 0; i < UMR; i++) {                                                 \
+            const VT ai = VSET1(ap[p * UMR + i]);                                        \
+            _Pragma("GCC unroll 8")                                                     \
+            for (int v = 0; v < (NA); v++) acc[i][v] = VFMA(ai, bv[v], acc[i][v]);      \
+        }                                                                               \
     }
 
-    const VT zero = VZERO();
+static void UKR(int64_t k, const FT *restrict ap, const FT *restrict x,
+                const int64_t *restrict off, const fml_conv_span *restrict span, int64_t nspan,
+                const fml_conv_seg *restrict seg, FT *restrict y, int64_t ldy, int64_t m,
+                const FT *restrict bias, int relu, int prefetch)
+{
+    for (int64_t t = 0; t < nspan; t++) {
+        const FT *restrict xb = x + span[t].q0;
+        const int64_t nload = span[t].nload;
+        VT acc[UMR][UNV];
+        MT lm[UNV];
 #pragma GCC unroll 16
-    for (int i = 0; i < UMR; i++) {
-        if (i >= m) break;
-        const VT bi = VSET1(bias != NULL ? bias[i] : (FT)0);
+        for (int i = 0; i < UMR; i++)
+#pragma GCC unroll 8
+            for (int v = 0; v < UNV; v++) acc[i][v] = VZERO();
+        if (nload >= UNV * VL) {
+            const FT *restrict pf = t + 1 < nspan ? x + span[t + 1].q0 : xb;
+            if (prefetch && t + 1 < nspan) {
+                UKR_LOOP(UNV, 0, 1)
+            } else {
+                UKR_LOOP(UNV, 0, 0)
+            }
+        } else {                                   /* last tile of a band */
+            const FT *restrict pf = xb;
+            (void)pf;
+#pragma GCC unroll 8
+            for (int v = 0; v < UNV; v++) lm[v] = VMASK(fml_conv_low_bits(nload - v * VL, VL));
+#if UNV > 1
+            if (nload <= VL) {
+                UKR_LOOP(1, 1, 0)
+            } else
+#endif
+#if UNV > 2
+            if (nload <= 2 * VL) {
+                UKR_LOOP(2, 1, 0)
+            } else
+#endif
+            {
+                UKR_LOOP(UNV, 1, 0)
+            }
+        }
+
+        const VT zero = VZERO();
+#pragma GCC unroll 16
+        for (int i = 0; i < UMR; i++) {
+            if (i >= m) break;
+            const VT bi = VSET1(bias != NULL ? bias[i] : (FT)0);
+#pragma GCC unroll 8
+            for (int v = 0; v < UNV; v++) {
+                VT r = bias != NULL ? VADD(acc[i][v], bi) : acc[i][v];
+                acc[i][v] = relu ? VMAX(zero, r) : r;
+            }
+        }
+        /* Stores, vector by vector (segments are sorted by v): constant indices into acc. */
+        const fml_conv_seg *restrict sg = seg + span[t].s0;
+        const int64_t ns = span[t].ns;
+        int64_t s = 0;
 #pragma GCC unroll 8
         for (int v = 0; v < UNV; v++) {
-            VT t = bias != NULL ? VADD(acc[i][v], bi) : acc[i][v];
-            acc[i][v] = relu ? VMAX(zero, t) : t;
-        }
-    }
-    /* Stores, vector by vector (seg is sorted by v), constant indices into acc. */
-    int64_t s = 0;
-#pragma GCC unroll 8
-    for (int v = 0; v < UNV; v++) {
-        for (; s < nseg && seg[s].v == v; s++) {
-            FT *restrict yp = y + seg[s].delta;
-            if (seg[s].mask == fml_conv_low_bits(VL, VL)) {
+            for (; s < ns && sg[s].v == v; s++) {
+                FT *restrict yp = y + sg[s].delta;
+                if (sg[s].mask == fml_conv_low_bits(VL, VL)) {
 #pragma GCC unroll 16
-                for (int i = 0; i < UMR; i++) {
-                    if (i >= m) break;
-                    VSTOREU(yp + i * ldy, acc[i][v]);
-                }
-            } else {
-                const MT sm = VMASK(seg[s].mask);
+                    for (int i = 0; i < UMR; i++) {
+                        if (i >= m) break;
+                        VSTOREU(yp + i * ldy, acc[i][v]);
+                    }
+                } else {
+                    const MT sm = VMASK(sg[s].mask);
 #pragma GCC unroll 16
-                for (int i = 0; i < UMR; i++) {
-                    if (i >= m) break;
-                    VMASKSTOREU(yp + i * ldy, sm, acc[i][v]);
+                    for (int i = 0; i < UMR; i++) {
+                        if (i >= m) break;
+                        VMASKSTOREU(yp + i * ldy, sm, acc[i][v]);
+                    }
                 }
             }
         }
     }
 }
+#undef UKR_LOOP

@@ -12,8 +12,10 @@
 #undef VMASK
 #undef VMASKLOADU
 #undef VMASKSTOREU
+#undef VMASKLOADU_OR
 #undef VUPDATE
 #undef VREDUCE
+#undef VEVEN
 #undef DENSE_NAME
 #undef DENSE_MR
 #undef DENSE_NV
