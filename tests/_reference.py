@@ -215,3 +215,138 @@ def sdpa_backward(dout, q, k, v, mask=None, causal=False, scale=None):
     dq = np.matmul(ds, k) * scale
     dk = np.matmul(np.swapaxes(ds, -1, -2), q) * scale
     return dq, dk, dv
+
+
+# ---- convolution, pooling, batch norm (fastml.nn.functional) -------------------------
+
+def conv2d(x, w, b=None, stride=(1, 1), pads=((0, 0), (0, 0)), dilation=(1, 1), groups=1):
+    """Cross-correlation in float64: zero-pad, then one einsum per kernel tap and group.
+
+    pads: ((top, bottom), (left, right))."""
+    x = np.asarray(x, dtype=np.float64)
+    w = np.asarray(w, dtype=np.float64)
+    n, c, h, wd = x.shape
+    o, cg, kh, kw = w.shape
+    (sh, sw), (dh, dw) = stride, dilation
+    xp = np.pad(x, ((0, 0), (0, 0), pads[0], pads[1]))
+    ho = (xp.shape[2] - dh * (kh - 1) - 1) // sh + 1
+    wo = (xp.shape[3] - dw * (kw - 1) - 1) // sw + 1
+    og = o // groups
+    y = np.zeros((n, o, ho, wo))
+    for g in range(groups):
+        xg = xp[:, g * cg:(g + 1) * cg]
+        wg = w[g * og:(g + 1) * og]
+        for a in range(kh):
+            for bb in range(kw):
+                patch = xg[:, :, a * dh: a * dh + sh * (ho - 1) + 1: sh,
+                           bb * dw: bb * dw + sw * (wo - 1) + 1: sw]
+                y[:, g * og:(g + 1) * og] += np.einsum("nchw,oc->nohw", patch, wg[:, :, a, bb])
+    if b is not None:
+        y += np.asarray(b, dtype=np.float64)[None, :, None, None]
+    return y
+
+
+def conv2d_backward(gy, x, w, stride=(1, 1), pads=((0, 0), (0, 0)), dilation=(1, 1), groups=1):
+    """(grad_x, grad_w, grad_b) of conv2d by scattering each tap's contribution, float64."""
+    gy = np.asarray(gy, dtype=np.float64)
+    x = np.asarray(x, dtype=np.float64)
+    w = np.asarray(w, dtype=np.float64)
+    n, c, h, wd = x.shape
+    o, cg, kh, kw = w.shape
+    (sh, sw), (dh, dw) = stride, dilation
+    xp = np.pad(x, ((0, 0), (0, 0), pads[0], pads[1]))
+    gxp = np.zeros_like(xp)
+    gw = np.zeros_like(w)
+    ho, wo = gy.shape[2:]
+    og = o // groups
+    for g in range(groups):
+        for a in range(kh):
+            for bb in range(kw):
+                rows = slice(a * dh, a * dh + sh * (ho - 1) + 1, sh)
+                cols = slice(bb * dw, bb * dw + sw * (wo - 1) + 1, sw)
+                patch = xp[:, g * cg:(g + 1) * cg, rows, cols]
+                gyg = gy[:, g * og:(g + 1) * og]
+                gw[g * og:(g + 1) * og, :, a, bb] = np.einsum("nohw,nchw->oc", gyg, patch)
+                gxp[:, g * cg:(g + 1) * cg, rows, cols] += np.einsum(
+                    "nohw,oc->nchw", gyg, w[g * og:(g + 1) * og, :, a, bb])
+    gx = gxp[:, :, pads[0][0]: pads[0][0] + h, pads[1][0]: pads[1][0] + wd]
+    return gx, gw, gy.sum(axis=(0, 2, 3))
+
+
+def _pool_windows(h, k, s, p, d, ceil_mode):
+    """Output count and, per output, the window's input positions (padding dropped)."""
+    num = h + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil_mode else 0)
+    out = num // s + 1
+    if ceil_mode and (out - 1) * s >= h + p:
+        out -= 1
+    return out, [[i * s - p + t * d for t in range(k) if 0 <= i * s - p + t * d < h] for i in range(out)]
+
+
+def max_pool2d(x, k, s, p=(0, 0), d=(1, 1), ceil_mode=False):
+    """(values, flat indices) by explicit loops; NaN wins, the first maximum wins."""
+    x = np.asarray(x)
+    n, c, h, w = x.shape
+    ho, rows = _pool_windows(h, k[0], s[0], p[0], d[0], ceil_mode)
+    wo, cols = _pool_windows(w, k[1], s[1], p[1], d[1], ceil_mode)
+    y = np.empty((n, c, ho, wo), dtype=x.dtype)
+    idx = np.empty((n, c, ho, wo), dtype=np.int64)
+    for i in range(ho):
+        for j in range(wo):
+            for nn in range(n):
+                for cc in range(c):
+                    best, bi = -np.inf, rows[i][0] * w + cols[j][0]
+                    for r in rows[i]:
+                        for q in cols[j]:
+                            v = x[nn, cc, r, q]
+                            if v > best or np.isnan(v):
+                                best, bi = v, r * w + q
+                            if np.isnan(best):
+                                break
+                        if np.isnan(best):
+                            break
+                    y[nn, cc, i, j], idx[nn, cc, i, j] = best, bi
+    return y, idx
+
+
+def avg_pool2d(x, k, s, p=(0, 0), ceil_mode=False, count_include_pad=True, divisor_override=None):
+    """PyTorch's average pooling by explicit loops in float64."""
+    x = np.asarray(x, dtype=np.float64)
+    n, c, h, w = x.shape
+    ho, rows = _pool_windows(h, k[0], s[0], p[0], 1, ceil_mode)
+    wo, cols = _pool_windows(w, k[1], s[1], p[1], 1, ceil_mode)
+    y = np.empty((n, c, ho, wo))
+    for i in range(ho):
+        h0 = i * s[0] - p[0]
+        ph = min(h0 + k[0], h + p[0]) - h0
+        for j in range(wo):
+            w0 = j * s[1] - p[1]
+            pw = min(w0 + k[1], w + p[1]) - w0
+            total = x[:, :, rows[i]][:, :, :, cols[j]].sum(axis=(2, 3))
+            div = divisor_override or (ph * pw if count_include_pad else len(rows[i]) * len(cols[j]))
+            y[:, :, i, j] = total / div
+    return y
+
+
+def adaptive_avg_pool2d(x, out):
+    """Mean over PyTorch's adaptive bins [floor(i*H/Ho), ceil((i+1)*H/Ho))."""
+    x = np.asarray(x, dtype=np.float64)
+    n, c, h, w = x.shape
+    y = np.empty((n, c, out[0], out[1]))
+    for i in range(out[0]):
+        r0, r1 = (i * h) // out[0], -((-(i + 1) * h) // out[0])
+        for j in range(out[1]):
+            c0, c1 = (j * w) // out[1], -((-(j + 1) * w) // out[1])
+            y[:, :, i, j] = x[:, :, r0:r1, c0:c1].mean(axis=(2, 3))
+    return y
+
+
+def batch_norm(x, mean, var, weight=None, bias=None, eps=1e-5):
+    """(x - mean) / sqrt(var + eps) * weight + bias per channel (axis 1), float64."""
+    x = np.asarray(x, dtype=np.float64)
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    y = (x - np.reshape(mean, shape)) / np.sqrt(np.reshape(var, shape) + eps)
+    if weight is not None:
+        y = y * np.reshape(weight, shape)
+    if bias is not None:
+        y = y + np.reshape(bias, shape)
+    return y
