@@ -15,10 +15,13 @@
 #include "core/fml_scratch.h"
 #include "core/fml_threads.h"
 
-/* Keys per block (one online-softmax step); at most FML_ATTN_TILE_LD - 16. */
-#define FML_ATTN_KB 256
-/* Query rows per forward task (rounded to the tile height). */
-#define FML_ATTN_QROWS 64
+/* Keys per block (one online-softmax step; at most FML_ATTN_TILE_LD - 16) and
+ * query rows per task (rounded to the tile height).  Variables only so that the
+ * tuning aid fml_attention_set_blocking can change them. */
+int64_t fml_attention_kb = 256;
+int64_t fml_attention_qrows = 64;
+#define FML_ATTN_KB fml_attention_kb
+#define FML_ATTN_QROWS fml_attention_qrows
 /* Bytes of packed K/V heads held at once (heads are packed in waves). */
 #define FML_ATTN_PACK_BUDGET ((int64_t)8 << 20)
 /* Per-thread scratch slot (fml_scratch.h); the core GEMM uses 0-2. */

@@ -50,6 +50,9 @@ typedef struct {
     uint64_t seed;
 } fml_attention_args;
 
+/* Blocking: keys per block and query rows per forward task (tuning aid). */
+extern int64_t fml_attention_kb, fml_attention_qrows;
+
 /* IN: q, k, v, mask (NULL: none; additive, same dtype).  OUT: out (batch x L x
  * Ev), lse (batch x L, natural log; may be NULL). */
 int fml_attention_forward_f32(const fml_attention_args *args, const float *q, const float *k,

@@ -101,6 +101,9 @@ static inline __m256i lanes_f64__avx2(int64_t n)
     _mm256_blendv_ps(_mm256_set1_ps(fill), _mm256_maskload_ps(p, lanes_f32__avx2(n)), \
                      _mm256_castsi256_ps(lanes_f32__avx2(n)))
 #define VSTORE_TAIL(p, v, n) _mm256_maskstore_ps(p, lanes_f32__avx2(n), v)
+#define VGATHER(p, stride)                                                                     \
+    _mm256_i32gather_ps(p, _mm256_mullo_epi32(_mm256_set1_epi32((int)(stride)),               \
+                                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)), 4)
 #include "attention/attention_ukr_impl.h"
 #include "attention/attention_rows_impl.h"
 static void fill_f32__avx2(fml_attention_kernels_f32 *t)
@@ -137,6 +140,9 @@ static void fill_f32__avx2(fml_attention_kernels_f32 *t)
     _mm256_blendv_pd(_mm256_set1_pd(fill), _mm256_maskload_pd(p, lanes_f64__avx2(n)), \
                      _mm256_castsi256_pd(lanes_f64__avx2(n)))
 #define VSTORE_TAIL(p, v, n) _mm256_maskstore_pd(p, lanes_f64__avx2(n), v)
+#define VGATHER(p, stride)                                                                     \
+    _mm256_i32gather_pd(p, _mm_mullo_epi32(_mm_set1_epi32((int)(stride)),                     \
+                                           _mm_setr_epi32(0, 1, 2, 3)), 8)
 #include "attention/attention_ukr_impl.h"
 #include "attention/attention_rows_impl.h"
 static void fill_f64__avx2(fml_attention_kernels_f64 *t)

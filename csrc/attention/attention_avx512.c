@@ -36,6 +36,10 @@
 #define VLOAD_TAIL(p, n, fill) \
     _mm512_mask_loadu_ps(_mm512_set1_ps(fill), (__mmask16)((1u << (n)) - 1u), p)
 #define VSTORE_TAIL(p, v, n) _mm512_mask_storeu_ps(p, (__mmask16)((1u << (n)) - 1u), v)
+#define VGATHER(p, stride)                                                                       \
+    _mm512_i32gather_ps(_mm512_mullo_epi32(_mm512_set1_epi32((int)(stride)),                    \
+                                           _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,    \
+                                                             11, 12, 13, 14, 15)), p, 4)
 #include "attention/attention_ukr_impl.h"
 #include "attention/attention_rows_impl.h"
 static void fill_f32__avx512(fml_attention_kernels_f32 *t)
@@ -71,6 +75,9 @@ static void fill_f32__avx512(fml_attention_kernels_f32 *t)
 #define VLOAD_TAIL(p, n, fill) \
     _mm512_mask_loadu_pd(_mm512_set1_pd(fill), (__mmask8)((1u << (n)) - 1u), p)
 #define VSTORE_TAIL(p, v, n) _mm512_mask_storeu_pd(p, (__mmask8)((1u << (n)) - 1u), v)
+#define VGATHER(p, stride)                                                                     \
+    _mm512_i32gather_pd(_mm256_mullo_epi32(_mm256_set1_epi32((int)(stride)),                  \
+                                           _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)), p, 8)
 #include "attention/attention_ukr_impl.h"
 #include "attention/attention_rows_impl.h"
 static void fill_f64__avx512(fml_attention_kernels_f64 *t)

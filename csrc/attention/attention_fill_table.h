@@ -12,3 +12,5 @@ t->row_exp2 = FML_FN(row_exp2);
 t->row_scale = FML_FN(row_scale);
 t->row_dsoftmax = FML_FN(row_dsoftmax);
 t->row_dot = FML_FN(row_dot);
+t->row_scale_copy = FML_FN(row_scale_copy);
+t->pack_kt = FML_FN(pack_kt);

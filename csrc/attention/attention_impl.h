@@ -30,22 +30,6 @@ static int64_t FML_T(vpack_len)(const KT *kt, int64_t S, int64_t Ev)
     return (Ev + kt->nr - 1) / kt->nr * kt->nr * S;
 }
 
-static void FML_T(pack_kt)(const KT *kt, int64_t S, int64_t E, const FT *restrict k, int64_t ldk,
-                           FT *restrict dst)
-{
-    const int64_t nr = kt->nr;
-    for (int64_t j0 = 0; j0 < S; j0 += nr) {
-        FT *restrict panel = dst + (j0 / nr) * E * nr;
-        const int64_t nv = FML_MIN(nr, S - j0);
-        for (int64_t j = 0; j < nv; j++) {
-            const FT *restrict row = k + (j0 + j) * ldk;
-            for (int64_t p = 0; p < E; p++) panel[p * nr + j] = row[p];
-        }
-        for (int64_t p = 0; p < E; p++)
-            for (int64_t j = nv; j < nr; j++) panel[p * nr + j] = 0;
-    }
-}
-
 static void FML_T(pack_v)(const KT *kt, int64_t S, int64_t Ev, const FT *restrict v, int64_t ldv,
                           FT *restrict dst)
 {
@@ -99,7 +83,7 @@ static int64_t FML_T(fwd_scratch_layout)(const KT *kt, int64_t rows_max, int64_t
     int64_t at = 0;
     /* each piece starts on a 64-byte line */
 #define FML_ATTN_PLACE(field, len) lay->field = at; at += ((len) + 15) / 16 * 16
-    FML_ATTN_PLACE(qpack, rows * FML_MAX(E, 1));
+    FML_ATTN_PLACE(qpack, rows * FML_MAX(E, FML_ATTN_TILE_LD));
     FML_ATTN_PLACE(tile, rows * FML_ATTN_TILE_LD);
     FML_ATTN_PLACE(acc, rows * Evp);
     FML_ATTN_PLACE(m, rows);
@@ -108,11 +92,23 @@ static int64_t FML_T(fwd_scratch_layout)(const KT *kt, int64_t rows_max, int64_t
     return at;
 }
 
-/* One forward task: problem t, query rows [r0, r1). */
+/* Q rows [r0, r0 + rows) times c into rows of FML_ATTN_TILE_LD (E <= that),
+ * read in place by ukr_rowa; the rows up to a whole panel are zero. */
+static void FML_T(copy_q)(const KT *kt, int64_t rows, int64_t E, const FT *restrict q, int64_t ldq,
+                          FT c, FT *restrict dst)
+{
+    const int64_t padded = (rows + kt->mr - 1) / kt->mr * kt->mr;
+    for (int64_t i = 0; i < rows; i++) kt->row_scale_copy(dst + i * FML_ATTN_TILE_LD, q + i * ldq, c, E);
+    for (int64_t i = rows; i < padded; i++)
+        for (int64_t p = 0; p < E; p++) dst[i * FML_ATTN_TILE_LD + p] = 0;
+}
+
+/* One forward task: problem t, query rows [r0, r1).  vb/ldv: V as the B operand
+ * (packed NR-column panels S*NR elements apart with ldv = NR, or V itself). */
 static void FML_T(forward_task)(const KT *kt, const fml_attention_args *ar, const FT *q,
                                 const FT *mask, FT *out, FT *lse, const FT *kpack,
-                                const FT *vpack, int64_t t, int64_t r0, int64_t r1, FT *ws,
-                                const FML_T(fwd_scratch) *lay, int64_t kb_max)
+                                const FT *vb, int64_t ldv, int64_t vpanel, int64_t t, int64_t r0,
+                                int64_t r1, FT *ws, const FML_T(fwd_scratch) *lay, int64_t kb_max)
 {
     const int64_t mr = kt->mr, nr = kt->nr, LD = FML_ATTN_TILE_LD;
     const int64_t L = ar->L, S = ar->S, E = ar->E, Ev = ar->Ev;
@@ -124,14 +120,19 @@ static void FML_T(forward_task)(const KT *kt, const fml_attention_args *ar, cons
     const int dropout = ar->dropout_p > 0;
     const uint32_t threshold = dropout ? fml_rng_threshold(ar->dropout_p) : 0;
     const FT inv_keep = dropout ? (FT)(1.0 / (1.0 - ar->dropout_p)) : (FT)1;
+    /* Q rows read in place by ukr_rowa when they fit a tile row, else packed panels */
+    const int q_rows = E <= LD;
+    const FT qscale = (FT)(ar->scale * 1.4426950408889634074);
 
-    FML_T(pack_q)(kt, rows, E, q + ar->q_off[t] + r0 * ar->ldq, ar->ldq,
-                  (FT)(ar->scale * 1.4426950408889634074), qp);
+    if (q_rows)
+        FML_T(copy_q)(kt, rows, E, q + ar->q_off[t] + r0 * ar->ldq, ar->ldq, qscale, qp);
+    else
+        FML_T(pack_q)(kt, rows, E, q + ar->q_off[t] + r0 * ar->ldq, ar->ldq, qscale, qp);
     for (int64_t i = 0; i < np * mr; i++) {
         mrun[i] = -(FT)INFINITY;
         lrun[i] = 0;
     }
-    for (int64_t i = 0; i < np * mr * Evp; i++) acc[i] = 0;
+    memset(acc, 0, (size_t)(np * mr * Evp) * sizeof(FT));
 
     const int64_t kend = causal ? FML_MIN(S, r1) : S;
     for (int64_t k0 = 0; k0 < kend; k0 += kb_max) {
@@ -142,7 +143,10 @@ static void FML_T(forward_task)(const KT *kt, const fml_attention_args *ar, cons
             for (int64_t ip = 0; ip < np; ip++) {
                 const int64_t last = FML_MIN(r0 + (ip + 1) * mr, r1) - 1;
                 if (causal && k0 + j > last) continue;  /* panel entirely above the diagonal */
-                kt->ukr(E, qp + ip * mr * E, mr, bp, tile + ip * mr * LD + j, LD, mr, nr, 0);
+                if (q_rows)
+                    kt->ukr_rowa(E, qp + ip * mr * LD, bp, nr, tile + ip * mr * LD + j, LD, mr, nr, 0);
+                else
+                    kt->ukr(E, qp + ip * mr * E, mr, bp, nr, tile + ip * mr * LD + j, LD, mr, nr, 0);
             }
         }
         /* online softmax, row by row */
@@ -181,12 +185,13 @@ static void FML_T(forward_task)(const KT *kt, const fml_attention_args *ar, cons
         }
         /* acc += P V_blk: B (a V panel, kb x NR) stays in L1 across the query panels */
         for (int64_t c0 = 0; c0 < Evp; c0 += nr) {
-            const FT *bp = vpack + (c0 / nr) * S * nr + k0 * nr;
+            const FT *bp = vb + (c0 / nr) * vpanel + k0 * ldv;
             for (int64_t ip = 0; ip < np; ip++) {
                 const int64_t mv = FML_MIN(mr, rows - ip * mr);
                 const int64_t klim = causal ? FML_MIN(kb, r0 + ip * mr + mv - k0) : kb;
                 if (klim <= 0) continue;
-                kt->ukr_rowa(klim, tile + ip * mr * LD, bp, acc + ip * mr * Evp + c0, Evp, mr, nr, 1);
+                kt->ukr_rowa(klim, tile + ip * mr * LD, bp, ldv, acc + ip * mr * Evp + c0, Evp, mr,
+                             nr, 1);
             }
         }
     }
@@ -194,8 +199,7 @@ static void FML_T(forward_task)(const KT *kt, const fml_attention_args *ar, cons
     for (int64_t i = 0; i < rows; i++) {
         const FT l = lrun[i];
         const FT inv = l > 0 ? (FT)1 / l : (FT)0;
-        FT *restrict o = out + (t * L + r0 + i) * Ev;
-        for (int64_t e = 0; e < Ev; e++) o[e] = acc[i * Evp + e] * inv;
+        kt->row_scale_copy(out + (t * L + r0 + i) * Ev, acc + i * Evp, inv, Ev);
         if (lse != NULL)
             lse[t * L + r0 + i] = l > 0 ? (FT)(0.69314718055994530942 * ((double)mrun[i] + log2((double)l)))
                                         : -(FT)INFINITY;
@@ -222,7 +226,9 @@ int FML_T(fml_attention_forward)(const fml_attention_args *ar, const FT *q, cons
     const int64_t Evp = (Ev + nr - 1) / nr * nr;
     const int64_t kb_max = FML_MIN(FML_ATTN_KB, FML_ATTN_TILE_LD - 16) / nr * nr;
     const int64_t rows_max = FML_T(task_rows)(kt, L), n_qt = (L + rows_max - 1) / rows_max;
-    const int64_t klen = FML_T(kpack_len)(kt, S, E), vlen = FML_T(vpack_len)(kt, S, Ev);
+    /* V is read in place when its rows are whole panels, else packed */
+    const int v_rows = Ev % nr == 0;
+    const int64_t klen = FML_T(kpack_len)(kt, S, E), vlen = v_rows ? 0 : FML_T(vpack_len)(kt, S, Ev);
     const int64_t per_head = (klen + 15) / 16 * 16 + (vlen + 15) / 16 * 16;
     /* heads packed together (a wave): enough tasks to share, bounded memory */
     const int64_t wave = FML_MAX(1, FML_MIN(B, FML_ATTN_PACK_BUDGET / (int64_t)sizeof(FT) /
@@ -249,19 +255,24 @@ int FML_T(fml_attention_forward)(const fml_attention_args *ar, const FT *q, cons
                 const int64_t t = w0 + job / 2;
                 FT *dst = packed + (job / 2) * per_head;
                 if (job % 2 == 0)
-                    FML_T(pack_kt)(kt, S, E, k + ar->k_off[t], ar->ldk, dst);
-                else
+                    kt->pack_kt(S, E, k + ar->k_off[t], ar->ldk, dst);
+                else if (!v_rows)
                     FML_T(pack_v)(kt, S, Ev, v + ar->v_off[t], ar->ldv, dst + (klen + 15) / 16 * 16);
             }
-            /* expensive (late, for causal) query blocks first: better balance */
+            /* head by head (its packed K/V stays in L2), and within a head the
+             * expensive (late, for causal) query blocks first: better balance */
 #pragma omp for schedule(dynamic, 1)
             for (int64_t task = 0; task < wn * n_qt; task++) {
                 if (ws == NULL) continue;
-                const int64_t h = task % wn, qi = n_qt - 1 - task / wn, t = w0 + h;
+                const int64_t h = task / n_qt, qi = n_qt - 1 - task % n_qt, t = w0 + h;
                 const int64_t r0 = qi * rows_max, r1 = FML_MIN(L, r0 + rows_max);
                 const FT *kp = packed + h * per_head;
-                FML_T(forward_task)(kt, ar, q, mask, out, lse, kp, kp + (klen + 15) / 16 * 16, t, r0,
-                                    r1, ws, &lay, kb_max);
+                if (v_rows)
+                    FML_T(forward_task)(kt, ar, q, mask, out, lse, kp, v + ar->v_off[t], ar->ldv, nr,
+                                        t, r0, r1, ws, &lay, kb_max);
+                else
+                    FML_T(forward_task)(kt, ar, q, mask, out, lse, kp, kp + (klen + 15) / 16 * 16, nr,
+                                        S * nr, t, r0, r1, ws, &lay, kb_max);
             }
         }
     }
@@ -355,8 +366,8 @@ static void FML_T(backward_task)(const KT *kt, const fml_attention_args *ar, con
     /* the P that multiplies dO: dropped out into its own tile when dropout is on */
     const FT *pv_tile = dropout ? pdt : pt;
 
-    FML_T(pack_kt)(kt, S, E, kt_, ar->ldk, ktp);
-    FML_T(pack_kt)(kt, S, Ev, vt, ar->ldv, vtp);
+    kt->pack_kt(S, E, kt_, ar->ldk, ktp);
+    kt->pack_kt(S, Ev, vt, ar->ldv, vtp);
     FML_T(pack_v)(kt, S, E, kt_, ar->ldk, krows);
     for (int64_t i = 0; i < Sr * Ep; i++) dka[i] = 0;
     for (int64_t i = 0; i < Sr * Evp; i++) dva[i] = 0;
@@ -384,8 +395,8 @@ static void FML_T(backward_task)(const KT *kt, const fml_attention_args *ar, con
                 for (int64_t ip = 0; ip < np; ip++) {
                     const int64_t last = FML_MIN(r0 + (ip + 1) * mr, r1) - 1;
                     if (causal && k0 + j > last) continue;
-                    kt->ukr(E, qa + ip * mr * E, mr, bs, pt + ip * mr * LD + j, LD, mr, nr, 0);
-                    kt->ukr(Ev, doa + ip * mr * Ev, mr, bd, dpt + ip * mr * LD + j, LD, mr, nr, 0);
+                    kt->ukr(E, qa + ip * mr * E, mr, bs, nr, pt + ip * mr * LD + j, LD, mr, nr, 0);
+                    kt->ukr(Ev, doa + ip * mr * Ev, mr, bd, nr, dpt + ip * mr * LD + j, LD, mr, nr, 0);
                 }
             }
             /* P, dropout, dS, row by row */
@@ -416,16 +427,16 @@ static void FML_T(backward_task)(const KT *kt, const fml_attention_args *ar, con
             for (int64_t i0 = 0; i0 < kb; i0 += mr) {
                 const int64_t mv = FML_MIN(mr, kb - i0);
                 for (int64_t c0 = 0; c0 < Evp; c0 += nr)
-                    kt->ukr(rows, pv_tile + i0, LD, dob + c0 * rows, dva + (k0 + i0) * Evp + c0, Evp,
-                            mv, nr, 1);
+                    kt->ukr(rows, pv_tile + i0, LD, dob + c0 * rows, nr, dva + (k0 + i0) * Evp + c0,
+                            Evp, mv, nr, 1);
                 for (int64_t c0 = 0; c0 < Ep; c0 += nr)
-                    kt->ukr(rows, dpt + i0, LD, qb + c0 * rows, dka + (k0 + i0) * Ep + c0, Ep, mv,
-                            nr, 1);
+                    kt->ukr(rows, dpt + i0, LD, qb + c0 * rows, nr, dka + (k0 + i0) * Ep + c0, Ep,
+                            mv, nr, 1);
             }
             /* dQ += dS K */
             for (int64_t c0 = 0; c0 < Ep; c0 += nr)
                 for (int64_t ip = 0; ip < np; ip++)
-                    kt->ukr_rowa(kb, dpt + ip * mr * LD, krows + c0 * S + k0 * nr,
+                    kt->ukr_rowa(kb, dpt + ip * mr * LD, krows + c0 * S + k0 * nr, nr,
                                  dqa + ip * mr * Ep + c0, Ep, mr, nr, 1);
         }
         const FT sc = (FT)ar->scale;

@@ -10,7 +10,8 @@
  *   ukr_rowa A(i, p) = a[i*FML_ATTN_TILE_LD + p] a row-major score tile, read
  *                                                in place (P V, dS K)
  *
- *   B is packed: b[p*NR + j] for p < k, j < NR (columns >= n are zero or unused).
+ *   B(p, j) = b[p*ldb + j] for p < k, j < NR: packed NR-wide panels (ldb = NR),
+ *   or rows read in place (ldb = the row stride; all NR columns must be readable).
  *   C[i, j] = c[i*ldc + j]; only i < m <= MR, j < n <= NR are written.
  *   accumulate == 0: C = A B and C is never read; != 0: C += A B.
  *   No alignment requirement on any pointer.  k may be 0.
@@ -34,10 +35,10 @@
 typedef struct {
     const char *name;                    /* e.g. "attn_14x32_f32__avx512" */
     int64_t mr, nr;                      /* register tile of both micro-kernels */
-    void (*ukr)(int64_t k, const float *a, int64_t acs, const float *b, float *c, int64_t ldc,
-                int64_t m, int64_t n, int accumulate);
-    void (*ukr_rowa)(int64_t k, const float *a, const float *b, float *c, int64_t ldc,
-                     int64_t m, int64_t n, int accumulate);
+    void (*ukr)(int64_t k, const float *a, int64_t acs, const float *b, int64_t ldb, float *c,
+                int64_t ldc, int64_t m, int64_t n, int accumulate);
+    void (*ukr_rowa)(int64_t k, const float *a, const float *b, int64_t ldb, float *c,
+                     int64_t ldc, int64_t m, int64_t n, int accumulate);
     float (*row_max)(const float *x, int64_t n);                       /* -inf if n == 0 */
     float (*row_add_max)(float *x, const float *mask, float c, int64_t n); /* x += c*mask; max */
     float (*row_exp2_sum)(float *x, float m, int64_t n);     /* x = exp2(x - m); sum (m finite) */
@@ -45,15 +46,18 @@ typedef struct {
     void (*row_scale)(float *x, float a, int64_t n);         /* x *= a */
     void (*row_dsoftmax)(float *x, const float *p, float d, int64_t n); /* x = p * (x - d) */
     float (*row_dot)(const float *x, const float *y, int64_t n);        /* sum x*y */
+    void (*row_scale_copy)(float *y, const float *x, float a, int64_t n); /* y = a*x */
+    /* K (S x E) into NR-key panels of K^T (E x NR each, keys past S zero) */
+    void (*pack_kt)(int64_t S, int64_t E, const float *k, int64_t ldk, float *dst);
 } fml_attention_kernels_f32;
 
 typedef struct {
     const char *name;
     int64_t mr, nr;
-    void (*ukr)(int64_t k, const double *a, int64_t acs, const double *b, double *c,
-                int64_t ldc, int64_t m, int64_t n, int accumulate);
-    void (*ukr_rowa)(int64_t k, const double *a, const double *b, double *c, int64_t ldc,
-                     int64_t m, int64_t n, int accumulate);
+    void (*ukr)(int64_t k, const double *a, int64_t acs, const double *b, int64_t ldb,
+                double *c, int64_t ldc, int64_t m, int64_t n, int accumulate);
+    void (*ukr_rowa)(int64_t k, const double *a, const double *b, int64_t ldb, double *c,
+                     int64_t ldc, int64_t m, int64_t n, int accumulate);
     double (*row_max)(const double *x, int64_t n);
     double (*row_add_max)(double *x, const double *mask, double c, int64_t n);
     double (*row_exp2_sum)(double *x, double m, int64_t n);
@@ -61,6 +65,8 @@ typedef struct {
     void (*row_scale)(double *x, double a, int64_t n);
     void (*row_dsoftmax)(double *x, const double *p, double d, int64_t n);
     double (*row_dot)(const double *x, const double *y, int64_t n);
+    void (*row_scale_copy)(double *y, const double *x, double a, int64_t n);
+    void (*pack_kt)(int64_t S, int64_t E, const double *k, int64_t ldk, double *dst);
 } fml_attention_kernels_f64;
 
 void fml_attention_kernels_scalar(fml_attention_kernels_f32 *k32, fml_attention_kernels_f64 *k64);

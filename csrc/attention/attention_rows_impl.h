@@ -171,6 +171,37 @@ static void FML_FN(row_scale)(FT *restrict x, FT a, int64_t n)
     if (j < n) VSTORE_TAIL(x + j, VMUL(VLOAD_TAIL(x + j, n - j, 0), av), n - j);
 }
 
+static void FML_FN(row_scale_copy)(FT *restrict y, const FT *restrict x, FT a, int64_t n)
+{
+    const VT av = VSET1(a);
+    int64_t j = 0;
+    for (; j + VL <= n; j += VL) VSTOREU(y + j, VMUL(VLOADU(x + j), av));
+    if (j < n) VSTORE_TAIL(y + j, VMUL(VLOAD_TAIL(x + j, n - j, 0), av), n - j);
+}
+
+/* K (S x E, row stride ldk) into NR-key panels of K^T: dst[(j0/NR)*E*NR + p*NR + j]
+ * = K[j0 + j, p], keys past S zero.  Whole panels gather VL keys at a time. */
+static void FML_FN(pack_kt)(int64_t S, int64_t E, const FT *restrict k, int64_t ldk,
+                            FT *restrict dst)
+{
+    const int64_t nr = NV * VL;
+    for (int64_t j0 = 0; j0 < S; j0 += nr) {
+        FT *restrict panel = dst + (j0 / nr) * E * nr;
+        if (j0 + nr <= S) {
+            for (int64_t p = 0; p < E; p++)
+#pragma GCC unroll 4
+                for (int v = 0; v < NV; v++)
+                    VSTOREU(panel + p * nr + v * VL, VGATHER(k + (j0 + v * VL) * ldk + p, ldk));
+            continue;
+        }
+        const int64_t nv = S - j0;
+        for (int64_t p = 0; p < E; p++) {
+            for (int64_t j = 0; j < nv; j++) panel[p * nr + j] = k[(j0 + j) * ldk + p];
+            for (int64_t j = nv; j < nr; j++) panel[p * nr + j] = 0;
+        }
+    }
+}
+
 static void FML_FN(row_dsoftmax)(FT *restrict x, const FT *restrict p, FT d, int64_t n)
 {
     const VT dv = VSET1(d);

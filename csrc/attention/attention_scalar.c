@@ -31,6 +31,7 @@ static inline double scalef_f64__scalar(double p, double n) { return n == n ? ld
 #define VHSUM(v) (v)
 #define VLOAD_TAIL(p, n, fill) (*(p))
 #define VSTORE_TAIL(p, v, n) (*(p) = (v))
+#define VGATHER(p, stride) (*(p))
 
 #define FT float
 #define SFX f32

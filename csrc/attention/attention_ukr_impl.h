@@ -35,9 +35,10 @@ static inline __attribute__((always_inline)) void FML_FN(attn_store_tile)(
             c[i * ldc + j] = accumulate ? c[i * ldc + j] + tmp[i * NR + j] : tmp[i * NR + j];
 }
 
-/* C (+)= A B with A(i, p) = a[i + p*acs]. */
+/* C (+)= A B with A(i, p) = a[i + p*acs], B(p, j) = b[p*ldb + j]. */
 static void FML_FN(attn_ukr)(int64_t k, const FT *restrict a, int64_t acs, const FT *restrict b,
-                             FT *restrict c, int64_t ldc, int64_t m, int64_t n, int accumulate)
+                             int64_t ldb, FT *restrict c, int64_t ldc, int64_t m, int64_t n,
+                             int accumulate)
 {
     VT acc[MR][NV];
 #pragma GCC unroll 16
@@ -55,15 +56,15 @@ static void FML_FN(attn_ukr)(int64_t k, const FT *restrict a, int64_t acs, const
             for (int v = 0; v < NV; v++) acc[i][v] = VFMA(ai, bv[v], acc[i][v]);
         }
         a += acs;
-        b += NR;
+        b += ldb;
     }
     FML_FN(attn_store_tile)(acc, c, ldc, m, n, accumulate);
 }
 
-/* C (+)= A B with A(i, p) = a[i*FML_ATTN_TILE_LD + p]: a row-major score tile
- * read in place.  Rows i >= m of A are read (inside the tile) but unused. */
+/* C (+)= A B with A(i, p) = a[i*FML_ATTN_TILE_LD + p] (a row-major tile read in
+ * place; rows i >= m are read but unused), B(p, j) = b[p*ldb + j]. */
 static void FML_FN(attn_ukr_rowa)(int64_t k, const FT *restrict a, const FT *restrict b,
-                                  FT *restrict c, int64_t ldc, int64_t m, int64_t n,
+                                  int64_t ldb, FT *restrict c, int64_t ldc, int64_t m, int64_t n,
                                   int accumulate)
 {
     VT acc[MR][NV];
@@ -82,7 +83,7 @@ static void FML_FN(attn_ukr_rowa)(int64_t k, const FT *restrict a, const FT *res
             for (int v = 0; v < NV; v++) acc[i][v] = VFMA(ai, bv[v], acc[i][v]);
         }
         a += 1;
-        b += NR;
+        b += ldb;
     }
     FML_FN(attn_store_tile)(acc, c, ldc, m, n, accumulate);
 }

@@ -21,3 +21,4 @@
 #undef VHSUM
 #undef VLOAD_TAIL
 #undef VSTORE_TAIL
+#undef VGATHER

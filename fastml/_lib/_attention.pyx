@@ -149,3 +149,18 @@ def backward(cnp.ndarray q, cnp.ndarray k, cnp.ndarray v, cnp.ndarray mask, cnp.
                                                 <const double *>pd, <double *>pdq,
                                                 <double *>pdk, <double *>pdv, n_threads)
     raise_for_status(status, "scaled_dot_product_attention_backward")
+
+
+cdef extern from "attention/attention.h":
+    int64_t fml_attention_kb
+    int64_t fml_attention_qrows
+
+
+def _set_blocking(int64_t kb, int64_t qrows):
+    """Tuning aid: keys per block (8..256) and query rows per task; returns the old pair."""
+    global fml_attention_kb, fml_attention_qrows
+    if not 8 <= kb <= 256 or qrows < 1:
+        raise ValueError("kb must be in [8, 256] and qrows >= 1")
+    old = (fml_attention_kb, fml_attention_qrows)
+    fml_attention_kb, fml_attention_qrows = kb, qrows
+    return old
