@@ -36,10 +36,10 @@ _AUTO_PROBE_ITERS = 3
 _AUTO_MAX_RECOMPUTED = 0.6
 
 
-def _sq_distances(A, X, x_sq_norms):
+def _sq_distances(A, X, x_sq_norms, n_threads=None):
     """||a_i - x_j||^2 for rows of A against rows of X (GEMM expansion, >= 0)."""
     a_sq = np.einsum("ij,ij->i", A, A, dtype=np.float64)
-    d = matmul(A, X.T).astype(np.float64, copy=False)
+    d = matmul(A, X.T, n_threads=n_threads).astype(np.float64, copy=False)
     d *= -2
     d += a_sq[:, None]
     d += x_sq_norms[None, :]
@@ -47,7 +47,8 @@ def _sq_distances(A, X, x_sq_norms):
     return d
 
 
-def _kmeans_plusplus(X, n_clusters, x_sq_norms, sample_weight, random_state, n_local_trials=None):
+def _kmeans_plusplus(X, n_clusters, x_sq_norms, sample_weight, random_state, n_local_trials=None,
+                     n_threads=None):
     """Greedy k-means++ (scikit-learn's algorithm): 2 + log(k) candidates per step,
     keep the one that lowers the potential most."""
     n_samples, n_features = X.shape
@@ -58,14 +59,14 @@ def _kmeans_plusplus(X, n_clusters, x_sq_norms, sample_weight, random_state, n_l
     indices = np.full(n_clusters, -1, dtype=int)
     centers[0] = X[center_id]
     indices[0] = center_id
-    closest_dist_sq = _sq_distances(centers[0, None], X, x_sq_norms)
+    closest_dist_sq = _sq_distances(centers[0, None], X, x_sq_norms, n_threads)
     current_pot = closest_dist_sq @ sample_weight
     for c in range(1, n_clusters):
         rand_vals = random_state.uniform(size=n_local_trials) * current_pot
         cumulative = np.cumsum(sample_weight * closest_dist_sq, dtype=np.float64)
         candidate_ids = np.searchsorted(cumulative, rand_vals)
         np.clip(candidate_ids, None, closest_dist_sq.size - 1, out=candidate_ids)
-        distance_to_candidates = _sq_distances(X[candidate_ids], X, x_sq_norms)
+        distance_to_candidates = _sq_distances(X[candidate_ids], X, x_sq_norms, n_threads)
         np.minimum(closest_dist_sq, distance_to_candidates, out=distance_to_candidates)
         candidates_pot = distance_to_candidates @ sample_weight.reshape(-1, 1)
         best = int(np.argmin(candidates_pot))
@@ -102,7 +103,7 @@ def _half_separation(centers):
     shrunk by a relative 1e-7 so that roundoff never makes a bound too strong)."""
     c = centers.astype(np.float64)
     sq = np.einsum("ij,ij->i", c, c)
-    d2 = sq[:, None] + sq[None, :] - 2 * matmul(c, c.T)
+    d2 = sq[:, None] + sq[None, :] - 2 * matmul(c, c.T, n_threads=1)   # k x k: tiny
     np.fill_diagonal(d2, np.inf)
     return 0.5 * np.sqrt(np.maximum(d2.min(axis=1), 0)) * (1 - 1e-7)
 
@@ -165,7 +166,8 @@ class _Bounds:
         if relocated.size:
             cr = new[relocated]
             cn = np.einsum("ij,ij->i", cr, cr, dtype=np.float64)
-            d2 = matmul(self.X, np.ascontiguousarray(cr.T)).astype(np.float64)
+            d2 = matmul(self.X, np.ascontiguousarray(cr.T), n_threads=self.n_threads)
+            d2 = d2.astype(np.float64)
             d2 *= -2
             d2 += self.xn[:, None] + cn[None, :]
             d2 = d2.min(axis=1) - self.eps * (self.xn + cn.max())
@@ -299,7 +301,8 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
     def _init_centroids(self, X, x_sq_norms, init, random_state, sample_weight):
         n_samples = X.shape[0]
         if isinstance(init, str) and init == "k-means++":
-            centers, _ = _kmeans_plusplus(X, self.n_clusters, x_sq_norms, sample_weight, random_state)
+            centers, _ = _kmeans_plusplus(X, self.n_clusters, x_sq_norms, sample_weight, random_state,
+                                          n_threads=resolve_n_threads(self.n_threads))
         elif isinstance(init, str) and init == "random":
             seeds = random_state.choice(n_samples, size=self.n_clusters, replace=False,
                                         p=sample_weight / sample_weight.sum())
@@ -427,7 +430,8 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         mean = X.mean(axis=0, dtype=np.float64).astype(X.dtype) if X.shape[0] else 0
         Xc, cc = X - mean, centers - mean
         d2 = _sq_distances(np.ascontiguousarray(Xc), np.ascontiguousarray(cc),
-                           np.einsum("ij,ij->i", cc, cc, dtype=np.float64))
+                           np.einsum("ij,ij->i", cc, cc, dtype=np.float64),
+                           resolve_n_threads(self.n_threads))
         return np.sqrt(d2).astype(X.dtype)
 
     def fit_transform(self, X, y=None, sample_weight=None):
