@@ -218,48 +218,28 @@ def compact_tree(nodes, value, keep_leaf):
 
 
 def ccp_prune(nodes, value, ccp_alpha, total_weight):
-    """Minimal cost-complexity pruning (Breiman et al.), with node gains as the
-    weighted impurity decreases: R(t) - R(T_t) is the sum of the gains of the
-    splits inside T_t.  Repeatedly collapse the weakest link while its
-    g(t) = (R(t) - R(T_t)) / (leaves(T_t) - 1) <= ccp_alpha (R scaled by the
-    total weight, as scikit-learn does)."""
-    n = len(nodes)
+    """Minimal cost-complexity pruning (Breiman et al.): the smallest subtree T
+    minimising R(T) + ccp_alpha * leaves(T), R scaled by the total weight as
+    scikit-learn does.  This is the tree that weakest-link pruning (collapse the
+    node with the least g(t) = (R(t) - R(T_t)) / (leaves(T_t) - 1) while
+    g(t) <= ccp_alpha) ends at, found in one bottom-up pass: with D(t) the best
+    cost of t's subtree minus R(t) as a leaf,
+        D(leaf) = alpha,   D(t) = min(alpha, D(left) + D(right) - gain(t)),
+    where gain(t) = R(t) - R(left) - R(right) is the node's weighted impurity
+    decrease; t becomes a leaf when alpha <= D(left) + D(right) - gain(t)."""
     feat = nodes["feature"]
     left = nodes["left"].astype(np.int64)
     gain = nodes["gain"] / total_weight
-    collapsed = np.zeros(n, dtype=bool)
-    parent = np.full(n, -1, dtype=np.int64)
-    internal = np.flatnonzero(feat >= 0)
-    parent[left[internal]] = internal
-    parent[left[internal] + 1] = internal
-    while True:
-        alive_internal = (feat >= 0) & ~collapsed & _reachable(parent, collapsed)
-        if not alive_internal.any():
-            break
-        # subtree sums, children before parents (ids increase with depth)
-        sub_gain = np.where(alive_internal, gain, 0.0)
-        sub_leaves = np.where(alive_internal, 0, 1).astype(np.float64)
-        for i in range(n - 1, 0, -1):
-            p = parent[i]
-            if p >= 0 and alive_internal[p]:
-                sub_gain[p] += sub_gain[i] if alive_internal[i] else 0.0
-                sub_leaves[p] += sub_leaves[i] if alive_internal[i] else 1.0
-        idx = np.flatnonzero(alive_internal)
-        g = sub_gain[idx] / np.maximum(sub_leaves[idx] - 1.0, 1.0)
-        m = g.min()
-        if m > ccp_alpha:
-            break
-        collapsed[idx[g <= m + 1e-15 * max(abs(m), 1.0)]] = True
-    if not collapsed.any():
+    depth = nodes["depth"]
+    D = np.full(len(nodes), float(ccp_alpha))
+    collapse = np.zeros(len(nodes), dtype=bool)
+    for d in range(int(depth.max()) if len(nodes) else 0, -1, -1):     # children first
+        idx = np.flatnonzero((depth == d) & (feat >= 0))
+        if idx.size == 0:
+            continue
+        split = D[left[idx]] + D[left[idx] + 1] - gain[idx]
+        collapse[idx] = ccp_alpha <= split + 1e-15 * np.maximum(np.abs(split), 1.0)
+        D[idx] = np.minimum(ccp_alpha, split)
+    if not collapse.any():
         return nodes, value
-    return compact_tree(nodes, value, collapsed)
-
-
-def _reachable(parent, collapsed):
-    """Nodes with no collapsed strict ancestor."""
-    n = len(parent)
-    ok = np.ones(n, dtype=bool)
-    for i in range(1, n):
-        p = parent[i]
-        ok[i] = p >= 0 and ok[p] and not collapsed[p]
-    return ok
+    return compact_tree(nodes, value, collapse)

@@ -241,3 +241,12 @@ def test_errors(rng):
                          ids=lambda e: type(e).__name__)
 def test_check_estimator(est):
     check_estimator(est)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.005, 0.01, 0.02, 0.1])
+def test_ccp_alpha_path_matches_sklearn_on_iris(alpha):
+    X, y = load_iris(return_X_y=True)      # exact thresholds: the same full tree
+    ours = DecisionTreeClassifier(ccp_alpha=alpha).fit(X, y)
+    sk = sktree.DecisionTreeClassifier(ccp_alpha=alpha, random_state=0).fit(X, y)
+    assert ours.get_n_leaves() == sk.get_n_leaves()
+    assert ours.score(X, y) == sk.score(X, y)
