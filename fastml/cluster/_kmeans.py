@@ -296,7 +296,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def _check_X(self, X, reset):
         return validate_data(self, X, accept_sparse=False, dtype=[np.float64, np.float32],
-                             order="C", copy=reset and self.copy_x, reset=reset)
+                             order="C", reset=reset)
 
     def _init_centroids(self, X, x_sq_norms, init, random_state, sample_weight):
         n_samples = X.shape[0]
@@ -360,7 +360,10 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
 
         # centre the data: distances are unchanged, the GEMM expansion keeps its digits
         X_mean = X.mean(axis=0, dtype=np.float64)
-        X -= X_mean.astype(X.dtype)
+        if self.copy_x:
+            X = X - X_mean.astype(X.dtype)           # the centred copy, in one pass
+        else:
+            X -= X_mean.astype(X.dtype)              # in place; restored after the fit
         if init_is_array:
             init = (init.astype(np.float64) - X_mean).astype(X.dtype)
         tol = float(np.mean(np.var(X, axis=0, dtype=np.float64)) * self.tol) if self.tol else 0.0
@@ -382,7 +385,7 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         labels, inertia, centers, n_iter = best
         if not self.copy_x:
             X += X_mean.astype(X.dtype)
-        n_distinct = len(np.unique(labels))
+        n_distinct = int(np.count_nonzero(np.bincount(labels, minlength=self.n_clusters)))
         if n_distinct < self.n_clusters:
             warnings.warn(f"Number of distinct clusters ({n_distinct}) found smaller than "
                           f"n_clusters ({self.n_clusters}). Possibly due to duplicate points in X.",
