@@ -31,6 +31,9 @@
  * many doubles over all chunks. */
 #define FML_CONV_GW_MAX_CHUNKS 16
 #define FML_CONV_GW_MAX_PARTIAL (8 * 1024 * 1024)
+/* Cost of the channels-in-lanes tile's transposed (scatter) stores, in units
+ * of k-loop iterations per tile: its overhead is about this / k. */
+#define FML_CONV_SCATTER_COST 16.0
 
 /* ---- the plane layout (see conv.h and the diagram in conv_impl.h) ---------- */
 
@@ -170,6 +173,76 @@ static int64_t band_spans(int64_t nflat, int64_t wq, int64_t wo, int64_t nv, int
     return nspan;
 }
 
+/* Tiles of the channels-in-lanes kernel over the flat pixels [0, nflat) of a
+ * band: each starts at a stored pixel and covers the next cmr flat pixels
+ * (pad columns inside are computed, not stored).  Returns the number of tiles. */
+static int64_t band_cspans(int64_t nflat, int64_t wq, int64_t wo, int64_t cmr,
+                           fml_conv_cspan *span)
+{
+    int64_t n = 0, q = 0;
+    while (q < nflat) {
+        if (q % wq >= wo) {                        /* skip to the next row's first pixel */
+            q = (q / wq + 1) * wq;
+            continue;
+        }
+        span[n].q0 = q;
+        for (int64_t i = 0; i < FML_CONV_CMR_MAX; i++) {
+            const int64_t p = q + i;
+            span[n].out[i] = i < cmr && p < nflat && p % wq < wo
+                                 ? (int32_t)((p / wq) * wo + p % wq) : -1;
+        }
+        n++;
+        q += cmr;
+    }
+    return n;
+}
+
+static int64_t band_max_cspans(int64_t rows, int64_t wq, int64_t cmr)
+{
+    return rows * ((wq + cmr - 1) / cmr + 1) + 1;
+}
+
+/* Work estimate of a forward pass (useful flops / flops computed, with the
+ * tile's store cost as extra flops): flat-pixel tiles (mr channels x nv*vl
+ * pixels) against channels-in-lanes tiles (cmr pixels x cnr channels). */
+static double plan_eff_flat(const conv_plan *p, int64_t og, int64_t k, int64_t mr, int64_t nv,
+                            int64_t vl)
+{
+    const fml_conv2d_geom *g = &p->g;
+    const int64_t nr = nv * vl;
+    double computed = 0;
+    for (int64_t b = 0; b < p->n_bands; b++) {
+        const int64_t rb = FML_MIN(p->rows, g->ho - b * p->rows);
+        const int64_t nflat = (rb - 1) * p->wq + g->wo, last = nflat % nr;
+        computed += (double)(nflat / nr * nr) + (double)((last + vl - 1) / vl * vl);
+    }
+    const double fill = (double)og / (double)((og + mr - 1) / mr * mr);
+    return (double)(g->ho * g->wo) / computed * fill / (1.0 + 2.0 / (double)FML_MAX(k, 1));
+}
+
+static double plan_eff_ctile(const conv_plan *p, int64_t og, int64_t k, int64_t cmr, int64_t cnr)
+{
+    const fml_conv2d_geom *g = &p->g;
+    double tiles = 0;
+    for (int64_t b = 0; b < p->n_bands; b++) {
+        const int64_t rb = FML_MIN(p->rows, g->ho - b * p->rows);
+        int64_t q = 0;
+        const int64_t nflat = (rb - 1) * p->wq + g->wo;
+        while (q < nflat) {
+            if (q % p->wq >= g->wo) {
+                q = (q / p->wq + 1) * p->wq;
+                continue;
+            }
+            tiles += 1;
+            q += cmr;
+        }
+    }
+    const double fill = (double)og / (double)((og + cnr - 1) / cnr * cnr);
+    /* a scatter per pixel and channel vector: about FML_CONV_SCATTER_COST / k */
+    return (double)(g->ho * g->wo) / (tiles * (double)cmr) * fill /
+           (1.0 + FML_CONV_SCATTER_COST / (double)FML_MAX(k, 1));
+}
+
 /* Per-thread span and segment lists of one band (malloc'd once per call). */
 typedef struct {
     fml_conv_span *span;
@@ -213,27 +286,34 @@ static void band_lists_free(band_lists *bl)
         }                                                                             \
     } while (0)
 #define VREDUCE(v) (v)
-#define VEVEN(a, b) (a)
+#define VEVEN(a, b) ((void)(b), (a))
 #define DENSE_MR 4
 #define DENSE_NV 4
 #define DW_NV 8
 #define POOL_NV 8
 #define GW_MR 4
 #define GW_NK 4
+#define CTILE_MR 4
+#define CTILE_NV 4
+#define VSTORE_T_INIT(ld) const int64_t tld_ = (ld)
+#define VSTORE_T(p, v, n) do { if ((n) > 0) *(p) = (v); (void)tld_; } while (0)
 
 #define FT float
 #define SFX f32
 #define DENSE_NAME FML_FN(conv_ukr_4x4)
 #define DW_NAME FML_FN(conv_ukr_1x8)
+#define CTILE_NAME FML_FN(conv_ctile_4x4)
 #include "conv/conv_isa_inst.h"
 #undef DENSE_NAME
 #undef DW_NAME
+#undef CTILE_NAME
 #include "core/fml_dtype_end.h"
 
 #define FT double
 #define SFX f64
 #define DENSE_NAME FML_FN(conv_ukr_4x4)
 #define DW_NAME FML_FN(conv_ukr_1x8)
+#define CTILE_NAME FML_FN(conv_ctile_4x4)
 #include "conv/conv_isa_inst.h"
 #include "conv/conv_vec_undef.h"
 #include "core/fml_dtype_end.h"
@@ -242,6 +322,8 @@ static void band_lists_free(band_lists *bl)
 void fml_conv_kernels_scalar(fml_conv_kernels *t)
 {
     t->name = "scalar";
+    t->ctile_f32 = (fml_conv_ctile_desc_f32){conv_ctile_4x4_f32__scalar, 4, 4};
+    t->ctile_f64 = (fml_conv_ctile_desc_f64){conv_ctile_4x4_f64__scalar, 4, 4};
     t->dense_f32 = (fml_conv_tile_f32){conv_ukr_4x4_f32__scalar, 4, 4, 1};
     t->dw_f32 = (fml_conv_tile_f32){conv_ukr_1x8_f32__scalar, 1, 8, 1};
     t->dense_f64 = (fml_conv_tile_f64){conv_ukr_4x4_f64__scalar, 4, 4, 1};

@@ -67,6 +67,16 @@ static inline double reduce4_avx2(__m256d v)
 #define DENSE_NV 3
 #define DW_NAME FML_FN(conv_ukr_1x32)
 #define DW_NV 4
+#define CTILE_NAME FML_FN(conv_ctile_6x16)
+#define CTILE_MR 6
+#define CTILE_NV 2
+/* transposed store: through the stack (no scatter in AVX2) */
+#define VSTORE_T_INIT(ld) const int64_t tld_ = (ld)
+#define VSTORE_T(p, v, n) do {                                                              \
+        FT t_[VL];                                                                          \
+        VSTOREU(t_, v);                                                                     \
+        for (int64_t l_ = 0; l_ < (n) && l_ < VL; l_++) (p)[l_ * tld_] = t_[l_];            \
+    } while (0)
 #define POOL_NV 2
 #define GW_MR 3
 #define GW_NK 4
@@ -103,6 +113,16 @@ static inline double reduce4_avx2(__m256d v)
 #define DENSE_NV 3
 #define DW_NAME FML_FN(conv_ukr_1x16)
 #define DW_NV 4
+#define CTILE_NAME FML_FN(conv_ctile_6x8)
+#define CTILE_MR 6
+#define CTILE_NV 2
+/* transposed store: through the stack (no scatter in AVX2) */
+#define VSTORE_T_INIT(ld) const int64_t tld_ = (ld)
+#define VSTORE_T(p, v, n) do {                                                              \
+        FT t_[VL];                                                                          \
+        VSTOREU(t_, v);                                                                     \
+        for (int64_t l_ = 0; l_ < (n) && l_ < VL; l_++) (p)[l_ * tld_] = t_[l_];            \
+    } while (0)
 #define POOL_NV 2
 #define GW_MR 3
 #define GW_NK 4
@@ -113,6 +133,8 @@ static inline double reduce4_avx2(__m256d v)
 void fml_conv_kernels_avx2(fml_conv_kernels *t)
 {
     t->name = "avx2";
+    t->ctile_f32 = (fml_conv_ctile_desc_f32){conv_ctile_6x16_f32__avx2, 6, 16};
+    t->ctile_f64 = (fml_conv_ctile_desc_f64){conv_ctile_6x8_f64__avx2, 6, 8};
     t->dense_f32 = (fml_conv_tile_f32){conv_ukr_4x24_f32__avx2, 4, 3, 8};
     t->dw_f32 = (fml_conv_tile_f32){conv_ukr_1x32_f32__avx2, 1, 4, 8};
     t->dense_f64 = (fml_conv_tile_f64){conv_ukr_4x12_f64__avx2, 4, 3, 4};

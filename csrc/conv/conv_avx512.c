@@ -46,6 +46,15 @@
 #define DENSE_NV 3
 #define DW_NAME FML_FN(conv_ukr_1x64)
 #define DW_NV 4
+#define CTILE_NAME FML_FN(conv_ctile_14x32)
+#define CTILE_MR 14
+#define CTILE_NV 2
+/* transposed store: lane l to p[l*ldy] (scatter, int32 indices l*ldy) */
+#define VSTORE_T_INIT(ld) const __m512i tidx_ = _mm512_mullo_epi32(                        \
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),         \
+        _mm512_set1_epi32((int)(ld)))
+#define VSTORE_T(p, v, n) _mm512_mask_i32scatter_ps(p, (__mmask16)fml_conv_low_bits(n, 16),  \
+                                                    tidx_, v, 4)
 #define POOL_NV 2
 #define GW_MR 4
 #define GW_NK 6
@@ -82,6 +91,13 @@
 #define DENSE_NV 3
 #define DW_NAME FML_FN(conv_ukr_1x32)
 #define DW_NV 4
+#define CTILE_NAME FML_FN(conv_ctile_14x16)
+#define CTILE_MR 14
+#define CTILE_NV 2
+#define VSTORE_T_INIT(ld) const __m256i tidx_ = _mm256_mullo_epi32(                        \
+        _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)(ld)))
+#define VSTORE_T(p, v, n) _mm512_mask_i32scatter_pd(p, (__mmask8)fml_conv_low_bits(n, 8),   \
+                                                    tidx_, v, 8)
 #define POOL_NV 2
 #define GW_MR 4
 #define GW_NK 6
@@ -92,6 +108,8 @@
 void fml_conv_kernels_avx512(fml_conv_kernels *t)
 {
     t->name = "avx512";
+    t->ctile_f32 = (fml_conv_ctile_desc_f32){conv_ctile_14x32_f32__avx512, 14, 32};
+    t->ctile_f64 = (fml_conv_ctile_desc_f64){conv_ctile_14x16_f64__avx512, 14, 16};
     t->dense_f32 = (fml_conv_tile_f32){conv_ukr_8x48_f32__avx512, 8, 3, 16};
     t->dw_f32 = (fml_conv_tile_f32){conv_ukr_1x64_f32__avx512, 1, 4, 16};
     t->dense_f64 = (fml_conv_tile_f64){conv_ukr_8x24_f64__avx512, 8, 3, 8};

@@ -13,28 +13,54 @@ static inline void FML_FN(fill_row)(FT *restrict dst, int64_t n, FT v)
     if (j < n) VMASKSTOREU(dst + j, VMASK(fml_conv_low_bits(n - j, VL)), f);
 }
 
-/* dst[b] = src[b] for lo <= b < hi, fill for the other b < n: one masked load
- * (fill in the masked lanes) and one store per vector, no call per row (short
- * rows are the common case).  Only src[lo .. hi) is read. */
-static inline void FML_FN(pad_row)(FT *restrict dst, const FT *restrict src, int64_t n,
-                                   int64_t lo, int64_t hi, FT fill)
+/* Lane masks of a padded row copy, computed once per (channel, phase) and used
+ * for every row: vector j of the destination takes source lanes m[2j] (stride
+ * 1: the only load) or m[2j], m[2j + 1] (stride 2: the two loads whose even
+ * lanes it keeps); lanes outside the input get the fill value. */
+#define FML_CONV_ROW_MAXVEC 64
+
+static void FML_FN(row_masks)(int64_t n, int64_t lo, int64_t hi, int64_t stride, uint32_t *m)
 {
-    const VT f = VSET1(fill);
-    for (int64_t j = 0; j < n; j += VL) {
-        const uint32_t in = fml_conv_low_bits(hi - j, VL) & ~fml_conv_low_bits(lo - j, VL);
-        const VT v = in ? VMASKLOADU_OR(f, VMASK(in), src + j) : f;
-        if (j + VL <= n) VSTOREU(dst + j, v);
-        else VMASKSTOREU(dst + j, VMASK(fml_conv_low_bits(n - j, VL)), v);
+    for (int64_t j = 0; j * VL < n; j++) {
+        if (stride == 1) {
+            const int64_t p = j * VL;
+            m[2 * j] = fml_conv_low_bits(hi - p, VL) & ~fml_conv_low_bits(lo - p, VL);
+            m[2 * j + 1] = 0;
+        } else {           /* source positions 2b for b in [lo, hi): 2lo .. 2hi-2 */
+            const int64_t p0 = 2 * j * VL, p1 = p0 + VL;
+            m[2 * j] = fml_conv_low_bits(2 * hi - 1 - p0, VL) & ~fml_conv_low_bits(2 * lo - p0, VL);
+            m[2 * j + 1] = fml_conv_low_bits(2 * hi - 1 - p1, VL) & ~fml_conv_low_bits(2 * lo - p1, VL);
+        }
     }
 }
 
-/* dst[b] = src[2*b] for b < n; src[0 .. 2n-1) readable. */
-static inline void FML_FN(copy_row_s2)(FT *restrict dst, const FT *restrict src, int64_t n)
+/* One padded row: dst[b] = src[stride*b] where the masks say, fill elsewhere. */
+static inline void FML_FN(pad_row_masked)(FT *restrict dst, const FT *restrict src, int64_t n,
+                                          int64_t stride, const uint32_t *restrict m, VT f)
 {
-    int64_t b = 0;
-    for (; 2 * (b + VL) <= 2 * n - 1; b += VL)
-        VSTOREU(dst + b, VEVEN(VLOADU(src + 2 * b), VLOADU(src + 2 * b + VL)));
-    for (; b < n; b++) dst[b] = src[2 * b];
+    int64_t j = 0;
+    for (; (j + 1) * VL <= n; j++) {
+        VT v;
+        if (stride == 1) {
+            v = m[2 * j] ? VMASKLOADU_OR(f, VMASK(m[2 * j]), src + j * VL) : f;
+        } else {
+            const VT a = m[2 * j] ? VMASKLOADU_OR(f, VMASK(m[2 * j]), src + 2 * j * VL) : f;
+            const VT c = m[2 * j + 1] ? VMASKLOADU_OR(f, VMASK(m[2 * j + 1]), src + 2 * j * VL + VL) : f;
+            v = VEVEN(a, c);
+        }
+        VSTOREU(dst + j * VL, v);
+    }
+    if (j * VL < n) {
+        VT v;
+        if (stride == 1) {
+            v = m[2 * j] ? VMASKLOADU_OR(f, VMASK(m[2 * j]), src + j * VL) : f;
+        } else {
+            const VT a = m[2 * j] ? VMASKLOADU_OR(f, VMASK(m[2 * j]), src + 2 * j * VL) : f;
+            const VT c = m[2 * j + 1] ? VMASKLOADU_OR(f, VMASK(m[2 * j + 1]), src + 2 * j * VL + VL) : f;
+            v = VEVEN(a, c);
+        }
+        VMASKSTOREU(dst + j * VL, VMASK(fml_conv_low_bits(n - j * VL, VL)), v);
+    }
 }
 
 static void COPYBAND(const conv_plan *p, const FT *restrict xn, int64_t oh0, int64_t rb, FT fill,
@@ -53,6 +79,12 @@ static void COPYBAND(const conv_plan *p, const FT *restrict xn, int64_t oh0, int
                 while (lo < wq && lo * g->sw + rc - g->pw0 < 0) lo++;
                 int64_t hi = lo;
                 while (hi < wq && hi * g->sw + rc - g->pw0 < wl) hi++;
+                /* stride 1 or 2 without upsampling: masked vector rows */
+                uint32_t masks[2 * FML_CONV_ROW_MAXVEC];
+                const int vec_rows = p->uw == 1 && (g->sw == 1 || g->sw == 2) &&
+                                     (wq + VL - 1) / VL <= FML_CONV_ROW_MAXVEC;
+                if (vec_rows) FML_FN(row_masks)(wq, lo, hi, g->sw, masks);
+                const VT fv = VSET1(fill);
                 for (int64_t a = 0; a < rq; a++) {
                     FT *restrict dst = plane + a * wq;
                     const int64_t u = (oh0 + a) * g->sh + rr - g->ph0;
@@ -61,20 +93,16 @@ static void COPYBAND(const conv_plan *p, const FT *restrict xn, int64_t oh0, int
                         continue;
                     }
                     const FT *restrict src = xn + (c * g->h + u / p->uh) * g->w;
-                    if (g->sw == 1 && p->uw == 1) {
-                        /* dst[b] = src[b - pw0]: src - pw0 is only read at [lo, hi) */
-                        FML_FN(pad_row)(dst, src - g->pw0, wq, lo, hi, fill);
+                    if (vec_rows) {
+                        /* dst[b] = src[sw*b + rc - pw0]: read only where the masks say */
+                        FML_FN(pad_row_masked)(dst, src + rc - g->pw0, wq, g->sw, masks, fv);
                         continue;
                     }
                     if (lo > 0) FML_FN(fill_row)(dst, lo, fill);
                     if (p->uw == 1 && hi > lo) {
                         const FT *restrict s0 = src + (lo * g->sw + rc - g->pw0);
-                        if (g->sw == 2) {
-                            FML_FN(copy_row_s2)(dst + lo, s0, hi - lo);
-                        } else {
-                            const int64_t sw = g->sw;
-                            for (int64_t b = 0; b < hi - lo; b++) dst[lo + b] = s0[b * sw];
-                        }
+                        const int64_t sw = g->sw;
+                        for (int64_t b = 0; b < hi - lo; b++) dst[lo + b] = s0[b * sw];
                     } else if (p->uw > 1) {
                         for (int64_t b = lo; b < hi; b++) {
                             const int64_t v = b * g->sw + rc - g->pw0;

@@ -80,6 +80,77 @@ static int FML_T(conv_rows_run)(const conv_plan *p, const FT *x, const FT *w, co
     return FML_OK;
 }
 
+/* Channels-in-lanes pass of plan p (copy mode: the band buffer has slack for
+ * the tiles' reads past its end): per band, per panel of cnr output channels,
+ * tiles of cmr pixels scattered into NCHW. */
+static int FML_T(conv_ctile_run)(const conv_plan *p, const FT *x, const FT *w, const FT *bias,
+                                 int act, FT *y, int64_t n_threads)
+{
+    const fml_conv2d_geom *g = &p->g;
+    const fml_conv_kernels *kt = fml_conv_kernels_get();
+    const FML_T(fml_conv_ctile_desc) tile = kt->KSEL(ctile);
+    const int64_t ng = g->groups, cg = g->c / ng, og = g->o / ng;
+    const int64_t k = cg * g->kh * g->kw, howo = g->ho * g->wo;
+    const int64_t nr = tile.nr, n_ot = (og + nr - 1) / nr;
+    const int64_t cstride = p->nph_h * p->nph_w * p->ps;
+    int64_t *off = (int64_t *)malloc((size_t)FML_MAX(k, 1) * sizeof(int64_t));
+    FT *bpack = (FT *)fml_scratch_alloc((size_t)(ng * n_ot * FML_MAX(k, 1) * nr) * sizeof(FT));
+    FT *bpad = (FT *)fml_scratch_alloc((size_t)(ng * n_ot * nr) * sizeof(FT));
+    int err = off == NULL || bpack == NULL || bpad == NULL ? FML_ENOMEM : FML_OK;
+    for (int64_t gt = 0; err == FML_OK && gt < ng * n_ot; gt++) {
+        const int64_t gi = gt / n_ot, t = gt % n_ot;
+        FT *restrict dst = bpack + gt * k * nr;
+        for (int64_t j = 0; j < nr; j++) {
+            const int64_t o = t * nr + j;
+            const FT *restrict src = w + (gi * og + o) * k;
+            for (int64_t q = 0; q < k; q++) dst[q * nr + j] = o < og ? src[q] : (FT)0;
+            bpad[gt * nr + j] = o < og && bias != NULL ? bias[gi * og + o] : (FT)0;
+        }
+    }
+    if (err != FML_OK) {
+        free(off);
+        fml_scratch_free(bpack);
+        fml_scratch_free(bpad);
+        return err;
+    }
+    plan_offsets(p, cg, off);
+    const int64_t n_tasks = g->n * p->n_bands;
+    const int nt = conv_threads(n_threads, n_tasks, 2.0 * (double)g->n * (double)g->o *
+                                                        (double)howo * (double)k);
+    (void)nt;
+#pragma omp parallel num_threads(nt) reduction(| : err)
+    {
+        FT *buf = (FT *)fml_scratch_thread(FML_CONV_SLOT, (size_t)(p->band_elems + FML_CONV_CMR_MAX) *
+                                                              sizeof(FT));
+        fml_conv_cspan *span = (fml_conv_cspan *)malloc(
+            (size_t)band_max_cspans(p->rows, p->wq, tile.mr) * sizeof(fml_conv_cspan));
+        if (buf == NULL || span == NULL) err |= FML_ENOMEM;
+        else memset(buf + p->band_elems, 0, FML_CONV_CMR_MAX * sizeof(FT));
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t task = 0; task < n_tasks; task++) {
+            if (err != FML_OK) continue;
+            const int64_t n = task / p->n_bands, oh0 = (task % p->n_bands) * p->rows;
+            const int64_t rb = FML_MIN(p->rows, g->ho - oh0), nflat = (rb - 1) * p->wq + g->wo;
+            const FT *src = FML_T(band_source)(p, x, n, oh0, rb, (FT)0, buf);
+            const int64_t nspan = band_cspans(nflat, p->wq, g->wo, tile.mr, span);
+            for (int64_t gi = 0; gi < ng; gi++) {
+                const FT *xs = src + gi * cg * cstride;
+                FT *yg = y + ((n * g->o + gi * og) * g->ho + oh0) * g->wo;
+                for (int64_t t = 0; t < n_ot; t++)
+                    tile.ukr(k, bpack + (gi * n_ot + t) * k * nr, xs, off, span, nspan,
+                             yg + t * nr * howo, howo, FML_MIN(nr, og - t * nr),
+                             bias != NULL ? bpad + (gi * n_ot + t) * nr : NULL,
+                             act == FML_ACT_RELU);
+            }
+        }
+        free(span);
+    }
+    free(off);
+    fml_scratch_free(bpack);
+    fml_scratch_free(bpad);
+    return err;
+}
+
 /* Forward pass of plan p: y = act(conv(x, w) + bias).  The tile is chosen by
  * output channels per group: the dense tile (MR channels share each pixel load)
  * unless a group has too few channels to fill half of it (depthwise). */
@@ -95,6 +166,13 @@ static int FML_T(conv_run)(const conv_plan *p, const FT *x, const FT *w, const F
     const int64_t mr = tile.mr, n_ot = (og + mr - 1) / mr;
     if (mr == 1 && g->sh == 1 && g->sw == 1 && p->uh == 1 && p->uw == 1)
         return FML_T(conv_rows_run)(p, x, w, bias, act, y, n_threads);
+    {
+        const FML_T(fml_conv_ctile_desc) ct = kt->KSEL(ctile);
+        if (!p->zero_copy &&
+            (double)howo * (double)ct.nr < 2147483647.0 &&
+            plan_eff_ctile(p, og, k, ct.mr, ct.nr) > plan_eff_flat(p, og, k, tile.mr, tile.nv, tile.vl))
+            return FML_T(conv_ctile_run)(p, x, w, bias, act, y, n_threads);
+    }
     const int64_t cstride = p->nph_h * p->nph_w * p->ps;   /* elements between channels */
     int64_t *off = (int64_t *)malloc((size_t)(k + 16) * sizeof(int64_t));
     FT *apack = NULL, *bpad = NULL;

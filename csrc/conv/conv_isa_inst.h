@@ -1,6 +1,7 @@
 /* conv_isa_inst.h: instantiates every per-ISA piece of csrc/conv for one
  * (ISA, dtype) from its vector vocabulary (see conv_ukr_impl.h) and tile
- * sizes: DENSE_NAME/DENSE_MR/DENSE_NV, DW_NAME/DW_NV, POOL_NV, GW_MR/GW_NK.
+ * sizes: DENSE_NAME/DENSE_MR/DENSE_NV, DW_NAME/DW_NV, CTILE_NAME/CTILE_MR/CTILE_NV,
+ * POOL_NV, GW_MR/GW_NK.
  * No include guard: one inclusion per (ISA, dtype). */
 
 #define UKR DENSE_NAME
@@ -32,6 +33,14 @@
 #undef GWK
 #undef GMR
 #undef GNK
+
+#define CTILE CTILE_NAME
+#define CMR CTILE_MR
+#define CNV CTILE_NV
+#include "conv/conv_ctile_impl.h"
+#undef CTILE
+#undef CMR
+#undef CNV
 
 #define DWROWS FML_FN(conv_dw_rows)
 #define DNV 2

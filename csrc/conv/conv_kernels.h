@@ -21,6 +21,23 @@ typedef struct {
     int32_t s0, ns;
 } fml_conv_span;
 
+/* A tile of the channels-in-lanes kernel: flat pixels q0 .. q0 + 15 (at most),
+ * pixel i stored at output offset out[i] (from the band's first output row), or
+ * not at all when out[i] < 0. */
+#define FML_CONV_CMR_MAX 16
+typedef struct {
+    int64_t q0;
+    int32_t out[FML_CONV_CMR_MAX];
+} fml_conv_cspan;
+
+typedef void (*fml_conv_ctile_f32)(int64_t k, const float *b, const float *x, const int64_t *off,
+                                   const fml_conv_cspan *span, int64_t nspan, float *y,
+                                   int64_t ldy, int64_t m, const float *bias, int relu);
+typedef void (*fml_conv_ctile_f64)(int64_t k, const double *b, const double *x,
+                                   const int64_t *off, const fml_conv_cspan *span, int64_t nspan,
+                                   double *y, int64_t ldy, int64_t m, const double *bias,
+                                   int relu);
+
 /* The direct-convolution tile, run over a list of spans (contract in
  * conv_ukr_impl.h). */
 typedef void (*fml_conv_ukr_f32)(int64_t k, const float *a, const float *x, const int64_t *off,
@@ -88,7 +105,19 @@ typedef struct {
 } fml_conv_tile_f64;
 
 typedef struct {
+    fml_conv_ctile_f32 ukr;
+    int64_t mr, nr;            /* tile: mr flat pixels x nr output channels */
+} fml_conv_ctile_desc_f32;
+
+typedef struct {
+    fml_conv_ctile_f64 ukr;
+    int64_t mr, nr;
+} fml_conv_ctile_desc_f64;
+
+typedef struct {
     const char *name;
+    fml_conv_ctile_desc_f32 ctile_f32;     /* channels in lanes (short / strided rows) */
+    fml_conv_ctile_desc_f64 ctile_f64;
     fml_conv_tile_f32 dense_f32, dw_f32;   /* dense: many channels; dw: one channel */
     fml_conv_tile_f64 dense_f64, dw_f64;
     fml_pool_max_f32 pool_max_f32;

@@ -24,3 +24,8 @@
 #undef POOL_NV
 #undef GW_MR
 #undef GW_NK
+#undef CTILE_NAME
+#undef CTILE_MR
+#undef CTILE_NV
+#undef VSTORE_T_INIT
+#undef VSTORE_T

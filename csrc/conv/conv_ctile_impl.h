@@ -1,0 +1,65 @@
+/* conv_ctile_impl.h: the channels-in-lanes convolution tile, for outputs whose
+ * rows are short or strided (the flat-pixel tile of conv_ukr_impl.h would pay
+ * for many pad columns): CMR consecutive flat pixels (broadcast from the input
+ * planes) x CNV*VL output channels (vectors of packed weights).  Written once
+ * over the vector vocabulary plus VSTORE_T(p, v, n): lanes l < n of v to
+ * p[l*ldy] (a scatter, the tile's transpose into NCHW).  CTILE is the name.
+ * No include guard.
+ *
+ *   b     packed weights: b[p*NR + j] = w[channel j of the panel, tap p]
+ *         (NR = CNV*VL, channels past the real ones zero)
+ *   x     band planes at flat pixel 0; tap p of pixel q reads x[off[p] + q]
+ *         (reads may run up to CMR - 1 pixels past the band: the band buffer
+ *         has that much slack)
+ *   span  tiles: pixels q0 .. q0 + CMR - 1, pixel i stored at y + out[i] (+ the
+ *         channel's plane) when out[i] >= 0
+ *   y     output plane of channel 0 of the panel; channel j at y + j*ldy
+ *   m     channels to store (<= NR); bias: NR values or NULL
+ * Summation order: taps p = 0..k-1, one FMA each, as in every tile. */
+
+static void CTILE(int64_t k, const FT *restrict b, const FT *restrict x,
+                  const int64_t *restrict off, const fml_conv_cspan *restrict span,
+                  int64_t nspan, FT *restrict y, int64_t ldy, int64_t m,
+                  const FT *restrict bias, int relu)
+{
+    VSTORE_T_INIT(ldy);
+    for (int64_t t = 0; t < nspan; t++) {
+        const FT *restrict xb = x + span[t].q0;
+        VT acc[CMR][CNV];
+#pragma GCC unroll 16
+        for (int i = 0; i < CMR; i++)
+#pragma GCC unroll 4
+            for (int v = 0; v < CNV; v++) acc[i][v] = VZERO();
+        const FT *restrict bp = b;
+        for (int64_t p = 0; p < k; p++) {
+            const FT *restrict xp = xb + off[p];
+            VT bv[CNV];
+#pragma GCC unroll 4
+            for (int v = 0; v < CNV; v++) bv[v] = VLOADU(bp + v * VL);
+#pragma GCC unroll 16
+            for (int i = 0; i < CMR; i++) {
+                const VT ai = VSET1(xp[i]);
+#pragma GCC unroll 4
+                for (int v = 0; v < CNV; v++) acc[i][v] = VFMA(ai, bv[v], acc[i][v]);
+            }
+            bp += CNV * VL;
+        }
+        const VT zero = VZERO();
+        VT bvv[CNV];
+#pragma GCC unroll 4
+        for (int v = 0; v < CNV; v++) bvv[v] = bias != NULL ? VLOADU(bias + v * VL) : zero;
+#pragma GCC unroll 16
+        for (int i = 0; i < CMR; i++) {
+            const int64_t o = span[t].out[i];
+            if (o < 0) continue;
+#pragma GCC unroll 4
+            for (int v = 0; v < CNV; v++) {
+                const int64_t left = m - v * VL;
+                if (left <= 0) break;
+                VT r = VADD(acc[i][v], bvv[v]);
+                if (relu) r = VMAX(zero, r);
+                VSTORE_T(y + o + v * VL * ldy, r, left);
+            }
+        }
+    }
+}
