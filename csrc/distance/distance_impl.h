@@ -413,11 +413,24 @@ static int FML_T(prepare_gemm)(CTX *c, const FT **bsrc_out, int64_t n_threads)
 
 /* ---- column splits ------------------------------------------------------------ */
 
-/* Rows per task of the producer that serves c. */
+/* Whether the producer writes the caller's output directly (pairwise, kernels). */
+static int FML_T(tiles_to_out)(const CTX *c)
+{
+    return c->consumer == FML_CONSUMER_PAIRWISE || c->consumer == FML_CONSUMER_KERNEL;
+}
+
+/* Rows per task of the producer that serves c.  GEMM tiles written straight
+ * into a (large) output use the GEMM's own MC: taller blocks scatter the
+ * micro-kernel's stores over more rows and measured slower (10000^2 x 128:
+ * 265 vs 213 ms).  Tiles kept in scratch (knn, radius) use taller blocks, so
+ * that each B block streamed from memory serves more rows. */
 static int64_t FML_T(task_rows)(const CTX *c)
 {
-    if (FML_T(is_gemm_metric)(c->metric) || c->consumer == FML_CONSUMER_KERNEL)
-        return FML_T(fml_gemm_kernel_get)()->mr * FML_GEMM_ROW_PANELS;
+    if (FML_T(is_gemm_metric)(c->metric) || c->consumer == FML_CONSUMER_KERNEL) {
+        const FML_T(fml_gemm_kernel) *gk = FML_T(fml_gemm_kernel_get)();
+        if (FML_T(tiles_to_out)(c)) return gk->mc;
+        return gk->mr * FML_GEMM_ROW_PANELS;
+    }
     return FML_DIRECT_MB;
 }
 
@@ -462,7 +475,7 @@ typedef int (*FML_T(tile_consumer))(void *ctx, int64_t i0, int64_t j0, int64_t m
  * the tiles are the caller's output itself, finished in place by `consume`.
  *
  *   A packed once (fml_gemm_pack_a), B packed once (fml_gemm_pack_b)
- *   task = (row block of MR * FML_GEMM_ROW_PANELS rows, column split)  <- threads
+ *   task = (row block of task_rows() rows, column split)         <- threads
  *     for each 256-column block of the split, in order
  *       for p0 in steps of KC                                  <- fixed order
  *         for each NR panel of the block      (B micro-panel stays in L1)
@@ -848,10 +861,9 @@ static int FML_T(run_tiles)(CTX *c, FML_T(tile_consumer) consume, int64_t n_thre
     if (FML_T(is_gemm_metric)(c->metric) || c->consumer == FML_CONSUMER_KERNEL) {
         const FT *bsrc = NULL;
         const int st = FML_T(prepare_gemm)(c, &bsrc, n_threads);
-        const int to_out = c->consumer == FML_CONSUMER_PAIRWISE || c->consumer == FML_CONSUMER_KERNEL;
-        return st != FML_OK ? st : FML_T(gemm_run)(c, bsrc, consume, to_out, n_threads);
+        return st != FML_OK ? st : FML_T(gemm_run)(c, bsrc, consume, FML_T(tiles_to_out)(c), n_threads);
     }
-    return FML_T(direct_run)(c, consume, c->consumer == FML_CONSUMER_PAIRWISE, n_threads);
+    return FML_T(direct_run)(c, consume, FML_T(tiles_to_out)(c), n_threads);
 }
 
 static void FML_T(ctx_init)(CTX *c, int metric, double p, const FT *x, int64_t m, const FT *y,
