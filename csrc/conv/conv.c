@@ -31,6 +31,8 @@
  * many doubles over all chunks. */
 #define FML_CONV_GW_MAX_CHUNKS 16
 #define FML_CONV_GW_MAX_PARTIAL (8 * 1024 * 1024)
+/* Fewest input and output channels for Winograd F(2x2, 3x3). */
+#define FML_CONV_WINO_MIN_CH 16
 /* Cost of the channels-in-lanes tile's transposed (scatter) stores, in units
  * of k-loop iterations per tile: its overhead is about this / k. */
 #define FML_CONV_SCATTER_COST 16.0
@@ -274,6 +276,9 @@ static void band_lists_free(band_lists *bl)
 #define VSTOREU(p, v) (*(p) = (v))
 #define VFMA(a, b, c) ((a) * (b) + (c))
 #define VADD(a, b) ((a) + (b))
+#define VSUB(a, b) ((a) - (b))
+#define VZIPLO(a, b) ((void)(b), (a))
+#define VZIPHI(a, b) ((void)(a), (b))
 #define VMAX(a, b) ((a) > (b) ? (a) : (b))
 #define VMASK(bits) ((int)((bits) & 1u))
 #define VMASKLOADU(p, m) ((m) ? *(p) : (FT)0)
@@ -339,6 +344,12 @@ void fml_conv_kernels_scalar(fml_conv_kernels *t)
     t->affine_row_f64 = affine_row_f64__scalar;
     t->dw_rows_f32 = conv_dw_rows_f32__scalar;
     t->dw_rows_f64 = conv_dw_rows_f64__scalar;
+    t->wino_copy_f32 = wino_copy_f32__scalar;
+    t->wino_copy_f64 = wino_copy_f64__scalar;
+    t->wino_in_f32 = wino_in_f32__scalar;
+    t->wino_in_f64 = wino_in_f64__scalar;
+    t->wino_out_f32 = wino_out_f32__scalar;
+    t->wino_out_f64 = wino_out_f64__scalar;
     t->copy_band_f32 = copy_band_f32__scalar;
     t->copy_band_f64 = copy_band_f64__scalar;
 }

@@ -48,6 +48,9 @@ static inline double reduce4_avx2(__m256d v)
 #define VSTOREU(p, v) _mm256_storeu_ps(p, v)
 #define VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
 #define VADD(a, b) _mm256_add_ps(a, b)
+#define VSUB(a, b) _mm256_sub_ps(a, b)
+#define VZIPLO(a, b) _mm256_permute2f128_ps(_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b), 0x20)
+#define VZIPHI(a, b) _mm256_permute2f128_ps(_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b), 0x31)
 #define VMAX(a, b) _mm256_max_ps(a, b)
 #define VMASK(bits) mask8_avx2(bits)
 #define VMASKLOADU(p, m) _mm256_maskload_ps(p, m)
@@ -95,6 +98,9 @@ static inline double reduce4_avx2(__m256d v)
 #define VSTOREU(p, v) _mm256_storeu_pd(p, v)
 #define VFMA(a, b, c) _mm256_fmadd_pd(a, b, c)
 #define VADD(a, b) _mm256_add_pd(a, b)
+#define VSUB(a, b) _mm256_sub_pd(a, b)
+#define VZIPLO(a, b) _mm256_permute2f128_pd(_mm256_unpacklo_pd(a, b), _mm256_unpackhi_pd(a, b), 0x20)
+#define VZIPHI(a, b) _mm256_permute2f128_pd(_mm256_unpacklo_pd(a, b), _mm256_unpackhi_pd(a, b), 0x31)
 #define VMAX(a, b) _mm256_max_pd(a, b)
 #define VMASK(bits) mask4_avx2(bits)
 #define VMASKLOADU(p, m) _mm256_maskload_pd(p, m)
@@ -150,6 +156,12 @@ void fml_conv_kernels_avx2(fml_conv_kernels *t)
     t->affine_row_f64 = affine_row_f64__avx2;
     t->dw_rows_f32 = conv_dw_rows_f32__avx2;
     t->dw_rows_f64 = conv_dw_rows_f64__avx2;
+    t->wino_copy_f32 = wino_copy_f32__avx2;
+    t->wino_copy_f64 = wino_copy_f64__avx2;
+    t->wino_in_f32 = wino_in_f32__avx2;
+    t->wino_in_f64 = wino_in_f64__avx2;
+    t->wino_out_f32 = wino_out_f32__avx2;
+    t->wino_out_f64 = wino_out_f64__avx2;
     t->copy_band_f32 = copy_band_f32__avx2;
     t->copy_band_f64 = copy_band_f64__avx2;
 }

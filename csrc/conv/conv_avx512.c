@@ -27,6 +27,11 @@
 #define VSTOREU(p, v) _mm512_storeu_ps(p, v)
 #define VFMA(a, b, c) _mm512_fmadd_ps(a, b, c)
 #define VADD(a, b) _mm512_add_ps(a, b)
+#define VSUB(a, b) _mm512_sub_ps(a, b)
+#define VZIPLO(a, b) _mm512_permutex2var_ps(a, _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19,     \
+                                            4, 20, 5, 21, 6, 22, 7, 23), b)
+#define VZIPHI(a, b) _mm512_permutex2var_ps(a, _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27,  \
+                                            12, 28, 13, 29, 14, 30, 15, 31), b)
 #define VMAX(a, b) _mm512_max_ps(a, b)
 #define VMASK(bits) ((__mmask16)(bits))
 #define VMASKLOADU(p, m) _mm512_maskz_loadu_ps(m, p)
@@ -73,6 +78,9 @@
 #define VSTOREU(p, v) _mm512_storeu_pd(p, v)
 #define VFMA(a, b, c) _mm512_fmadd_pd(a, b, c)
 #define VADD(a, b) _mm512_add_pd(a, b)
+#define VSUB(a, b) _mm512_sub_pd(a, b)
+#define VZIPLO(a, b) _mm512_permutex2var_pd(a, _mm512_setr_epi64(0, 8, 1, 9, 2, 10, 3, 11), b)
+#define VZIPHI(a, b) _mm512_permutex2var_pd(a, _mm512_setr_epi64(4, 12, 5, 13, 6, 14, 7, 15), b)
 #define VMAX(a, b) _mm512_max_pd(a, b)
 #define VMASK(bits) ((__mmask8)(bits))
 #define VMASKLOADU(p, m) _mm512_maskz_loadu_pd(m, p)
@@ -125,6 +133,12 @@ void fml_conv_kernels_avx512(fml_conv_kernels *t)
     t->affine_row_f64 = affine_row_f64__avx512;
     t->dw_rows_f32 = conv_dw_rows_f32__avx512;
     t->dw_rows_f64 = conv_dw_rows_f64__avx512;
+    t->wino_copy_f32 = wino_copy_f32__avx512;
+    t->wino_copy_f64 = wino_copy_f64__avx512;
+    t->wino_in_f32 = wino_in_f32__avx512;
+    t->wino_in_f64 = wino_in_f64__avx512;
+    t->wino_out_f32 = wino_out_f32__avx512;
+    t->wino_out_f64 = wino_out_f64__avx512;
     t->copy_band_f32 = copy_band_f32__avx512;
     t->copy_band_f64 = copy_band_f64__avx512;
 }

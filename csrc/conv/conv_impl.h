@@ -151,6 +151,96 @@ static int FML_T(conv_ctile_run)(const conv_plan *p, const FT *x, const FT *w, c
     return err;
 }
 
+/* Winograd F(2x2, 3x3) forward of a stride-1, dilation-1 3x3 convolution
+ * (groups 1): per band of tile rows, the input tiles are transformed
+ * (conv_wino_impl.h), the 16 products M_xi = U_xi V_xi run on the flat-pixel
+ * tile (tiles in the vector lanes, input channels as the reduction), and the
+ * outputs are transformed back straight into NCHW with bias and activation.
+ * 16 multiplications per 2x2 outputs instead of 36; all bands and products in
+ * a fixed order per output, so results do not depend on the thread count. */
+static int FML_T(conv_wino_run)(const fml_conv2d_geom *g, const FT *x, const FT *w,
+                                const FT *bias, int act, FT *y, int64_t n_threads)
+{
+    const fml_conv_kernels *kt = fml_conv_kernels_get();
+    const TILE_T tile = kt->KSEL(dense);
+    const int64_t c = g->c, o = g->o, mr = tile.mr, n_ot = (o + mr - 1) / mr;
+    const int64_t vl = tile.vl, howo = g->ho * g->wo;
+    const int64_t th = (g->ho + 1) / 2, tw = (g->wo + 1) / 2, twp = (tw + vl - 1) / vl * vl;
+    const int64_t pw = twp + 1;
+    /* tile rows per band: the transformed band (16 x (c + o) x tiles) within ~1 MB */
+    int64_t tr = (1024 * 1024 / (int64_t)sizeof(FT)) / (16 * (c + o) * twp);
+    tr = FML_MAX(1, FML_MIN(tr, 8));
+    tr = FML_MIN(tr, th);
+    const int64_t nb = (th + tr - 1) / tr, ntile = tr * twp, nrows = 2 * tr + 2;
+    /* U_xi = G g G^T packed per channel tile as a[c*mr + i] for the flat-pixel tile */
+    FT *apack = (FT *)fml_scratch_alloc((size_t)(16 * n_ot * c * mr) * sizeof(FT));
+    int64_t *off = (int64_t *)malloc((size_t)FML_MAX(c, 1) * sizeof(int64_t));
+    if (apack == NULL || off == NULL) {
+        fml_scratch_free(apack);
+        free(off);
+        return FML_ENOMEM;
+    }
+    memset(apack, 0, (size_t)(16 * n_ot * c * mr) * sizeof(FT));
+    for (int64_t oi = 0; oi < o; oi++)
+        for (int64_t ci = 0; ci < c; ci++) {
+            const FT *restrict k3 = w + (oi * c + ci) * 9;
+            double gg[4][3], u[4][4];
+            for (int64_t b = 0; b < 3; b++) {                 /* G g */
+                const double g0 = (double)k3[0 * 3 + b], g1 = (double)k3[1 * 3 + b];
+                const double g2 = (double)k3[2 * 3 + b];
+                gg[0][b] = g0;
+                gg[1][b] = 0.5 * (g0 + g1 + g2);
+                gg[2][b] = 0.5 * (g0 - g1 + g2);
+                gg[3][b] = g2;
+            }
+            for (int64_t i = 0; i < 4; i++) {                 /* (G g) G^T */
+                u[i][0] = gg[i][0];
+                u[i][1] = 0.5 * (gg[i][0] + gg[i][1] + gg[i][2]);
+                u[i][2] = 0.5 * (gg[i][0] - gg[i][1] + gg[i][2]);
+                u[i][3] = gg[i][2];
+            }
+            for (int64_t xi = 0; xi < 16; xi++)
+                apack[((xi * n_ot + oi / mr) * c + ci) * mr + oi % mr] = (FT)u[xi / 4][xi % 4];
+        }
+    for (int64_t ci = 0; ci < c; ci++) off[ci] = ci * ntile;
+    const size_t eo_el = (size_t)(c * nrows * 2 * pw), v_el = (size_t)(16 * c * ntile);
+    const size_t buf_el = eo_el + v_el + (size_t)(16 * o * ntile);
+    const int64_t n_tasks = g->n * nb;
+    const int nt = conv_threads(n_threads, n_tasks, 2.0 * 9.0 * (double)g->n * (double)o *
+                                                        (double)howo * (double)c);
+    (void)nt;
+    int err = FML_OK;
+#pragma omp parallel num_threads(nt) reduction(| : err)
+    {
+        FT *buf = (FT *)fml_scratch_thread(FML_CONV_SLOT, buf_el * sizeof(FT));
+        band_lists bl;
+        err |= band_lists_alloc(&bl, 1, ntile, tile.nv, tile.vl);
+        if (buf == NULL) err |= FML_ENOMEM;
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t task = 0; task < n_tasks; task++) {
+            if (err != FML_OK) continue;
+            const int64_t n = task / nb, r0 = (task % nb) * tr, trb = FML_MIN(tr, th - r0);
+            FT *eo = buf, *V = buf + eo_el, *M = buf + eo_el + v_el;
+            KSEL(kt->wino_copy)(x + n * c * g->h * g->w, c, g->h, g->w, g->ph0, g->pw0, 2 * r0,
+                                2 * trb + 2, pw, eo);
+            KSEL(kt->wino_in)(eo, c, trb, twp, pw, V, ntile);
+            const int64_t nq = trb * twp;
+            const int64_t nspan = band_spans(nq, nq, nq, tile.nv, tile.vl, bl.span, bl.seg);
+            for (int64_t xi = 0; xi < 16; xi++)
+                for (int64_t t = 0; t < n_ot; t++)
+                    tile.ukr(c, apack + (xi * n_ot + t) * c * mr, V + xi * c * ntile, off, bl.span,
+                             nspan, bl.seg, M + (xi * o + t * mr) * ntile, ntile,
+                             FML_MIN(mr, o - t * mr), NULL, 0, 0);
+            KSEL(kt->wino_out)(M, o, trb, twp, ntile, y + n * o * howo + 2 * r0 * g->wo, howo,
+                               g->wo, g->ho - 2 * r0, bias, act == FML_ACT_RELU);
+        }
+        band_lists_free(&bl);
+    }
+    fml_scratch_free(apack);
+    free(off);
+    return err;
+}
+
 /* Forward pass of plan p: y = act(conv(x, w) + bias).  The tile is chosen by
  * output channels per group: the dense tile (MR channels share each pixel load)
  * unless a group has too few channels to fill half of it (depthwise). */
@@ -254,10 +344,28 @@ static int FML_T(conv_run)(const conv_plan *p, const FT *x, const FT *w, const F
     return err;
 }
 
+/* Winograd F(2x2, 3x3) for a 3x3 stride-1 convolution with enough channels
+ * (measured: below 16 input or output channels the transforms cost more than
+ * the 2.25x fewer multiplications save). */
+static int64_t FML_T(wino_row_tiles)(int64_t wo)
+{
+    const int64_t vl = fml_conv_kernels_get()->KSEL(dense).vl;
+    return ((wo + 1) / 2 + vl - 1) / vl * vl;
+}
+
+static int FML_T(use_wino)(const fml_conv2d_geom *g)
+{
+    return g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1 &&
+           g->groups == 1 && g->c >= FML_CONV_WINO_MIN_CH && g->o >= FML_CONV_WINO_MIN_CH &&
+           /* tiles of a row are padded to whole vectors: at most ~28% of them wasted */
+           4 * ((g->wo + 1) / 2) >= 3 * FML_T(wino_row_tiles)(g->wo) && getenv("FML_NOWINO") == NULL;
+}
+
 int FML_T(fml_conv2d_forward)(const fml_conv2d_geom *g, const FT *x, const FT *w,
                               const FT *bias, int act, FT *y, int64_t n_threads)
 {
     if (g->n <= 0 || g->o <= 0 || g->ho <= 0 || g->wo <= 0) return FML_OK;
+    if (FML_T(use_wino)(g)) return FML_T(conv_wino_run)(g, x, w, bias, act, y, n_threads);
     conv_plan p;
     int err = plan_make(&p, g, 1, 1, (int64_t)sizeof(FT), FML_CONV_BAND_BYTES, 8, 0);
     if (err == FML_OK) err = FML_T(conv_run)(&p, x, w, bias, act, y, n_threads);
@@ -293,8 +401,14 @@ static int FML_T(conv_backward_data)(const fml_conv2d_geom *g, const FT *gy, con
     b.pw1 = g->w + g->pw0 - (g->wo - 1) * g->sw - 1;
     b.ho = g->h;
     b.wo = g->w;
+    int err;
+    if (g->sh == 1 && g->sw == 1 && FML_T(use_wino)(&b)) {
+        err = FML_T(conv_wino_run)(&b, gy, wt, NULL, FML_ACT_NONE, gx, n_threads);
+        fml_scratch_free(wt);
+        return err;
+    }
     conv_plan p;
-    int err = plan_make(&p, &b, g->sh, g->sw, (int64_t)sizeof(FT), FML_CONV_BAND_BYTES, 8, 0);
+    err = plan_make(&p, &b, g->sh, g->sw, (int64_t)sizeof(FT), FML_CONV_BAND_BYTES, 8, 0);
     if (err == FML_OK) err = FML_T(conv_run)(&p, gy, wt, NULL, FML_ACT_NONE, gx, n_threads);
     plan_free(&p);
     fml_scratch_free(wt);

@@ -54,4 +54,12 @@
 #include "conv/conv_copy_impl.h"
 #undef COPYBAND
 
+#define WINO_COPY FML_FN(wino_copy)
+#define WINO_IN FML_FN(wino_in)
+#define WINO_OUT FML_FN(wino_out)
+#include "conv/conv_wino_impl.h"
+#undef WINO_COPY
+#undef WINO_IN
+#undef WINO_OUT
+
 #include "conv/conv_rows_impl.h"

@@ -88,6 +88,22 @@ typedef void (*fml_conv_dw_rows_f64)(const double *x, int64_t cg, int64_t h, int
                                      int64_t nvec, double *y, int64_t ho, int64_t wo,
                                      const double *bias, int relu, const double *zrow);
 
+/* Winograd F(2x2, 3x3) transforms (conv_wino_impl.h). */
+typedef void (*fml_wino_copy_f32)(const float *xn, int64_t c, int64_t h, int64_t w, int64_t ph0,
+                                  int64_t pw0, int64_t row0, int64_t nrows, int64_t pw, float *eo);
+typedef void (*fml_wino_copy_f64)(const double *xn, int64_t c, int64_t h, int64_t w, int64_t ph0,
+                                  int64_t pw0, int64_t row0, int64_t nrows, int64_t pw, double *eo);
+typedef void (*fml_wino_in_f32)(const float *eo, int64_t c, int64_t tr, int64_t twp, int64_t pw,
+                                float *V, int64_t ntile);
+typedef void (*fml_wino_in_f64)(const double *eo, int64_t c, int64_t tr, int64_t twp, int64_t pw,
+                                double *V, int64_t ntile);
+typedef void (*fml_wino_out_f32)(const float *M, int64_t o, int64_t tr, int64_t twp, int64_t ntile,
+                                 float *y, int64_t ldy, int64_t wo, int64_t nout_rows,
+                                 const float *bias, int relu);
+typedef void (*fml_wino_out_f64)(const double *M, int64_t o, int64_t tr, int64_t twp,
+                                 int64_t ntile, double *y, int64_t ldy, int64_t wo,
+                                 int64_t nout_rows, const double *bias, int relu);
+
 /* Row helpers compiled per ISA (conv_rows_impl.h). */
 typedef void (*fml_affine_row_f32)(int64_t len, const float *x, float s, float b, int relu,
                                    float *y);
@@ -130,6 +146,12 @@ typedef struct {
     fml_affine_row_f64 affine_row_f64;
     fml_conv_dw_rows_f32 dw_rows_f32;
     fml_conv_dw_rows_f64 dw_rows_f64;
+    fml_wino_copy_f32 wino_copy_f32;
+    fml_wino_copy_f64 wino_copy_f64;
+    fml_wino_in_f32 wino_in_f32;
+    fml_wino_in_f64 wino_in_f64;
+    fml_wino_out_f32 wino_out_f32;
+    fml_wino_out_f64 wino_out_f64;
     fml_conv_copy_f32 copy_band_f32;
     fml_conv_copy_f64 copy_band_f64;
 } fml_conv_kernels;

@@ -16,6 +16,9 @@
 #undef VUPDATE
 #undef VREDUCE
 #undef VEVEN
+#undef VSUB
+#undef VZIPLO
+#undef VZIPHI
 #undef DENSE_NAME
 #undef DENSE_MR
 #undef DENSE_NV

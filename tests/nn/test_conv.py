@@ -292,3 +292,28 @@ def test_type_errors():
         F.conv2d(x, w, groups=1.0)
     with pytest.raises(TypeError, match="input"):
         F.conv2d(x.astype(np.complex64), w)
+
+
+# Shapes on the Winograd F(2x2, 3x3) path (3x3, stride 1, >= 16 channels, rows of
+# >= 23 outputs): odd sizes (half tiles), every padding, bias and ReLU.
+WINO = [((2, 16, 24, 24), (16, 16, 3, 3), 1), ((1, 17, 31, 40), (23, 17, 3, 3), 1),
+        ((2, 32, 27, 25), (16, 32, 3, 3), 0), ((1, 16, 30, 33), (20, 16, 3, 3), 2),
+        ((1, 20, 3, 64), (18, 20, 3, 3), 1), ((1, 16, 50, 24), (33, 16, 3, 3), (2, 0))]
+
+
+@pytest.mark.parametrize("case", WINO, ids=[f"wino{i}" for i in range(len(WINO))])
+def test_winograd_shapes_match_reference(case, dtype, simd_level, rng):
+    xs, ws, padding = case
+    x, w, b = _make(rng, dtype, xs, ws)
+    _check(x, w, b, 1, padding, 1, 1, dtype)
+    _check(x, w, b, 1, padding, 1, 1, dtype, activation="relu")
+
+
+def test_winograd_float32_accuracy_and_threads(rng):
+    x, w, b = _make(rng, np.float32, (4, 64, 56, 56), (64, 64, 3, 3))
+    w *= 1.0 / 24
+    y = F.conv2d(x, w, b, padding=1, n_threads=1)
+    r = ref.conv2d(x, w, b, (1, 1), ((1, 1), (1, 1)))
+    err = np.abs(y - r).max() / np.abs(r).max()
+    assert err < 5e-6, err
+    assert F.conv2d(x, w, b, padding=1, n_threads=2).tobytes() == y.tobytes()

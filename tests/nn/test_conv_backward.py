@@ -142,3 +142,16 @@ def test_backward_errors(rng):
         F.conv2d_backward(np.zeros((2, 4, 6, 6), np.float32), x, w[:, :2], 1, 1)
     with pytest.raises(ValueError, match="output_mask"):
         F.conv2d_backward(np.zeros((2, 4, 6, 6), np.float32), x, w, 1, 1, output_mask=(True,))
+
+
+@pytest.mark.parametrize("idx", range(4))
+def test_backward_on_winograd_shapes(idx, dtype, rng):
+    """The data gradient of a 3x3 stride-1 convolution is itself one (Winograd path)."""
+    from tests.nn.test_conv import WINO
+    xs, ws, padding = WINO[idx]
+    x, w, _ = _make(rng, dtype, xs, ws, bias=False)
+    gy = rng.standard_normal(F.conv_output_shape(xs, ws, 1, padding)).astype(dtype)
+    gx, gw, gb = F.conv2d_backward(gy, x, w, 1, padding)
+    rx, rw, rb = _ref_backward(gy, x, w, 1, padding, 1, 1)
+    assert_allclose(gx, rx, **tol(dtype, ws[0] * 9))
+    assert_allclose(gw, rw, **tol(dtype, gy[:, 0].size))
