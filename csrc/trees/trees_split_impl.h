@@ -17,6 +17,12 @@
 #define NEG_INF (-__builtin_inf())
 #define PREFIX_BLOCK 16
 
+/* The score loops are selects on doubles; GCC if-converts them into vector
+ * blends only when it may assume comparisons and divisions do not trap.  Nothing
+ * here reads the floating-point exception flags, so results are unchanged. */
+#pragma GCC push_options
+#pragma GCC optimize("no-trapping-math")
+
 /* max of sc[0..n) and its first index (-1 if all are -inf). */
 static int32_t FML_FN(first_argmax)(const double *restrict sc, int32_t n, double *best_out)
 {
@@ -30,28 +36,40 @@ static int32_t FML_FN(first_argmax)(const double *restrict sc, int32_t n, double
     return -1;
 }
 
-/* XGB: score = GL^2 / (HL + lambda) + GR^2 / (HR + lambda). */
+/* XGB: score = GL^2 / (HL + lambda) + GR^2 / (HR + lambda), as one fraction. */
 static void FML_FN(xgb_scores)(const double *restrict cg, const double *restrict ch, int32_t n,
-                               double add_g, double add_h, int32_t lo, int32_t hi,
+                               double add_g, double add_h, double h_values,
                                int left_has_missing, int right_has_missing,
                                const fml_scan_ctx *ctx, double *restrict sc)
 {
     const double G = ctx->total[0], H = ctx->total[1], lam = ctx->lambda;
     const double mcw = ctx->min_child_weight, msl = ctx->min_samples_leaf;
     const double cph = ctx->hessian_is_count ? 1.0 : (H > 0 ? ctx->count / H : 0.0);
+    /* "this side holds rows", decided on this histogram's own prefix sums of h
+     * (h >= 0, so a prefix is > 0 exactly when one of its bins is occupied; the
+     * sums of an empty side taken from the node total are rounding noise).  A
+     * side that gets the missing bin holds rows anyway: threshold -1. */
+    const double thr_l = left_has_missing ? -1.0 : 0.0, thr_r = right_has_missing ? -1.0 : 0.0;
+    /* every test is a select on doubles, so the loop vectorises at any width */
     for (int32_t b = 0; b < n; b++) {
         const double gl = cg[b] + add_g, hl = ch[b] + add_h;
         const double gr = G - gl, hr = H - hl;
-        const double dl = hl + lam, dr = hr + lam;
-        /* both sides hold rows: exact, from which bins are occupied (the sums of an
-         * empty side are rounding noise when H comes from the parent) */
-        const int rows_l = (b >= lo) | left_has_missing, rows_r = (b < hi) | right_has_missing;
-        const int ok = (hl >= mcw) & (hr >= mcw) & (hl * cph >= msl) & (hr * cph >= msl) &
-                       (dl > 0) & (dr > 0) & rows_l & rows_r;
-        const double s = gl * gl / (ok ? dl : 1.0) + gr * gr / (ok ? dr : 1.0);
-        sc[b] = ok ? s : NEG_INF;
+        const double dl = hl + lam, dr = hr + lam, den = dl * dr;
+        /* one division, not two: division throughput bounds this loop */
+        double s = (gl * gl * dr + gr * gr * dl) / (den > 0 ? den : 1.0);
+        s = hl >= mcw ? s : NEG_INF;
+        s = hr >= mcw ? s : NEG_INF;
+        s = hl * cph >= msl ? s : NEG_INF;
+        s = hr * cph >= msl ? s : NEG_INF;
+        s = dl > 0 ? s : NEG_INF;
+        s = dr > 0 ? s : NEG_INF;
+        s = ch[b] > thr_l ? s : NEG_INF;
+        s = h_values - ch[b] > thr_r ? s : NEG_INF;
+        sc[b] = s;
     }
 }
+
+#pragma GCC pop_options
 
 static void FML_FN(scan_xgb)(const double *restrict hf, int32_t nb, const fml_scan_ctx *ctx,
                              fml_scan_result *res, double *left)
@@ -59,12 +77,6 @@ static void FML_FN(scan_xgb)(const double *restrict hf, int32_t nb, const fml_sc
     double *restrict cg = ctx->scratch, *restrict ch = cg + 256, *restrict sc = ch + 256;
     const double gm = hf[2 * FML_TREE_MISSING_BIN], hm = hf[2 * FML_TREE_MISSING_BIN + 1];
     const int has_missing = hm > 0 || gm != 0;
-    int32_t lo = nb, hi = -1;     /* first and last occupied value bins */
-    for (int32_t b = 0; b < nb; b++) {
-        const int occupied = hf[2 * b + 1] != 0 || hf[2 * b] != 0;
-        lo = occupied && b < lo ? b : lo;
-        hi = occupied ? b : hi;
-    }
     /* prefix sums in blocks of PREFIX_BLOCK bins: the block sums are independent
      * chains, then each block continues from the sum of the blocks before it, so
      * the latency is ~2 blocks instead of 256 dependent adds (same order on
@@ -102,7 +114,7 @@ static void FML_FN(scan_xgb)(const double *restrict hf, int32_t nb, const fml_sc
     res->has_missing = has_missing;
     double best;
     if (n_right > 0) {
-        FML_FN(xgb_scores)(cg, ch, n_right, 0.0, 0.0, lo, hi, 0, has_missing, ctx, sc);
+        FML_FN(xgb_scores)(cg, ch, n_right, 0.0, 0.0, ch[nb - 1], 0, has_missing, ctx, sc);
         const int32_t b = FML_FN(first_argmax)(sc, n_right, &best);
         if (b >= 0) {
             res->score = best;
@@ -112,7 +124,7 @@ static void FML_FN(scan_xgb)(const double *restrict hf, int32_t nb, const fml_sc
         }
     }
     if (has_missing && nb > 1) {
-        FML_FN(xgb_scores)(cg, ch, nb - 1, gm, hm, lo, hi, 1, 0, ctx, sc);
+        FML_FN(xgb_scores)(cg, ch, nb - 1, gm, hm, ch[nb - 1], 1, 0, ctx, sc);
         const int32_t b = FML_FN(first_argmax)(sc, nb - 1, &best);
         if (b >= 0 && best > res->score) {
             res->score = best;
@@ -159,7 +171,10 @@ static int FML_FN(class_prefix)(const double *restrict hf, int32_t nb, const fml
     return has_missing;
 }
 
-/* Gini: score = sum_k wL_k^2 / WL + sum_k wR_k^2 / WR (higher is purer). */
+#pragma GCC push_options
+#pragma GCC optimize("no-trapping-math")
+
+/* Gini: score = sum_k wL_k^2 / WL + sum_k wR_k^2 / WR (higher is purer), as one fraction. */
 static void FML_FN(gini_scores)(const double *restrict cw, const double *restrict cwt, int32_t n,
                                 const double *restrict add, const fml_scan_ctx *ctx,
                                 double *restrict sl, double *restrict sr, double *restrict sc)
@@ -184,14 +199,22 @@ static void FML_FN(gini_scores)(const double *restrict cw, const double *restric
     const double mcw = ctx->min_child_weight, msl = ctx->min_samples_leaf;
     const double *cnt = ctx->weighted ? cw + K * 256 : cwt;
     const double cnt_add = ctx->weighted ? add[K] : addw;
-    for (int32_t b = 0; b < n; b++) {
-        const double wl = cwt[b] + addw, wr = W - wl;
-        const double nl = cnt[b] + cnt_add, nr = ctx->count - nl;
-        const int ok = (wl >= mcw) & (wr >= mcw) & (wl > 0) & (wr > 0) & (nl >= msl) & (nr >= msl);
-        const double s = sl[b] / (ok ? wl : 1.0) + sr[b] / (ok ? wr : 1.0);
-        sc[b] = ok ? s : NEG_INF;
+    const double count = ctx->count;
+    for (int32_t b = 0; b < n; b++) {      /* selects on doubles: vectorises at any width */
+        const double wl = cwt[b] + addw, wr = W - wl, den = wl * wr;
+        const double nl = cnt[b] + cnt_add, nr = count - nl;
+        double s = (sl[b] * wr + sr[b] * wl) / (den > 0 ? den : 1.0);
+        s = wl >= mcw ? s : NEG_INF;
+        s = wr >= mcw ? s : NEG_INF;
+        s = wl > 0 ? s : NEG_INF;
+        s = wr > 0 ? s : NEG_INF;
+        s = nl >= msl ? s : NEG_INF;
+        s = nr >= msl ? s : NEG_INF;
+        sc[b] = s;
     }
 }
+
+#pragma GCC pop_options
 
 static void FML_FN(class_left)(const double *restrict cw, int32_t b, const double *add, int32_t C,
                                double *left)
