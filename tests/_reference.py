@@ -350,3 +350,51 @@ def batch_norm(x, mean, var, weight=None, bias=None, eps=1e-5):
     if bias is not None:
         y = y + np.reshape(bias, shape)
     return y
+
+
+def softmax(x, axis=-1, log=False):
+    """Stable softmax / log_softmax in float64."""
+    x = np.asarray(x, dtype=np.float64)
+    m = np.max(x, axis=axis, keepdims=True)
+    e = np.exp(x - m)
+    s = e.sum(axis=axis, keepdims=True)
+    return x - m - np.log(s) if log else e / s
+
+
+def layer_norm(x, n_dims, w=None, b=None, eps=1e-5):
+    """Over the last n_dims dimensions, biased variance, float64."""
+    x = np.asarray(x, dtype=np.float64)
+    axes = tuple(range(x.ndim - n_dims, x.ndim))
+    mu = x.mean(axis=axes, keepdims=True)
+    var = ((x - mu) ** 2).mean(axis=axes, keepdims=True)
+    y = (x - mu) / np.sqrt(var + eps)
+    if w is not None:
+        y = y * np.asarray(w, dtype=np.float64)
+    if b is not None:
+        y = y + np.asarray(b, dtype=np.float64)
+    return y
+
+
+def layer_norm_backward(dy, x, n_dims, w=None, eps=1e-5):
+    """(dx, dw, db) of layer_norm by the textbook formulas, float64."""
+    x = np.asarray(x, dtype=np.float64)
+    dy = np.asarray(dy, dtype=np.float64)
+    axes = tuple(range(x.ndim - n_dims, x.ndim))
+    lead = tuple(range(x.ndim - n_dims))
+    n = int(np.prod(x.shape[x.ndim - n_dims:]))
+    mu = x.mean(axis=axes, keepdims=True)
+    rstd = 1.0 / np.sqrt(((x - mu) ** 2).mean(axis=axes, keepdims=True) + eps)
+    xhat = (x - mu) * rstd
+    g = dy * (np.asarray(w, dtype=np.float64) if w is not None else 1.0)
+    dx = rstd * (g - g.sum(axis=axes, keepdims=True) / n
+                 - xhat * (g * xhat).sum(axis=axes, keepdims=True) / n)
+    return dx, (dy * xhat).sum(axis=lead), dy.sum(axis=lead)
+
+
+def gelu(x, approximate="none"):
+    """x * Phi(x) with math.erf (or the tanh form), float64."""
+    import math
+    x = np.asarray(x, dtype=np.float64)
+    if approximate == "tanh":
+        return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
+    return x * 0.5 * np.vectorize(math.erfc)(-x / math.sqrt(2))

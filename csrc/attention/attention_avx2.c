@@ -5,9 +5,11 @@
  * results that underflow into the subnormals are rounded once and correctly. */
 #include <immintrin.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "attention/attention_kernels.h"
+#include "attention/attention_rng.h"
 #include "core/fml_dtype.h"
 
 #define ISA avx2
@@ -90,6 +92,7 @@ static inline __m256i lanes_f64__avx2(int64_t n)
 #define VADD(a, b) _mm256_add_ps(a, b)
 #define VSUB(a, b) _mm256_sub_ps(a, b)
 #define VMUL(a, b) _mm256_mul_ps(a, b)
+#define VDIV(a, b) _mm256_div_ps(a, b)
 #define VMAX(a, b) _mm256_max_ps(a, b)
 #define VMIN(a, b) _mm256_min_ps(a, b)
 #define VROUND(x) _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
@@ -129,6 +132,7 @@ static void fill_f32__avx2(fml_attention_kernels_f32 *t)
 #define VADD(a, b) _mm256_add_pd(a, b)
 #define VSUB(a, b) _mm256_sub_pd(a, b)
 #define VMUL(a, b) _mm256_mul_pd(a, b)
+#define VDIV(a, b) _mm256_div_pd(a, b)
 #define VMAX(a, b) _mm256_max_pd(a, b)
 #define VMIN(a, b) _mm256_min_pd(a, b)
 #define VROUND(x) _mm256_round_pd(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)

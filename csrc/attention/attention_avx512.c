@@ -4,9 +4,11 @@
  * Exponentials use vscalefps/pd (exact 2^n scaling with underflow to 0). */
 #include <immintrin.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "attention/attention_kernels.h"
+#include "attention/attention_rng.h"
 #include "core/fml_dtype.h"
 
 #define ISA avx512
@@ -26,6 +28,7 @@
 #define VADD(a, b) _mm512_add_ps(a, b)
 #define VSUB(a, b) _mm512_sub_ps(a, b)
 #define VMUL(a, b) _mm512_mul_ps(a, b)
+#define VDIV(a, b) _mm512_div_ps(a, b)
 #define VMAX(a, b) _mm512_max_ps(a, b)
 #define VMIN(a, b) _mm512_min_ps(a, b)
 #define VROUND(x) _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
@@ -65,6 +68,7 @@ static void fill_f32__avx512(fml_attention_kernels_f32 *t)
 #define VADD(a, b) _mm512_add_pd(a, b)
 #define VSUB(a, b) _mm512_sub_pd(a, b)
 #define VMUL(a, b) _mm512_mul_pd(a, b)
+#define VDIV(a, b) _mm512_div_pd(a, b)
 #define VMAX(a, b) _mm512_max_pd(a, b)
 #define VMIN(a, b) _mm512_min_pd(a, b)
 #define VROUND(x) _mm512_roundscale_pd(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)

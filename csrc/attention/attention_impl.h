@@ -63,14 +63,6 @@ static void FML_T(pack_q)(const KT *kt, int64_t rows, int64_t E, const FT *restr
     }
 }
 
-/* x[0:n] *= keep(stream, j0 + j) / (1 - p), dropped entries 0. */
-static void FML_T(row_dropout)(FT *restrict x, int64_t n, uint64_t row_key, int64_t j0,
-                               uint32_t threshold, FT inv_keep)
-{
-    for (int64_t j = 0; j < n; j++)
-        x[j] = fml_rng_u32(row_key, (uint64_t)(j0 + j)) >= threshold ? x[j] * inv_keep : (FT)0;
-}
-
 /* Per-thread scratch of one forward task, in elements. */
 typedef struct {
     int64_t qpack, tile, acc, m, l;
@@ -179,8 +171,8 @@ static void FML_T(forward_task)(const KT *kt, const fml_attention_args *ar, cons
                 mrun[i] = mnew;
                 if (alpha != 1 && mold != -(FT)INFINITY) kt->row_scale(acc + i * Evp, alpha, Evp);
                 if (dropout)
-                    FML_T(row_dropout)(x, nvalid, fml_rng_row_key(ar->seed, (uint64_t)(t * L + r)),
-                                       k0, threshold, inv_keep);
+                    kt->row_dropout(x, x, nvalid, fml_rng_row_key(ar->seed, (uint64_t)(t * L + r)), k0,
+                                    threshold, inv_keep);
             }
         }
         /* acc += P V_blk: B (a V panel, kb x NR) stays in L1 across the query panels */

@@ -49,6 +49,16 @@ typedef struct {
     void (*row_scale_copy)(float *y, const float *x, float a, int64_t n); /* y = a*x */
     /* K (S x E) into NR-key panels of K^T (E x NR each, keys past S zero) */
     void (*pack_kt)(int64_t S, int64_t E, const float *k, int64_t ldk, float *dst);
+    /* standalone rows (transformer.c); contracts at the bodies in attention_rows_impl.h */
+    void (*row_softmax)(const float *x, float *y, int64_t n, int log_out);
+    void (*row_moments)(const float *x, int64_t n, double eps, double *mean, double *rstd);
+    void (*row_normalize)(const float *x, float *y, int64_t n, double mean, double rstd,
+                          const float *w, const float *b);
+    void (*row_layer_norm_bwd)(const float *x, const float *dy, const float *w, int64_t n,
+                               double mean, double rstd, float *dx, double *dw, double *db);
+    void (*row_gelu_tanh)(const float *x, float *y, int64_t n);
+    void (*row_dropout)(const float *x, float *y, int64_t n, uint64_t row_key, int64_t j0,
+                        uint32_t threshold, float scale);
 } fml_attention_kernels_f32;
 
 typedef struct {
@@ -67,6 +77,16 @@ typedef struct {
     double (*row_dot)(const double *x, const double *y, int64_t n);
     void (*row_scale_copy)(double *y, const double *x, double a, int64_t n);
     void (*pack_kt)(int64_t S, int64_t E, const double *k, int64_t ldk, double *dst);
+    /* standalone rows (transformer.c); contracts at the bodies in attention_rows_impl.h */
+    void (*row_softmax)(const double *x, double *y, int64_t n, int log_out);
+    void (*row_moments)(const double *x, int64_t n, double eps, double *mean, double *rstd);
+    void (*row_normalize)(const double *x, double *y, int64_t n, double mean, double rstd,
+                          const double *w, const double *b);
+    void (*row_layer_norm_bwd)(const double *x, const double *dy, const double *w, int64_t n,
+                               double mean, double rstd, double *dx, double *dw, double *db);
+    void (*row_gelu_tanh)(const double *x, double *y, int64_t n);
+    void (*row_dropout)(const double *x, double *y, int64_t n, uint64_t row_key, int64_t j0,
+                        uint32_t threshold, double scale);
 } fml_attention_kernels_f64;
 
 void fml_attention_kernels_scalar(fml_attention_kernels_f32 *k32, fml_attention_kernels_f64 *k64);

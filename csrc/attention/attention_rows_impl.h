@@ -1,7 +1,7 @@
 /* attention_rows_impl.h: vector exponentials and the row kernels of the online
  * softmax (contracts in attention_kernels.h), over the ISA file's vocabulary:
  *
- *   VT VL VSET1 VLOADU VSTOREU VFMA VADD VSUB VMUL
+ *   VT VL VSET1 VLOADU VSTOREU VFMA VADD VSUB VMUL VDIV
  *   VMAX(a, b), VMIN(a, b)   x86 semantics: b when either is NaN (so NaN input stays NaN)
  *   VROUND(x)                round to nearest integer (as a float)
  *   VSCALEF(p, n)            p * 2^n for integral n >= min exponent (overflow gives inf)
@@ -223,6 +223,134 @@ static FT FML_FN(row_dot)(const FT *restrict x, const FT *restrict y, int64_t n)
     for (; j + VL <= n; j += VL) s0 = VFMA(VLOADU(x + j), VLOADU(y + j), s0);
     if (j < n) s1 = VFMA(VLOAD_TAIL(x + j, n - j, 0), VLOAD_TAIL(y + j, n - j, 0), s1);
     return VHSUM(VADD(s0, s1));
+}
+
+/* ---- standalone row kernels (transformer.c) -------------------------------- */
+
+/* y = softmax(x) or, with log_out, log_softmax(x), over one row (n >= 1). */
+static void FML_FN(row_softmax)(const FT *restrict x, FT *restrict y, int64_t n, int log_out)
+{
+    const FT m = FML_FN(row_max)(x, n);
+    const VT mv = VSET1(m);
+    VT s0 = VSET1(0), s1 = s0;
+    int64_t j = 0;
+    if (log_out) {                 /* sum of exp(x - m) only; y = x - m - log(sum) */
+        for (; j + VL <= n; j += VL) s0 = VADD(s0, FML_FN(vexp)(VSUB(VLOADU(x + j), mv)));
+        if (j < n) s1 = FML_FN(vexp)(VSUB(VLOAD_TAIL(x + j, n - j, -(FT)INFINITY), mv));
+        const FT off = m + (FT)log((double)VHSUM(VADD(s0, s1)));
+        const VT ov = VSET1(off);
+        for (j = 0; j + VL <= n; j += VL) VSTOREU(y + j, VSUB(VLOADU(x + j), ov));
+        if (j < n) VSTORE_TAIL(y + j, VSUB(VLOAD_TAIL(x + j, n - j, 0), ov), n - j);
+        return;
+    }
+    for (; j + VL <= n; j += VL) {
+        const VT e = FML_FN(vexp)(VSUB(VLOADU(x + j), mv));
+        VSTOREU(y + j, e);
+        s0 = VADD(s0, e);
+    }
+    if (j < n) {
+        const VT e = FML_FN(vexp)(VSUB(VLOAD_TAIL(x + j, n - j, -(FT)INFINITY), mv));
+        VSTORE_TAIL(y + j, e, n - j);
+        s1 = e;
+    }
+    FML_FN(row_scale)(y, (FT)1 / VHSUM(VADD(s0, s1)), n);
+}
+
+/* Mean and 1/sqrt(var + eps) of one row in float64 (two passes: the second
+ * sums squared deviations, so no cancellation). */
+static void FML_FN(row_moments)(const FT *restrict x, int64_t n, double eps, double *mean,
+                                double *rstd)
+{
+    double s = 0, q = 0;
+#pragma omp simd reduction(+ : s)
+    for (int64_t j = 0; j < n; j++) s += (double)x[j];
+    const double mu = s / (double)n;
+#pragma omp simd reduction(+ : q)
+    for (int64_t j = 0; j < n; j++) q += ((double)x[j] - mu) * ((double)x[j] - mu);
+    *mean = mu;
+    *rstd = 1.0 / sqrt(q / (double)n + eps);
+}
+
+/* y = (x - mean) * rstd * w + b (w, b may be NULL) */
+static void FML_FN(row_normalize)(const FT *restrict x, FT *restrict y, int64_t n, double mean,
+                                  double rstd, const FT *restrict w, const FT *restrict b)
+{
+    const FT mu = (FT)mean, r = (FT)rstd;
+    if (w != NULL && b != NULL) {
+#pragma omp simd
+        for (int64_t j = 0; j < n; j++) y[j] = (x[j] - mu) * r * w[j] + b[j];
+    } else if (w != NULL) {
+#pragma omp simd
+        for (int64_t j = 0; j < n; j++) y[j] = (x[j] - mu) * r * w[j];
+    } else if (b != NULL) {
+#pragma omp simd
+        for (int64_t j = 0; j < n; j++) y[j] = (x[j] - mu) * r + b[j];
+    } else {
+#pragma omp simd
+        for (int64_t j = 0; j < n; j++) y[j] = (x[j] - mu) * r;
+    }
+}
+
+/* Layer-norm backward of one row: dx = rstd * (g - mean(g) - xhat * mean(g * xhat))
+ * with g = dy * w (dy without w), sums in float64; adds dy * xhat to dw and dy to
+ * db (float64 row partials of the caller's chunk; may be NULL). */
+static void FML_FN(row_layer_norm_bwd)(const FT *restrict x, const FT *restrict dy,
+                                       const FT *restrict w, int64_t n, double mean, double rstd,
+                                       FT *restrict dx, double *restrict dw, double *restrict db)
+{
+    double sg = 0, sgx = 0;
+#pragma omp simd reduction(+ : sg, sgx)
+    for (int64_t j = 0; j < n; j++) {
+        const double g = w != NULL ? (double)dy[j] * (double)w[j] : (double)dy[j];
+        const double xh = ((double)x[j] - mean) * rstd;
+        sg += g;
+        sgx += g * xh;
+    }
+    const double a = sg / (double)n, c = sgx / (double)n;
+#pragma omp simd
+    for (int64_t j = 0; j < n; j++) {
+        const double g = w != NULL ? (double)dy[j] * (double)w[j] : (double)dy[j];
+        const double xh = ((double)x[j] - mean) * rstd;
+        dx[j] = (FT)(rstd * (g - a - xh * c));
+    }
+    if (dw != NULL) {
+#pragma omp simd
+        for (int64_t j = 0; j < n; j++) dw[j] += (double)dy[j] * (((double)x[j] - mean) * rstd);
+    }
+    if (db != NULL) {
+#pragma omp simd
+        for (int64_t j = 0; j < n; j++) db[j] += (double)dy[j];
+    }
+}
+
+/* GELU, tanh approximation, written as x * sigmoid(2u): 0.5 (1 + tanh u) =
+ * 1 / (1 + exp(-2u)), u = sqrt(2/pi) (x + 0.044715 x^3); no cancellation for
+ * negative x. */
+static void FML_FN(row_gelu_tanh)(const FT *restrict x, FT *restrict y, int64_t n)
+{
+    const VT c1 = VSET1((FT)(-2.0 * 0.7978845608028654)), c3 = VSET1((FT)(-2.0 * 0.7978845608028654 * 0.044715));
+    const VT one = VSET1(1);
+    int64_t j = 0;
+    for (; j + VL <= n; j += VL) {
+        const VT v = VLOADU(x + j);
+        const VT t = VMUL(v, VFMA(VMUL(v, v), c3, c1));          /* -2u */
+        VSTOREU(y + j, VDIV(v, VADD(one, FML_FN(vexp)(t))));
+    }
+    if (j < n) {
+        const VT v = VLOAD_TAIL(x + j, n - j, 0);
+        const VT t = VMUL(v, VFMA(VMUL(v, v), c3, c1));
+        VSTORE_TAIL(y + j, VDIV(v, VADD(one, FML_FN(vexp)(t))), n - j);
+    }
+}
+
+/* y[j] = x[j] * keep(row_key, j0 + j) * scale (0 when dropped; y may be x); see
+ * attention_rng.h */
+static void FML_FN(row_dropout)(const FT *x, FT *y, int64_t n, uint64_t row_key,
+                                int64_t j0, uint32_t threshold, FT scale)
+{
+#pragma omp simd
+    for (int64_t j = 0; j < n; j++)
+        y[j] = fml_rng_u32(row_key, (uint64_t)(j0 + j)) >= threshold ? x[j] * scale : (FT)0;
 }
 
 #undef EXP2_LO

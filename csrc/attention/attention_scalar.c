@@ -4,9 +4,11 @@
  * Rounding to an integer uses the 1.5*2^(mantissa bits) trick (exact for
  * |x| < 2^22 resp. 2^51, which the clamps guarantee); 2^n is ldexp. */
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "attention/attention_kernels.h"
+#include "attention/attention_rng.h"
 #include "core/fml_dtype.h"
 
 #define ISA scalar
@@ -24,6 +26,7 @@ static inline double scalef_f64__scalar(double p, double n) { return n == n ? ld
 #define VADD(a, b) ((a) + (b))
 #define VSUB(a, b) ((a) - (b))
 #define VMUL(a, b) ((a) * (b))
+#define VDIV(a, b) ((a) / (b))
 #define VMAX(a, b) ((a) > (b) ? (a) : (b))
 #define VMIN(a, b) ((a) < (b) ? (a) : (b))
 #define VZERO_IF_LT(v, x, lo) ((x) < (lo) ? 0 : (v))

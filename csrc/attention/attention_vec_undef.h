@@ -12,6 +12,7 @@
 #undef VADD
 #undef VSUB
 #undef VMUL
+#undef VDIV
 #undef VMAX
 #undef VMIN
 #undef VROUND

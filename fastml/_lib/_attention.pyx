@@ -4,6 +4,7 @@
 # each array's data pointer); this file only converts, releases the GIL and
 # maps status codes.
 cimport numpy as cnp
+from cython cimport floating
 from libc.stdint cimport int64_t, uint64_t
 
 from fastml._lib.fml cimport *
@@ -164,3 +165,122 @@ def _set_blocking(int64_t kb, int64_t qrows):
     old = (fml_attention_kb, fml_attention_qrows)
     fml_attention_kb, fml_attention_qrows = kb, qrows
     return old
+
+
+cdef extern from "attention/transformer.h":
+    int fml_softmax_f32(int64_t rows, int64_t n, const float *x, float *y, int log_out,
+                        int64_t n_threads) nogil
+    int fml_softmax_f64(int64_t rows, int64_t n, const double *x, double *y, int log_out,
+                        int64_t n_threads) nogil
+    int fml_layer_norm_f32(int64_t rows, int64_t n, const float *x, const float *w,
+                           const float *b, double eps, float *y, double *mean, double *rstd,
+                           int64_t n_threads) nogil
+    int fml_layer_norm_f64(int64_t rows, int64_t n, const double *x, const double *w,
+                           const double *b, double eps, double *y, double *mean, double *rstd,
+                           int64_t n_threads) nogil
+    int fml_layer_norm_backward_f32(int64_t rows, int64_t n, const float *x, const float *dy,
+                                    const float *w, double eps, float *dx, double *dw,
+                                    double *db, int64_t n_threads) nogil
+    int fml_layer_norm_backward_f64(int64_t rows, int64_t n, const double *x, const double *dy,
+                                    const double *w, double eps, double *dx, double *dw,
+                                    double *db, int64_t n_threads) nogil
+    int fml_gelu_f32(int64_t n, const float *x, float *y, int approximate, int64_t n_threads) nogil
+    int fml_gelu_f64(int64_t n, const double *x, double *y, int approximate,
+                     int64_t n_threads) nogil
+    int fml_dropout_f32(int64_t n, const float *x, float *y, double p, uint64_t seed,
+                        int64_t n_threads) nogil
+    int fml_dropout_f64(int64_t n, const double *x, double *y, double p, uint64_t seed,
+                        int64_t n_threads) nogil
+    int fml_linear_f32(int64_t m, int64_t k, int64_t n, const float *x, int64_t ldx,
+                       const float *w, const float *b, int activation, float *y,
+                       int64_t n_threads) nogil
+    int fml_linear_f64(int64_t m, int64_t k, int64_t n, const double *x, int64_t ldx,
+                       const double *w, const double *b, int activation, double *y,
+                       int64_t n_threads) nogil
+
+
+def softmax(const floating[:, ::1] x, floating[:, ::1] y, bint log_out, int64_t n_threads):
+    """Rows of x (softmax or log_softmax) into y."""
+    cdef int status
+    with nogil:
+        if floating is float:
+            status = fml_softmax_f32(x.shape[0], x.shape[1], &x[0, 0], &y[0, 0], log_out, n_threads)
+        else:
+            status = fml_softmax_f64(x.shape[0], x.shape[1], &x[0, 0], &y[0, 0], log_out, n_threads)
+    raise_for_status(status, "softmax")
+
+
+def layer_norm(const floating[:, ::1] x, cnp.ndarray w, cnp.ndarray b, double eps,
+               floating[:, ::1] y, double[::1] mean, double[::1] rstd, int64_t n_threads):
+    """Rows of x normalised into y; w, b (n,) or None; mean/rstd (rows,) outputs."""
+    cdef int status
+    cdef void *pw = _data(w)
+    cdef void *pb = _data(b)
+    with nogil:
+        if floating is float:
+            status = fml_layer_norm_f32(x.shape[0], x.shape[1], &x[0, 0], <const float *>pw,
+                                        <const float *>pb, eps, &y[0, 0], &mean[0], &rstd[0],
+                                        n_threads)
+        else:
+            status = fml_layer_norm_f64(x.shape[0], x.shape[1], &x[0, 0], <const double *>pw,
+                                        <const double *>pb, eps, &y[0, 0], &mean[0], &rstd[0],
+                                        n_threads)
+    raise_for_status(status, "layer_norm")
+
+
+def layer_norm_backward(const floating[:, ::1] x, const floating[:, ::1] dy, cnp.ndarray w,
+                        double eps, floating[:, ::1] dx, cnp.ndarray dw, cnp.ndarray db,
+                        int64_t n_threads):
+    """dx (rows, n); dw, db float64 (n,) or None."""
+    cdef int status
+    cdef void *pw = _data(w)
+    cdef double *pdw = <double *>_data(dw)
+    cdef double *pdb = <double *>_data(db)
+    with nogil:
+        if floating is float:
+            status = fml_layer_norm_backward_f32(x.shape[0], x.shape[1], &x[0, 0], &dy[0, 0],
+                                                 <const float *>pw, eps, &dx[0, 0], pdw, pdb,
+                                                 n_threads)
+        else:
+            status = fml_layer_norm_backward_f64(x.shape[0], x.shape[1], &x[0, 0], &dy[0, 0],
+                                                 <const double *>pw, eps, &dx[0, 0], pdw, pdb,
+                                                 n_threads)
+    raise_for_status(status, "layer_norm_backward")
+
+
+def gelu(const floating[::1] x, floating[::1] y, bint approximate, int64_t n_threads):
+    cdef int status
+    with nogil:
+        if floating is float:
+            status = fml_gelu_f32(x.shape[0], &x[0], &y[0], approximate, n_threads)
+        else:
+            status = fml_gelu_f64(x.shape[0], &x[0], &y[0], approximate, n_threads)
+    raise_for_status(status, "gelu")
+
+
+def dropout(const floating[::1] x, floating[::1] y, double p, uint64_t seed, int64_t n_threads):
+    cdef int status
+    with nogil:
+        if floating is float:
+            status = fml_dropout_f32(x.shape[0], &x[0], &y[0], p, seed, n_threads)
+        else:
+            status = fml_dropout_f64(x.shape[0], &x[0], &y[0], p, seed, n_threads)
+    raise_for_status(status, "dropout")
+
+
+def linear(cnp.ndarray x, const floating[:, ::1] w, cnp.ndarray b, int activation,
+           floating[:, ::1] y, int64_t n_threads):
+    """y = act(x W^T + b); x 2-D with unit column stride (any row stride)."""
+    cdef int status
+    cdef int64_t m = y.shape[0], n = y.shape[1], k = w.shape[1]
+    cdef int64_t ldx = x.strides[0] // x.itemsize if m > 1 else k
+    cdef void *px = _data(x)
+    cdef void *pb = _data(b)
+    with nogil:
+        if floating is float:
+            status = fml_linear_f32(m, k, n, <const float *>px, ldx, &w[0, 0], <const float *>pb,
+                                    activation, &y[0, 0], n_threads)
+        else:
+            status = fml_linear_f64(m, k, n, <const double *>px, ldx, &w[0, 0], <const double *>pb,
+                                    activation, &y[0, 0], n_threads)
+    raise_for_status(status, "linear")

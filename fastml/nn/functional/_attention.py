@@ -346,3 +346,91 @@ def _sdpa_backward_cost(args, result):
                 dtype=str(dq.dtype), threads=resolve_n_threads(args[12]),
                 flops=2.0 * n * L * S * (3 * E + 2 * Ev) * frac,
                 bytes=float(n * (2 * L * E + 2 * S * E + 2 * S * Ev + 2 * L * Ev) * dq.itemsize))
+
+
+def _split3(w, name, e3_axis_len=None):
+    """(w_q, w_k, w_v) from a packed array (stacked on axis 0) or a 3-sequence."""
+    if isinstance(w, (tuple, list)):
+        if len(w) != 3:
+            raise ValueError(f"{name} as a sequence must hold 3 arrays (q, k, v), got {len(w)}")
+        return [None if a is None else as_float_array(a, f"{name}[{i}]") for i, a in enumerate(w)]
+    w = as_float_array(w, name)
+    if w.shape[0] % 3:
+        raise ValueError(f"{name} packs q, k and v along axis 0, so its length must be a "
+                         f"multiple of 3; got shape {w.shape}")
+    e = w.shape[0] // 3
+    return [w[:e], w[e:2 * e], w[2 * e:]]
+
+
+def multi_head_attention(x_q, x_kv, w_qkv, b_qkv, w_out, b_out, num_heads, attn_mask=None,
+                         is_causal=False, *, dropout_p=0.0, seed=None, n_threads=None):
+    """Multi-head attention, batch first: project, split heads, attend, merge, project.
+
+        q = x_q W_q^T + b_q,  k = x_kv W_k^T + b_k,  v = x_kv W_v^T + b_v   (E = embed dim)
+        head h: softmax(q_h k_h^T / sqrt(E/H) + mask) v_h                (flash attention)
+        out = concat_h(head h) W_out^T + b_out
+
+    Parameters
+    ----------
+    x_q : (B, L, Dq) or (L, Dq);  x_kv : (B, S, Dkv) or (S, Dkv), or None (= x_q)
+    w_qkv : (3E, D) packed like torch's ``in_proj_weight`` (then Dq == Dkv), or
+        a tuple (w_q (E, Dq), w_k (E, Dkv), w_v (E, Dkv)).
+    b_qkv : (3E,) or a tuple of three (E,) or None.
+    w_out : (E_out, E);  b_out : (E_out,) or None.
+    num_heads : int dividing E.
+    attn_mask : SDPA semantics (True / 0 = attend, False / -inf = not), broadcast
+        to (B, num_heads, L, S).  Note torch.nn.MultiheadAttention's boolean
+        mask means the opposite (True = masked out).
+    is_causal : query i attends keys j <= i (not together with attn_mask).
+
+    Returns (B, L, E_out) (or (L, E_out) for unbatched input).  When x_kv is None
+    and w_qkv is packed, the three projections are one GEMM and the heads are
+    strided views of its output (no copies).
+    """
+    xq = as_float_array(x_q, "x_q")
+    if xq.ndim not in (2, 3):
+        raise ValueError(f"x_q must be (B, L, D) or (L, D), got shape {xq.shape}")
+    unbatched = xq.ndim == 2
+    self_attn = x_kv is None
+    xkv = xq if self_attn else as_float_array(x_kv, "x_kv")
+    if xkv.ndim != xq.ndim:
+        raise ValueError(f"x_kv must have x_q's rank ({xq.ndim}), got shape {xkv.shape}")
+    if unbatched:
+        xq, xkv = xq[None], xkv[None]
+    if xkv.shape[0] != xq.shape[0]:
+        raise ValueError(f"x_q and x_kv must have the same batch size, got {xq.shape[0]} and "
+                         f"{xkv.shape[0]}")
+    num_heads = check_scalar(num_heads, "num_heads", int, 1)
+    from fastml.nn.functional._transformer import linear
+    packed = not isinstance(w_qkv, (tuple, list))
+    ws = _split3(w_qkv, "w_qkv")
+    bs = [None] * 3 if b_qkv is None else _split3(b_qkv, "b_qkv")
+    E = ws[0].shape[0]
+    for name, w in zip(("w_q", "w_k", "w_v"), ws):
+        if w.ndim != 2:
+            raise ValueError(f"{name} must be 2-D (E, D), got shape {w.shape}")
+    if ws[1].shape[0] != E or ws[2].shape[0] != E:
+        raise ValueError(f"w_q, w_k and w_v must have the same number of rows (E), got "
+                         f"{[w.shape for w in ws]}")
+    if E % num_heads:
+        raise ValueError(f"num_heads ({num_heads}) must divide the embedding dimension E ({E})")
+    hd = E // num_heads
+    B, L, S = xq.shape[0], xq.shape[1], xkv.shape[1]
+    if self_attn and packed:
+        w3 = np.concatenate(ws) if not isinstance(w_qkv, np.ndarray) else w_qkv
+        b3 = None if b_qkv is None else np.concatenate(bs)
+        qkv = linear(xq, w3, b3, n_threads=n_threads)               # (B, L, 3E)
+        q, k, v = qkv[..., :E], qkv[..., E:2 * E], qkv[..., 2 * E:]
+    else:
+        q = linear(xq, ws[0], bs[0], n_threads=n_threads)
+        k = linear(xkv, ws[1], bs[1], n_threads=n_threads)
+        v = linear(xkv, ws[2], bs[2], n_threads=n_threads)
+
+    def heads(t, n):                                   # (B, n, E) -> (B, H, n, hd) view
+        return t.reshape(B, n, num_heads, hd).swapaxes(1, 2)
+    o = scaled_dot_product_attention(heads(q, L), heads(k, S), heads(v, S), attn_mask=attn_mask,
+                                     dropout_p=dropout_p, is_causal=is_causal, seed=seed,
+                                     n_threads=n_threads)
+    merged = np.ascontiguousarray(o.swapaxes(1, 2)).reshape(B, L, E)
+    out = linear(merged, w_out, b_out, n_threads=n_threads)
+    return out[0] if unbatched else out
