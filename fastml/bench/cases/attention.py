@@ -7,7 +7,9 @@ backward (five products instead of two).
 Bars from the attention issue (ratio = torch time / fastml time, float32, 1
 and 2 threads, torch 2.13 CPU): (4, 8, 1024, 64) >= 1.3; causal >= 1.5;
 (1, 8, 4096, 64) >= 1.3; (32, 12, 128, 64) with an additive padding mask
->= 1.0; backward of (4, 8, 1024, 64) >= 1.0 against torch autograd.
+>= 1.0; backward of (4, 8, 1024, 64) >= 1.0 against torch autograd;
+layer_norm and softmax on (8192, 1024) >= 1.0.  (The (1, 1, 16384, 64)
+peak-memory bar is a test: tests/nn/test_attention_memory.py.)
 """
 import numpy as np
 
@@ -76,6 +78,38 @@ def _torch_backward(q, k, v, out, lse, grad):
     return run
 
 
+def _make_rows(rng, dtype, shape):
+    rows, n = shape
+    x = rng.standard_normal((rows, n)).astype(dtype)
+    return x, (1 + 0.1 * rng.standard_normal(n)).astype(dtype), (0.1 * rng.standard_normal(n)).astype(dtype)
+
+
+def _fastml_layer_norm(x, w, b, n_threads):
+    from fastml.nn.functional import layer_norm
+    return lambda: layer_norm(x, x.shape[-1], w, b, n_threads=n_threads)
+
+
+def _torch_layer_norm(x, w, b):
+    import torch
+    tx, tw, tb = (torch.from_numpy(a) for a in (x, w, b))
+    return lambda: torch.nn.functional.layer_norm(tx, (x.shape[-1],), tw, tb)
+
+
+def _fastml_softmax(x, w, b, n_threads):
+    from fastml.nn.functional import softmax
+    return lambda: softmax(x, -1, n_threads=n_threads)
+
+
+def _torch_softmax(x, w, b):
+    import torch
+    tx = torch.from_numpy(x)
+    return lambda: torch.softmax(tx, -1)
+
+
+def _rows_bytes(shape, dtype):
+    return 2.0 * shape[0] * shape[1] * np.dtype(dtype).itemsize
+
+
 def _flops(shape, factor=1.0):
     B, H, L, D = shape
     return 4.0 * B * H * L * L * D * factor
@@ -118,4 +152,14 @@ CASES = [
         "full": [(4, 8, 1024, 64)],
     }, _make_backward, _fastml_backward, _torch_backward, lambda s: _flops(s, 2.5),
         lambda s, dt: _bytes(s, dt, 10)),
+    Case(name="layer_norm", family="attention", dims=("rows", "n"),
+         sizes={"smoke": [(33, 70)], "quick": [(8192, 1024)], "full": [(8192, 1024)]},
+         make_inputs=_make_rows, fastml=_fastml_layer_norm,
+         peers={"torch": Peer("torch", _torch_layer_norm)}, flops=lambda s: 0.0, bytes=_rows_bytes,
+         rtol=lambda dtype, shape: relative_tolerance(dtype, 64)),
+    Case(name="softmax", family="attention", dims=("rows", "n"),
+         sizes={"smoke": [(33, 70)], "quick": [(8192, 1024)], "full": [(8192, 1024)]},
+         make_inputs=_make_rows, fastml=_fastml_softmax,
+         peers={"torch": Peer("torch", _torch_softmax)}, flops=lambda s: 0.0, bytes=_rows_bytes,
+         rtol=lambda dtype, shape: relative_tolerance(dtype, 64)),
 ]
