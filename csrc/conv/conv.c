@@ -18,9 +18,15 @@
 
 /* Scratch slot of the band buffers (the GEMM core uses slots 0-2). */
 #define FML_CONV_SLOT 3
-/* Bytes of input planes one forward task copies (its band): small enough to
- * stay in L2 while every output channel of the band is computed. */
-#define FML_CONV_BAND_BYTES (256 * 1024)
+/* Bytes of input planes one forward task copies or reads (its band): small
+ * enough to stay in L2 while every output channel of the band is computed
+ * (measured on a zero-copy 1x1, 256 -> 64 channels at 56x56: 128 KB 171
+ * GFLOP/s, 256 KB 162, 512 KB 143). */
+#define FML_CONV_BAND_BYTES (128 * 1024)
+/* The channels-in-lanes tile reads its packed weights once per band: larger
+ * bands (measured on 3x3 stride 2, 128 channels at 28x28: 1 MB 166 GFLOP/s,
+ * 512 KB 155, 256 KB 146, 128 KB 137). */
+#define FML_CONV_CTILE_BAND_BYTES (1024 * 1024)
 /* The weight gradient keeps a band's input and output gradient in L2 for all
  * (channel, tap) tiles: larger bands amortise the tile's final lane sums. */
 #define FML_CONV_GW_BAND_BYTES (2 * 1024 * 1024)

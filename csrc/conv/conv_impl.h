@@ -230,7 +230,7 @@ static int FML_T(conv_wino_run)(const fml_conv2d_geom *g, const FT *x, const FT 
                 for (int64_t t = 0; t < n_ot; t++)
                     tile.ukr(c, apack + (xi * n_ot + t) * c * mr, V + xi * c * ntile, off, bl.span,
                              nspan, bl.seg, M + (xi * o + t * mr) * ntile, ntile,
-                             FML_MIN(mr, o - t * mr), NULL, 0, 0);
+                             FML_MIN(mr, o - t * mr), NULL, 0, (int64_t)0);
             KSEL(kt->wino_out)(M, o, trb, twp, ntile, y + n * o * howo + 2 * r0 * g->wo, howo,
                                g->wo, g->ho - 2 * r0, bias, act == FML_ACT_RELU);
         }
@@ -260,8 +260,15 @@ static int FML_T(conv_run)(const conv_plan *p, const FT *x, const FT *w, const F
         const FML_T(fml_conv_ctile_desc) ct = kt->KSEL(ctile);
         if (!p->zero_copy &&
             (double)howo * (double)ct.nr < 2147483647.0 &&
-            plan_eff_ctile(p, og, k, ct.mr, ct.nr) > plan_eff_flat(p, og, k, tile.mr, tile.nv, tile.vl))
-            return FML_T(conv_ctile_run)(p, x, w, bias, act, y, n_threads);
+            plan_eff_ctile(p, og, k, ct.mr, ct.nr) > plan_eff_flat(p, og, k, tile.mr, tile.nv, tile.vl)) {
+            /* larger bands: the packed weights stream from L2 once per band */
+            conv_plan pc;
+            int err = plan_make(&pc, g, p->uh, p->uw, (int64_t)sizeof(FT), FML_CONV_CTILE_BAND_BYTES,
+                                8, 0);
+            if (err == FML_OK) err = FML_T(conv_ctile_run)(&pc, x, w, bias, act, y, n_threads);
+            plan_free(&pc);
+            return err;
+        }
     }
     const int64_t cstride = p->nph_h * p->nph_w * p->ps;   /* elements between channels */
     int64_t *off = (int64_t *)malloc((size_t)(k + 16) * sizeof(int64_t));
@@ -316,6 +323,9 @@ static int FML_T(conv_run)(const conv_plan *p, const FT *x, const FT *w, const F
             const int64_t rb = FML_MIN(p->rows, g->ho - oh0), nflat = (rb - 1) * p->wq + g->wo;
             const FT *src = FML_T(band_source)(p, x, n, oh0, rb, (FT)0, buf);
             const int64_t nspan = band_spans(nflat, p->wq, g->wo, tile.nv, tile.vl, bl.span, bl.seg);
+            /* zero copy: while this band is computed, each channel tile pulls one
+             * vector of every tap of the next band (same image) into L2 */
+            const int64_t pfd = p->zero_copy && oh0 + rb < g->ho ? p->rows * g->w : 0;
             /* one output channel tile at a time over the whole band: its packed
              * weights stay in L1 while the band's planes stream from L2 */
             for (int64_t gi = 0; gi < ng; gi++) {
@@ -332,7 +342,7 @@ static int FML_T(conv_run)(const conv_plan *p, const FT *x, const FT *w, const F
                         bb = bias != NULL ? bias + gi * og + t : NULL;
                     }
                     tile.ukr(k, a, xs, off, bl.span, nspan, bl.seg, yg + t * mr * howo, howo, m, bb,
-                             act == FML_ACT_RELU, p->zero_copy && t == 0);
+                             act == FML_ACT_RELU, pfd + (t % tile.nv) * tile.vl * (pfd != 0));
                 }
             }
         }
@@ -672,7 +682,7 @@ int FML_T(fml_avg_pool2d)(const fml_conv2d_geom *g, const FT *x, int count_inclu
             for (int64_t c = 0; c < g->c; c++) {
                 FT *yp = y + (n * g->c + c) * howo + oh0 * g->wo;
                 tile.ukr(k, ones, src + c * cstride, off, bl.span, nspan, bl.seg, yp, howo, 1, NULL,
-                         0, 0);
+                         0, (int64_t)0);
                 for (int64_t r = 0; r < rb; r++)
                     for (int64_t j = 0; j < g->wo; j++) {
                         const int64_t d = divisor_override > 0 ? divisor_override

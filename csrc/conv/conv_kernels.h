@@ -43,11 +43,11 @@ typedef void (*fml_conv_ctile_f64)(int64_t k, const double *b, const double *x,
 typedef void (*fml_conv_ukr_f32)(int64_t k, const float *a, const float *x, const int64_t *off,
                                  const fml_conv_span *span, int64_t nspan,
                                  const fml_conv_seg *seg, float *y, int64_t ldy, int64_t m,
-                                 const float *bias, int relu, int prefetch);
+                                 const float *bias, int relu, int64_t pfd);
 typedef void (*fml_conv_ukr_f64)(int64_t k, const double *a, const double *x,
                                  const int64_t *off, const fml_conv_span *span, int64_t nspan,
                                  const fml_conv_seg *seg, double *y, int64_t ldy, int64_t m,
-                                 const double *bias, int relu, int prefetch);
+                                 const double *bias, int relu, int64_t pfd);
 
 /* Max pooling tile over nv*vl flat pixels, run over spans (conv_pool_impl.h):
  * y = max over the k taps (NaN wins, first tap on ties); tap (may be NULL) gets

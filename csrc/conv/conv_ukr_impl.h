@@ -25,8 +25,9 @@
  *   y     output plane of channel 0 of the tile at the band's first row
  *   m     channels to store (<= UMR)
  *   bias  UMR values added before the activation, or NULL
- *   prefetch  nonzero: pull the next span's input lines into L2 while
- *         computing this one (x is the caller's array in memory: zero copy)
+ *   pfd   0, or a distance (elements) at which to prefetch one line per tap
+ *         into L2 (zero copy: x is the caller's array in memory, and the next
+ *         band's lines are pulled in while this band is computed from L2)
  * Accumulation order: taps p = 0..k-1, one FMA each, for every output; the
  * result does not depend on where the tile starts, so threads and band sizes
  * never change a bit. */
@@ -46,11 +47,10 @@ static inline uint32_t fml_conv_low_bits(int64_t n, int64_t vl)
     for (int64_t p = 0; p < k; p++) {                                                   \
         const FT *restrict xp = xb + off[p];                                            \
         VT bv[UNV];                                                                     \
+        if (PF) __builtin_prefetch(xp + pfd, 0, 2);                                     \
         _Pragma("GCC unroll 8")                                                         \
-        for (int v = 0; v < (NA); v++) {                                                \
-            if (PF) __builtin_prefetch(pf + off[p] + v * VL, 0, 2);                      \
+        for (int v = 0; v < (NA); v++)                                                  \
             bv[v] = (MASKED) ? VMASKLOADU(xp + v * VL, lm[v]) : VLOADU(xp + v * VL);     \
-        }                                                                               \
         _Pragma("GCC unroll 16")                                                        \
         for (int i = 0; i < UMR; i++) {                                                 \
             const VT ai = VSET1(ap[p * UMR + i]);                                        \
@@ -62,7 +62,7 @@ static inline uint32_t fml_conv_low_bits(int64_t n, int64_t vl)
 static void UKR(int64_t k, const FT *restrict ap, const FT *restrict x,
                 const int64_t *restrict off, const fml_conv_span *restrict span, int64_t nspan,
                 const fml_conv_seg *restrict seg, FT *restrict y, int64_t ldy, int64_t m,
-                const FT *restrict bias, int relu, int prefetch)
+                const FT *restrict bias, int relu, int64_t pfd)
 {
     for (int64_t t = 0; t < nspan; t++) {
         const FT *restrict xb = x + span[t].q0;
@@ -74,15 +74,12 @@ static void UKR(int64_t k, const FT *restrict ap, const FT *restrict x,
 #pragma GCC unroll 8
             for (int v = 0; v < UNV; v++) acc[i][v] = VZERO();
         if (nload >= UNV * VL) {
-            const FT *restrict pf = t + 1 < nspan ? x + span[t + 1].q0 : xb;
-            if (prefetch && t + 1 < nspan) {
+            if (pfd != 0) {
                 UKR_LOOP(UNV, 0, 1)
             } else {
                 UKR_LOOP(UNV, 0, 0)
             }
         } else {                                   /* last tile of a band */
-            const FT *restrict pf = xb;
-            (void)pf;
 #pragma GCC unroll 8
             for (int v = 0; v < UNV; v++) lm[v] = VMASK(fml_conv_low_bits(nload - v * VL, VL));
 #if UNV > 1
