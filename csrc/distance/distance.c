@@ -13,6 +13,7 @@
 #include "core/fml_gemm.h"
 #include "core/fml_scratch.h"
 #include "core/fml_threads.h"
+#include "distance/distance_amx.h"
 #include "distance/distance_kernels.h"
 
 /* Rows of X per task of the direct producer (a multiple of every direct MR). */
@@ -28,6 +29,10 @@
  * stays on one thread; same scale as the GEMM's threshold. */
 #define FML_DISTANCE_MIN_WORK_PER_THREAD 4.0e6
 #define FML_DISTANCE_MIN_PREP_PER_THREAD 2.0e6
+
+/* AMX knn: rows per task, and the candidates a row may hold before giving up */
+#define FML_AMX_TASK_ROWS 256
+#define FML_AMX_CAP(k) (64 + 4 * (k))
 
 enum { FML_CONSUMER_PAIRWISE, FML_CONSUMER_KERNEL, FML_CONSUMER_KNN, FML_CONSUMER_RADIUS };
 
@@ -124,6 +129,8 @@ void fml_distance_kernels_scalar(fml_distance_kernels_f32 *k32, fml_distance_ker
 static fml_distance_kernels_f32 g_kernels_f32;
 static fml_distance_kernels_f64 g_kernels_f64;
 static int g_level = -1;
+static int g_amx_probe = -1;     /* the CPU/OS run AMX tiles (probed once) */
+static int g_amx_allowed = 1;    /* fml_distance_amx(0) turns the AMX path off */
 
 int fml_distance_init(int level)
 {
@@ -134,7 +141,21 @@ int fml_distance_init(int level)
     else
 #endif
         fml_distance_kernels_scalar(&g_kernels_f32, &g_kernels_f64);
+    if (level >= FML_SIMD_AVX512 && g_amx_probe < 0) g_amx_probe = fml_distance_amx_probe();
     return g_level = level;
+}
+
+/* The AMX knn path is used: the CPU has it, the avx512 level is selected, allowed. */
+static int fml_distance_amx_active(void)
+{
+    return g_level >= FML_SIMD_AVX512 && g_amx_probe > 0 && g_amx_allowed;
+}
+
+int fml_distance_amx(int allow)
+{
+    if (allow >= 0) g_amx_allowed = allow != 0;
+    if (g_level < 0) fml_distance_init(fml_cpu_select());
+    return fml_distance_amx_active();
 }
 
 static void ensure_init(void)

@@ -55,6 +55,10 @@ enum fml_kernel_kind {
 /* Select the kernels of `level` (fml_cpu.h), and the GEMM's, for this module. */
 int fml_distance_init(int level);
 
+/* knn's AMX candidate search (distance_amx.h): allow = 1 / 0 turns it on / off
+ * (-1: leave); returns whether it is in use (CPU, OS and the avx512 level). */
+int fml_distance_amx(int allow);
+
 /* OUT out[i*ldo + j] = metric(X[i], Y[j]).  symmetric: Y is X (n == m), the
  * result is symmetric and its diagonal exactly 0 (true metrics). */
 int fml_distance_pairwise_f32(int metric, double p, const float *x, int64_t m, const float *y,

@@ -1004,8 +1004,233 @@ static void FML_T(knn_finish_row)(const CTX *c, int64_t i, PAIR *tmp, FT *dist, 
     }
 }
 
-int FML_T(fml_distance_knn)(int metric, double p, const FT *x, int64_t m, const FT *y, int64_t n,
-                            int64_t d, int64_t k, FT *dist, int64_t *ind, int64_t n_threads)
+/* ---- knn through the AMX candidate search (distance_amx.h) ------------------- */
+
+/* float -> bf16, round to nearest even (finite input) */
+static inline uint16_t FML_T(to_bf16)(FT v)
+{
+    const float f = (float)v;
+    uint32_t u;
+    memcpy(&u, &f, sizeof(u));
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+/* Exact neighbours of the rows whose flag is set, on the float32 path. */
+static int FML_T(knn_redo_rows)(const CTX *c, const unsigned char *flag, FT *dist, int64_t *ind,
+                                int64_t n_threads);
+static int FML_T(knn_run)(int metric, double p, const FT *x, int64_t m, const FT *y, int64_t n,
+                          int64_t d, int64_t k, FT *dist, int64_t *ind, int64_t n_threads,
+                          int allow_amx);
+
+/* Row i: candidates -> exact re-rank -> its k neighbours; 0 if it must be redone. */
+static int FML_T(amx_finish_row)(const CTX *c, const fml_amx_task *t, int64_t i, PAIR *tmp,
+                                 FT *dist, int64_t *ind)
+{
+    const int64_t k = c->k;
+    if (t->overflow[i] || t->hi[i * k] == INT64_MAX) return 0;
+    const float thr = t->hv[i * k];
+    const int64_t *cj = t->cand_j + i * t->cap;
+    const float *cl = t->cand_lo + i * t->cap;
+    int64_t cnt = 0;
+    for (int64_t q = 0; q < t->cand_n[i]; q++) {
+        if (!(cl[q] <= thr)) continue;
+        double v = FML_T(exact)(c, i, cj[q]);
+        if (v != v) return 0;
+        if (c->symmetric && cj[q] == i && FML_T(is_true_metric)(c->metric)) v = 0;
+        tmp[cnt].v = FML_T(sort_key)(c, (FT)FML_T(report)(c, v));
+        tmp[cnt].j = cj[q];
+        cnt++;
+    }
+    if (cnt < k) return 0;
+    qsort(tmp, (size_t)cnt, sizeof(PAIR), FML_T(pair_cmp));
+    for (int64_t q = 0; q < k; q++) {
+        dist[q] = c->metric == FML_METRIC_DOT ? -tmp[q].v : tmp[q].v;
+        ind[q] = tmp[q].j;
+    }
+    return 1;
+}
+
+/* knn of c (a GEMM metric other than kl, d >= FML_AMX_MIN_D, no column split)
+ * with bf16 tiles for the candidates.  Sets *ran = 0 (and returns FML_OK) when
+ * the data do not suit it, before anything is written. */
+static int FML_T(knn_amx)(CTX *c, FT *dist, int64_t *ind, int64_t n_threads, int *ran)
+{
+    const int64_t m = c->m, n = c->n, d = c->d, k = c->k;
+    const int64_t kp = (d + 31) / 32 * 32, mp = (m + 31) / 32 * 32, np = (n + 31) / 32 * 32;
+    const int64_t cap = FML_AMX_CAP(k);
+    *ran = 0;
+    const FT *bsrc = NULL;
+    int st = FML_T(prepare_gemm)(c, &bsrc, n_threads);
+    if (st != FML_OK) return st;
+    /* squared norms of the rows turned into bf16, and the key's form */
+    const int sq = c->metric == FML_METRIC_SQEUCLIDEAN || c->metric == FML_METRIC_EUCLIDEAN;
+    const double scale = sq ? -2.0 : -1.0;
+    double pmax = 0, qmax = 0;
+    for (int64_t i = 0; i < m; i++) {
+        const double pi = c->metric == FML_METRIC_COSINE ? 1.0 : (sq ? c->nx[i] : c->nx[i] * c->nx[i]);
+        if (pi > pmax) pmax = pi;
+    }
+    for (int64_t j = 0; j < n; j++) {
+        const double qj = c->metric == FML_METRIC_COSINE ? 1.0 : (sq ? c->ny[j] : c->ny[j] * c->ny[j]);
+        if (qj > qmax) qmax = qj;
+    }
+    if (!(pmax < 1e30 && qmax < 1e30)) return FML_OK;      /* float32 sums could overflow */
+    /* |key - approx| <= C (p_i + q_j): bf16 rounding of both factors (2^-8 each),
+     * float32 sums of kp products, the FT rounding of the shifted rows, and the
+     * float32 arithmetic of the bounds themselves */
+    const double eps_bf = 0x1p-7 + 0x1p-16 + (double)(kp + 2) * 0x1p-24;
+    const double C = -scale * eps_bf / 2 + ((double)d + 16.0) * FML_U + 16 * 0x1p-24;
+    int ok = 1;
+    uint16_t *apack = (uint16_t *)FML_T(alloc)(mp * kp, sizeof(uint16_t), &ok);
+    uint16_t *bpack = (uint16_t *)FML_T(alloc)(np * kp, sizeof(uint16_t), &ok);
+    float *bl = (float *)FML_T(alloc)(np, sizeof(float), &ok);
+    float *w = (float *)FML_T(alloc)(np, sizeof(float), &ok);
+    float *r = (float *)FML_T(alloc)(m, sizeof(float), &ok);
+    float *hv = (float *)FML_T(alloc)(m * k, sizeof(float), &ok);
+    int64_t *hi = (int64_t *)FML_T(alloc)(m * k, sizeof(int64_t), &ok);
+    int64_t *cand_j = (int64_t *)FML_T(alloc)(m * cap, sizeof(int64_t), &ok);
+    float *cand_lo = (float *)FML_T(alloc)(m * cap, sizeof(float), &ok);
+    int64_t *cand_n = (int64_t *)FML_T(alloc)(m, sizeof(int64_t), &ok);
+    unsigned char *overflow = (unsigned char *)FML_T(alloc)(m, 1, &ok);
+    if (!ok) {
+        st = FML_ENOMEM;
+        goto done;
+    }
+    const int ntp = FML_T(prep_threads)(n_threads, FML_MAX(m, n), (double)(m + n) * (double)d);
+    (void)ntp;
+#pragma omp parallel num_threads(ntp)
+    {
+#pragma omp for schedule(static) nowait
+        for (int64_t i = 0; i < mp; i++)
+            for (int64_t q = 0; q < kp; q++)
+                apack[i * kp + q] = (i < m && q < d) ? FML_T(to_bf16)(c->a[i * d + q]) : 0;
+#pragma omp for schedule(static) nowait
+        for (int64_t jp = 0; jp < np / 16; jp++)        /* VNNI panels of 16 rows */
+            for (int64_t kb = 0; kb < kp / 32; kb++) {
+                uint16_t *blk = bpack + jp * kp * 16 + kb * 512;
+                for (int64_t q = 0; q < 32; q++)
+                    for (int64_t jj = 0; jj < 16; jj++) {
+                        const int64_t j = jp * 16 + jj, pcol = kb * 32 + q;
+                        blk[(q / 2) * 32 + jj * 2 + (q & 1)] =
+                            (j < n && pcol < d) ? FML_T(to_bf16)(bsrc[j * d + pcol]) : 0;
+                    }
+            }
+    }
+    for (int64_t j = 0; j < np; j++) {
+        if (j >= n) {
+            bl[j] = INFINITY;
+            w[j] = 0;
+            continue;
+        }
+        const double qj = c->metric == FML_METRIC_COSINE ? 1.0 : (sq ? c->ny[j] : c->ny[j] * c->ny[j]);
+        bl[j] = (float)((sq ? c->ny[j] : 0.0) - C * qj);
+        w[j] = (float)(2 * C * qj);
+    }
+    for (int64_t i = 0; i < m; i++) {
+        const double pi = c->metric == FML_METRIC_COSINE ? 1.0 : (sq ? c->nx[i] : c->nx[i] * c->nx[i]);
+        r[i] = (float)(C * pi);
+        cand_n[i] = 0;
+        overflow[i] = 0;
+    }
+    for (int64_t q = 0; q < m * k; q++) {
+        hv[q] = INFINITY;
+        hi[q] = INT64_MAX;
+    }
+    fml_amx_task base = {apack, bpack, kp, m, 0, 0, 0, np, bl, w, r, (float)scale, hv, hi, k,
+                         cand_j, cand_lo, cand_n, cap, overflow, NULL};
+    const int64_t n_tasks = (m + FML_AMX_TASK_ROWS - 1) / FML_AMX_TASK_ROWS;
+    const int nt = fml_threads_for(n_threads, n_tasks, 2.0 * (double)m * (double)n * (double)d / 16,
+                                   FML_DISTANCE_MIN_WORK_PER_THREAD);
+    (void)nt;
+#pragma omp parallel num_threads(nt) reduction(| : st)
+    {
+        float *cbuf = (float *)fml_scratch_thread(3, FML_AMX_ROWS * FML_AMX_COLS * sizeof(float));
+        if (cbuf == NULL) st |= FML_ENOMEM;
+        else fml_distance_amx_begin();
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t task = 0; task < n_tasks; task++) {
+            if (cbuf == NULL) continue;
+            fml_amx_task t = base;
+            t.i0 = task * FML_AMX_TASK_ROWS;
+            t.mb = FML_MIN(FML_AMX_TASK_ROWS, mp - t.i0);
+            t.cbuf = cbuf;
+            fml_distance_amx_task(&t);
+        }
+        if (cbuf != NULL) fml_distance_amx_end();
+    }
+    if (st != FML_OK) goto done;
+    *ran = 1;
+    {
+        int64_t redo = 0;
+        const int nt2 = fml_threads_for(n_threads, (m + 63) / 64, (double)m * (double)cap * (double)d,
+                                        FML_DISTANCE_MIN_PREP_PER_THREAD);
+        (void)nt2;
+#pragma omp parallel num_threads(nt2) reduction(| : st) reduction(+ : redo)
+        {
+            PAIR *tmp = (PAIR *)malloc((size_t)cap * sizeof(PAIR));
+            if (tmp == NULL) st |= FML_ENOMEM;
+#pragma omp for schedule(dynamic, 64)
+            for (int64_t i = 0; i < m; i++) {
+                if (tmp == NULL) continue;
+                if (!FML_T(amx_finish_row)(c, &base, i, tmp, dist + i * k, ind + i * k)) {
+                    overflow[i] = 1;
+                    redo++;
+                } else {
+                    overflow[i] = 0;
+                }
+            }
+            free(tmp);
+        }
+        if (st == FML_OK && redo > 0) st = FML_T(knn_redo_rows)(c, overflow, dist, ind, n_threads);
+    }
+done:
+    fml_scratch_free(apack);
+    fml_scratch_free(bpack);
+    fml_scratch_free(bl);
+    fml_scratch_free(w);
+    fml_scratch_free(r);
+    fml_scratch_free(hv);
+    fml_scratch_free(hi);
+    fml_scratch_free(cand_j);
+    fml_scratch_free(cand_lo);
+    fml_scratch_free(cand_n);
+    fml_scratch_free(overflow);
+    return st;
+}
+
+static int FML_T(knn_redo_rows)(const CTX *c, const unsigned char *flag, FT *dist, int64_t *ind,
+                                int64_t n_threads)
+{
+    const int64_t m = c->m, d = c->d, k = c->k;
+    int64_t cnt = 0;
+    for (int64_t i = 0; i < m; i++) cnt += flag[i] != 0;
+    int ok = 1;
+    FT *xs = (FT *)FML_T(alloc)(cnt * d, sizeof(FT), &ok);
+    FT *ds = (FT *)FML_T(alloc)(cnt * k, sizeof(FT), &ok);
+    int64_t *is = (int64_t *)FML_T(alloc)(cnt * k, sizeof(int64_t), &ok);
+    int st = ok ? FML_OK : FML_ENOMEM;
+    if (ok) {
+        for (int64_t i = 0, q = 0; i < m; i++)
+            if (flag[i]) memcpy(xs + (q++) * d, c->x + i * d, (size_t)d * sizeof(FT));
+        st = FML_T(knn_run)(c->metric, c->p, xs, cnt, c->y, c->n, d, k, ds, is, n_threads, 0);
+    }
+    if (st == FML_OK)
+        for (int64_t i = 0, q = 0; i < m; i++)
+            if (flag[i]) {
+                memcpy(dist + i * k, ds + q * k, (size_t)k * sizeof(FT));
+                memcpy(ind + i * k, is + q * k, (size_t)k * sizeof(int64_t));
+                q++;
+            }
+    fml_scratch_free(xs);
+    fml_scratch_free(ds);
+    fml_scratch_free(is);
+    return st;
+}
+
+static int FML_T(knn_run)(int metric, double p, const FT *x, int64_t m, const FT *y, int64_t n,
+                          int64_t d, int64_t k, FT *dist, int64_t *ind, int64_t n_threads,
+                          int allow_amx)
 {
     if (m <= 0 || n <= 0 || k <= 0) return FML_OK;
     if (k > n) return FML_EINVAL;
@@ -1016,6 +1241,21 @@ int FML_T(fml_distance_knn)(int metric, double p, const FT *x, int64_t m, const 
     /* GEMM metrics keep extra candidates for the exact re-rank */
     c.kk = FML_T(is_gemm_metric)(metric) ? FML_MIN(n, k + 8 + k / 4) : k;
     c.splits = FML_T(choose_splits)(&c, c.kk);
+    if (allow_amx && fml_distance_amx_active() && d >= FML_AMX_MIN_D && c.splits == 1 &&
+        FML_T(is_gemm_metric)(metric) && metric != FML_METRIC_KL) {
+        int ran = 0;
+        const int st = FML_T(knn_amx)(&c, dist, ind, n_threads, &ran);
+        if (st != FML_OK || ran) {
+            FML_T(ctx_free)(&c);
+            return st;
+        }
+        FML_T(ctx_free)(&c);                      /* unsuited data: the float32 path */
+        FML_T(ctx_init)(&c, metric, p, x, m, y, n, d, FML_CONSUMER_KNN);
+        c.symmetric = x == y && m == n;
+        c.k = k;
+        c.kk = FML_MIN(n, k + 8 + k / 4);
+        c.splits = FML_T(choose_splits)(&c, c.kk);
+    }
     const int64_t slots = c.splits * m * c.kk;
     int ok = 1;
     c.hv = (FT *)FML_T(alloc)(slots, sizeof(FT), &ok);
@@ -1046,6 +1286,12 @@ int FML_T(fml_distance_knn)(int metric, double p, const FT *x, int64_t m, const 
     }
     FML_T(ctx_free)(&c);
     return st;
+}
+
+int FML_T(fml_distance_knn)(int metric, double p, const FT *x, int64_t m, const FT *y, int64_t n,
+                            int64_t d, int64_t k, FT *dist, int64_t *ind, int64_t n_threads)
+{
+    return FML_T(knn_run)(metric, p, x, m, y, n, d, k, dist, ind, n_threads, 1);
 }
 
 int FML_T(fml_distance_radius)(int metric, double p, const FT *x, int64_t m, const FT *y,

@@ -16,6 +16,7 @@ cdef extern from "distance/distance.h":
     ctypedef struct fml_radius_result:
         pass
     int fml_distance_init(int level)
+    int fml_distance_amx(int allow)
     int fml_distance_pairwise_f32(int metric, double p, const float *x, int64_t m, const float *y,
                                   int64_t n, int64_t d, int symmetric, float *out, int64_t ldo,
                                   int64_t n_threads) nogil
@@ -68,6 +69,17 @@ def set_simd(str level):
 
 def simd_selected():
     return fml_simd_name(_selected).decode()
+
+
+def set_amx(bint allow):
+    """Allow or forbid knn's AMX (bf16 tile) candidate search; returns whether it is
+    now in use (it also needs the CPU, the OS and the avx512 level)."""
+    return bool(fml_distance_amx(1 if allow else 0))
+
+
+def amx_active():
+    """Whether knn uses the AMX candidate search in this process."""
+    return bool(fml_distance_amx(-1))
 
 
 def pairwise(int metric, double p, const floating[:, ::1] X, const floating[:, ::1] Y,

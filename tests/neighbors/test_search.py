@@ -248,3 +248,63 @@ def test_profile_records(rng):
     names = [r["name"] for r in prof.records]
     assert names == ["knn", "radius_neighbors"]
     assert all(r["flops"] == 2.0 * 30 * 50 * 4 for r in prof.records)
+
+
+# ---- the AMX (bf16 tile) candidate search, where the CPU has it ----------------
+
+from fastml._lib import _distance as _dist  # noqa: E402
+
+HAS_AMX = _dist.amx_active()
+
+
+def _both_paths(fn):
+    """fn() with the AMX candidate search allowed, then forbidden."""
+    try:
+        _dist.set_amx(True)
+        with_amx = fn()
+        _dist.set_amx(False)
+        without = fn()
+    finally:
+        _dist.set_amx(True)
+    return with_amx, without
+
+
+@pytest.mark.parametrize("metric", ["sqeuclidean", "euclidean", "cosine", "dot"])
+@pytest.mark.parametrize("m,n,d,k", [(1, 50, 32, 3), (45, 700, 33, 7), (100, 1500, 128, 10), (70, 300, 64, 40)])
+def test_amx_path_equals_float32_path(metric, m, n, d, k, dtype, rng):
+    """Both paths end in the exact re-rank: identical bits (the AMX one only
+    proposes the candidates).  On CPUs without AMX both runs take the float32 path."""
+    X, Y = rng.standard_normal((m, d)).astype(dtype), rng.standard_normal((n, d)).astype(dtype)
+    a, b = _both_paths(lambda: knn(X, Y, k, metric=metric))
+    assert a[1].tobytes() == b[1].tobytes() and a[0].tobytes() == b[0].tobytes()
+    check_knn(a[0], a[1], X, Y, k, metric, dtype, d)
+
+
+def test_amx_candidates_overflow_falls_back(rng):
+    """Far from the origin relative to the spread, bf16 cannot separate the
+    points: rows overflow their candidate lists and are redone exactly."""
+    c = np.zeros((2, 64))
+    c[0, 0], c[1, 0] = -1e4, 1e4
+    Y = (c[rng.integers(0, 2, 3000)] + 0.01 * rng.standard_normal((3000, 64))).astype(np.float32)
+    X = (c[rng.integers(0, 2, 64)] + 0.01 * rng.standard_normal((64, 64))).astype(np.float32)
+    a, b = _both_paths(lambda: knn(X, Y, 5, metric="sqeuclidean"))
+    rd, ri = ref.knn(X, Y, 5, "sqeuclidean")
+    assert_array_equal(a[1], ri)
+    assert a[1].tobytes() == b[1].tobytes() and a[0].tobytes() == b[0].tobytes()
+
+
+def test_amx_duplicates_and_threads(rng):
+    base = rng.standard_normal((40, 48)).astype(np.float32)
+    Y = np.repeat(base, 30, axis=0)                      # 30 copies of each point
+    X = base[:20] + 1e-3 * rng.standard_normal((20, 48)).astype(np.float32)
+    a = knn(X, Y, 40, n_threads=1)
+    b = knn(X, Y, 40, n_threads=2)
+    assert a[0].tobytes() == b[0].tobytes() and a[1].tobytes() == b[1].tobytes()
+    rd, ri = ref.knn(X, Y, 40, "euclidean")
+    assert_array_equal(a[1], ri)
+
+
+def test_amx_flag_reports_state():
+    assert isinstance(HAS_AMX, bool)
+    assert _dist.set_amx(False) is False
+    assert _dist.set_amx(True) is HAS_AMX
