@@ -350,6 +350,8 @@ void fml_conv_kernels_scalar(fml_conv_kernels *t)
     t->affine_row_f64 = affine_row_f64__scalar;
     t->dw_rows_f32 = conv_dw_rows_f32__scalar;
     t->dw_rows_f64 = conv_dw_rows_f64__scalar;
+    t->dw_rows3_f32 = conv_dw_rows3_f32__scalar;
+    t->dw_rows3_f64 = conv_dw_rows3_f64__scalar;
     t->wino_copy_f32 = wino_copy_f32__scalar;
     t->wino_copy_f64 = wino_copy_f64__scalar;
     t->wino_in_f32 = wino_in_f32__scalar;

@@ -64,12 +64,19 @@ static int FML_T(conv_rows_run)(const conv_plan *p, const FT *x, const FT *w, co
             }
             mask[b * nvec + v] = bits;
         }
+    const int dw3 = cg == 1 && g->kh == 3 && g->kw == 3 && g->dh == 1 && g->dw == 1;
     const int nt = conv_threads(n_threads, planes, 2.0 * (double)planes * (double)(g->ho * g->wo) *
                                                      (double)k);
     (void)nt;
 #pragma omp parallel for schedule(dynamic, 4) num_threads(nt)
     for (int64_t pl = 0; pl < planes; pl++) {
         const int64_t n = pl / g->o, o = pl % g->o, gi = o / og;
+        if (dw3) {
+            KSEL(kt->dw_rows3)(x + (n * g->c + gi) * g->h * g->w, g->h, g->w, w + o * 9, g->ph0,
+                               g->pw0, mask, nvec, y + pl * g->ho * g->wo, g->ho, g->wo,
+                               bias != NULL ? bias + o : NULL, act == FML_ACT_RELU);
+            continue;
+        }
         KSEL(kt->dw_rows)(x + (n * g->c + gi * cg) * g->h * g->w, cg, g->h, g->w, w + o * k, g->kh,
                           g->kw, g->dh, g->dw, g->ph0, g->pw0, mask, nvec,
                           y + pl * g->ho * g->wo, g->ho, g->wo, bias != NULL ? bias + o : NULL,

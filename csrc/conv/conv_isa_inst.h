@@ -43,10 +43,12 @@
 #undef CNV
 
 #define DWROWS FML_FN(conv_dw_rows)
+#define DWROWS3 FML_FN(conv_dw_rows3)
 #define DNV 2
 #define DR 4
 #include "conv/conv_dw_impl.h"
 #undef DWROWS
+#undef DWROWS3
 #undef DNV
 #undef DR
 

@@ -104,6 +104,16 @@ typedef void (*fml_wino_out_f64)(const double *M, int64_t o, int64_t tr, int64_t
                                  int64_t ntile, double *y, int64_t ldy, int64_t wo,
                                  int64_t nout_rows, const double *bias, int relu);
 
+/* The same for one input channel, 3x3 kernel, dilation 1 (conv_dw_impl.h). */
+typedef void (*fml_conv_dw_rows3_f32)(const float *x, int64_t h, int64_t w, const float *wt,
+                                      int64_t ph0, int64_t pw0, const uint32_t *mask,
+                                      int64_t nvec, float *y, int64_t ho, int64_t wo,
+                                      const float *bias, int relu);
+typedef void (*fml_conv_dw_rows3_f64)(const double *x, int64_t h, int64_t w, const double *wt,
+                                      int64_t ph0, int64_t pw0, const uint32_t *mask,
+                                      int64_t nvec, double *y, int64_t ho, int64_t wo,
+                                      const double *bias, int relu);
+
 /* Row helpers compiled per ISA (conv_rows_impl.h). */
 typedef void (*fml_affine_row_f32)(int64_t len, const float *x, float s, float b, int relu,
                                    float *y);
@@ -146,6 +156,8 @@ typedef struct {
     fml_affine_row_f64 affine_row_f64;
     fml_conv_dw_rows_f32 dw_rows_f32;
     fml_conv_dw_rows_f64 dw_rows_f64;
+    fml_conv_dw_rows3_f32 dw_rows3_f32;
+    fml_conv_dw_rows3_f64 dw_rows3_f64;
     fml_wino_copy_f32 wino_copy_f32;
     fml_wino_copy_f64 wino_copy_f64;
     fml_wino_in_f32 wino_in_f32;
