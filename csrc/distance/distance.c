@@ -189,20 +189,24 @@ void fml_radius_free(fml_radius_result *res)
 #define SFX f32
 #define FML_EPS FLT_EPSILON
 #define FML_FT_MAX FLT_MAX
+#define FML_TRUE_MIN 0x1p-149
 #define FML_NEXTUP(v) nextafterf(v, INFINITY)
 #include "distance/distance_impl.h"
 #include "core/fml_dtype_end.h"
 #undef FML_EPS
 #undef FML_FT_MAX
+#undef FML_TRUE_MIN
 #undef FML_NEXTUP
 
 #define FT double
 #define SFX f64
 #define FML_EPS DBL_EPSILON
 #define FML_FT_MAX DBL_MAX
+#define FML_TRUE_MIN 0x1p-1074
 #define FML_NEXTUP(v) nextafter(v, INFINITY)
 #include "distance/distance_impl.h"
 #include "core/fml_dtype_end.h"
 #undef FML_EPS
 #undef FML_FT_MAX
+#undef FML_TRUE_MIN
 #undef FML_NEXTUP

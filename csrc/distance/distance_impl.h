@@ -154,16 +154,17 @@ static double FML_T(key_offset)(const CTX *c, int64_t i)
     }
 }
 
-/* bound on |approx - exact| in distance space for row i against any row of Y */
+/* bound on |approx - exact| in distance space for row i against any row of Y;
+ * the last term covers FT underflow (gradual: at most FML_TRUE_MIN per op) */
 static double FML_T(key_error)(const CTX *c, int64_t i)
 {
-    const double f = FML_T(bound_factor)(c->d);
+    const double f = FML_T(bound_factor)(c->d), under = 4.0 * ((double)c->d + 16) * FML_TRUE_MIN;
     switch (c->metric) {
     case FML_METRIC_SQEUCLIDEAN:
-    case FML_METRIC_EUCLIDEAN: return f * (c->nx[i] + c->nymax) + 1e-300;
-    case FML_METRIC_COSINE: return f * 4.0;
-    case FML_METRIC_DOT: return f * (c->nx[i] * c->nymax) + 1e-300;
-    default: return f * (c->sx[i] * c->lymax + c->ax[i]) + 1e-300;
+    case FML_METRIC_EUCLIDEAN: return f * (c->nx[i] + c->nymax) + under;
+    case FML_METRIC_COSINE: return f * 4.0 + under;
+    case FML_METRIC_DOT: return f * (c->nx[i] * c->nymax) + under;
+    default: return f * (c->sx[i] * c->lymax + c->ax[i]) + under;
     }
 }
 
@@ -1127,9 +1128,12 @@ static int FML_T(knn_amx)(CTX *c, FT *dist, int64_t *ind, int64_t n_threads, int
         bl[j] = (float)((sq ? c->ny[j] : 0.0) - C * qj);
         w[j] = (float)(2 * C * qj);
     }
+    /* tiles treat bf16 denormal inputs and float32 denormal results as zero: an
+     * absolute error of at most 2^-126 per operation */
+    const double tiny = -scale * (double)(2 * kp + 8) * 0x1p-126;
     for (int64_t i = 0; i < m; i++) {
         const double pi = c->metric == FML_METRIC_COSINE ? 1.0 : (sq ? c->nx[i] : c->nx[i] * c->nx[i]);
-        r[i] = (float)(C * pi);
+        r[i] = (float)(C * pi + tiny);
         cand_n[i] = 0;
         overflow[i] = 0;
     }

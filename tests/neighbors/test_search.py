@@ -308,3 +308,13 @@ def test_amx_flag_reports_state():
     assert isinstance(HAS_AMX, bool)
     assert _dist.set_amx(False) is False
     assert _dist.set_amx(True) is HAS_AMX
+
+
+def test_knn_tiny_and_huge_magnitudes(rng):
+    """Small and large magnitudes (the squared distances stay normal float32)."""
+    for scale in (1e-15, 1e-9, 1e12, 1e15):
+        X = (scale * rng.standard_normal((30, 40))).astype(np.float32)
+        Y = (scale * rng.standard_normal((400, 40))).astype(np.float32)
+        dist, ind = knn(X, Y, 4, metric="sqeuclidean")
+        rd, ri = ref.knn(X, Y, 4, "sqeuclidean")
+        assert_array_equal(ind, ri)
