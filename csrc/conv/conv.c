@@ -297,6 +297,8 @@ static void band_lists_free(band_lists *bl)
         }                                                                             \
     } while (0)
 #define VREDUCE(v) (v)
+#define VMAXNAN(a, b) ((b) > (a) || (b) != (b) ? (b) : (a))
+#define VANYNAN(v) ((v) != (v))
 #define VEVEN(a, b) ((void)(b), (a))
 #define DENSE_MR 4
 #define DENSE_NV 4
@@ -341,6 +343,8 @@ void fml_conv_kernels_scalar(fml_conv_kernels *t)
     t->dw_f64 = (fml_conv_tile_f64){conv_ukr_1x8_f64__scalar, 1, 8, 1};
     t->pool_max_f32 = pool_max_f32__scalar;
     t->pool_max_f64 = pool_max_f64__scalar;
+    t->pool_max_rows_f32 = pool_max_rows_f32__scalar;
+    t->pool_max_rows_f64 = pool_max_rows_f64__scalar;
     t->pool_nv = 8;
     t->gw_f32 = conv_gw_f32__scalar;
     t->gw_f64 = conv_gw_f64__scalar;

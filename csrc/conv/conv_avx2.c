@@ -63,6 +63,9 @@ static inline double reduce4_avx2(__m256d v)
         tv = _mm256_blendv_ps(tv, pv, mk_);                                           \
     } while (0)
 #define VREDUCE(v) reduce8_avx2(v)
+#define VMAXNAN(a, b) _mm256_blendv_ps(a, b, _mm256_or_ps(_mm256_cmp_ps(b, a, _CMP_GT_OQ),       \
+                                                          _mm256_cmp_ps(b, b, _CMP_UNORD_Q)))
+#define VANYNAN(v) (_mm256_movemask_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q)) != 0)
 #define VEVEN(a, b) _mm256_castpd_ps(_mm256_permute4x64_pd(                                \
         _mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8))
 #define DENSE_NAME FML_FN(conv_ukr_4x24)
@@ -113,6 +116,9 @@ static inline double reduce4_avx2(__m256d v)
         tv = _mm256_blendv_pd(tv, pv, mk_);                                           \
     } while (0)
 #define VREDUCE(v) reduce4_avx2(v)
+#define VMAXNAN(a, b) _mm256_blendv_pd(a, b, _mm256_or_pd(_mm256_cmp_pd(b, a, _CMP_GT_OQ),       \
+                                                          _mm256_cmp_pd(b, b, _CMP_UNORD_Q)))
+#define VANYNAN(v) (_mm256_movemask_pd(_mm256_cmp_pd(v, v, _CMP_UNORD_Q)) != 0)
 #define VEVEN(a, b) _mm256_permute4x64_pd(_mm256_unpacklo_pd(a, b), 0xD8)
 #define DENSE_NAME FML_FN(conv_ukr_4x12)
 #define DENSE_MR 4
@@ -147,6 +153,8 @@ void fml_conv_kernels_avx2(fml_conv_kernels *t)
     t->dw_f64 = (fml_conv_tile_f64){conv_ukr_1x16_f64__avx2, 1, 4, 4};
     t->pool_max_f32 = pool_max_f32__avx2;
     t->pool_max_f64 = pool_max_f64__avx2;
+    t->pool_max_rows_f32 = pool_max_rows_f32__avx2;
+    t->pool_max_rows_f64 = pool_max_rows_f64__avx2;
     t->pool_nv = 2;
     t->gw_f32 = conv_gw_f32__avx2;
     t->gw_f64 = conv_gw_f64__avx2;

@@ -44,6 +44,9 @@
         tv = _mm512_mask_blend_ps(mk_, tv, pv);                                       \
     } while (0)
 #define VREDUCE(v) _mm512_reduce_add_ps(v)
+#define VMAXNAN(a, b) _mm512_mask_blend_ps(_mm512_cmp_ps_mask(b, a, _CMP_GT_OQ) |           \
+                                           _mm512_cmp_ps_mask(b, b, _CMP_UNORD_Q), a, b)
+#define VANYNAN(v) (_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) != 0)
 #define VEVEN(a, b) _mm512_permutex2var_ps(a, _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, \
                                             18, 20, 22, 24, 26, 28, 30), b)
 #define DENSE_NAME FML_FN(conv_ukr_8x48)
@@ -93,6 +96,9 @@
         tv = _mm512_mask_blend_pd(mk_, tv, pv);                                       \
     } while (0)
 #define VREDUCE(v) _mm512_reduce_add_pd(v)
+#define VMAXNAN(a, b) _mm512_mask_blend_pd(_mm512_cmp_pd_mask(b, a, _CMP_GT_OQ) |           \
+                                           _mm512_cmp_pd_mask(b, b, _CMP_UNORD_Q), a, b)
+#define VANYNAN(v) (_mm512_cmp_pd_mask(v, v, _CMP_UNORD_Q) != 0)
 #define VEVEN(a, b) _mm512_permutex2var_pd(a, _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14), b)
 #define DENSE_NAME FML_FN(conv_ukr_8x24)
 #define DENSE_MR 8
@@ -124,6 +130,8 @@ void fml_conv_kernels_avx512(fml_conv_kernels *t)
     t->dw_f64 = (fml_conv_tile_f64){conv_ukr_1x32_f64__avx512, 1, 4, 8};
     t->pool_max_f32 = pool_max_f32__avx512;
     t->pool_max_f64 = pool_max_f64__avx512;
+    t->pool_max_rows_f32 = pool_max_rows_f32__avx512;
+    t->pool_max_rows_f64 = pool_max_rows_f64__avx512;
     t->pool_nv = 2;
     t->gw_f32 = conv_gw_f32__avx512;
     t->gw_f64 = conv_gw_f64__avx512;

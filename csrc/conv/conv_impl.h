@@ -544,10 +544,47 @@ int FML_T(fml_conv2d_backward)(const fml_conv2d_geom *g, const FT *gy, const FT 
 /* Max pooling: planes filled with -inf, one channel per tile; the winning tap
  * becomes the flat input index (PyTorch's first valid tap when no tap beat
  * -inf). */
+/* Max pooling without indices, column stride 1 or 2: planes from their rows
+ * (conv_pool_impl.h), in parallel. */
+static int FML_T(max_pool_rows_run)(const fml_conv2d_geom *g, const FT *x, FT *y,
+                                    int64_t n_threads)
+{
+    const fml_conv_kernels *kt = fml_conv_kernels_get();
+    const int64_t vl = kt->KSEL(dw).vl, nvec = (g->wo + vl - 1) / vl;
+    const int64_t planes = g->n * g->c, hw = g->h * g->w, howo = g->ho * g->wo;
+    uint32_t *mask = (uint32_t *)malloc((size_t)(g->kw * nvec * 2) * sizeof(uint32_t));
+    if (mask == NULL) return FML_ENOMEM;
+    /* load `half` of output vector j, tap b: lanes whose output column is valid,
+     * even position (stride 2) and input column inside the row */
+    for (int64_t b = 0; b < g->kw; b++)
+        for (int64_t j = 0; j < nvec; j++)
+            for (int64_t half = 0; half < 2; half++) {
+                uint32_t bits = 0;
+                for (int64_t l = 0; l < vl; l++) {
+                    const int64_t pos = half * vl + l;         /* element of the 2*vl (or vl) loaded */
+                    if (g->sw == 1 && half == 1) break;
+                    if (g->sw == 2 && pos % 2 != 0) continue;
+                    const int64_t ow = j * vl + (g->sw == 2 ? pos / 2 : pos);
+                    const int64_t col = ow * g->sw - g->pw0 + b * g->dw;
+                    if (ow < g->wo && col >= 0 && col < g->w) bits |= 1u << l;
+                }
+                mask[(b * nvec + j) * 2 + half] = bits;
+            }
+    const int nt = conv_threads(n_threads, planes, (double)planes * (double)(hw + howo * g->kh * g->kw));
+    (void)nt;
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int64_t pl = 0; pl < planes; pl++)
+        KSEL(kt->pool_max_rows)(x + pl * hw, g->h, g->w, g->kh, g->kw, g->sh, g->sw, g->dh, g->dw,
+                                g->ph0, g->pw0, mask, nvec, y + pl * howo, g->ho, g->wo);
+    free(mask);
+    return FML_OK;
+}
+
 int FML_T(fml_max_pool2d)(const fml_conv2d_geom *g, const FT *x, FT *y, int64_t *idx,
                           int64_t n_threads)
 {
     if (g->n <= 0 || g->c <= 0) return FML_OK;
+    if (idx == NULL && (g->sw == 1 || g->sw == 2)) return FML_T(max_pool_rows_run)(g, x, y, n_threads);
     const fml_conv_kernels *kt = fml_conv_kernels_get();
     const int64_t k = g->kh * g->kw, nv = kt->pool_nv, vl = kt->KSEL(dw).vl;
     conv_plan p;

@@ -21,10 +21,14 @@
 #undef UNV
 
 #define POOLMAX FML_FN(pool_max)
+#define POOLROWS FML_FN(pool_max_rows)
 #define PNV POOL_NV
+#define PROWS 4
 #include "conv/conv_pool_impl.h"
 #undef POOLMAX
+#undef POOLROWS
 #undef PNV
+#undef PROWS
 
 #define GWK FML_FN(conv_gw)
 #define GMR GW_MR

@@ -59,6 +59,16 @@ typedef void (*fml_pool_max_f64)(int64_t k, const double *x, const int64_t *off,
                                  const fml_conv_span *span, int64_t nspan,
                                  const fml_conv_seg *seg, double *y, double *tap);
 
+/* Max pooling of one plane from its rows (column stride 1 or 2, no indices). */
+typedef void (*fml_pool_max_rows_f32)(const float *x, int64_t h, int64_t w, int64_t kh, int64_t kw,
+                                      int64_t sh, int64_t sw, int64_t dh, int64_t dw, int64_t ph0,
+                                      int64_t pw0, const uint32_t *mask, int64_t nvec, float *y,
+                                      int64_t ho, int64_t wo);
+typedef void (*fml_pool_max_rows_f64)(const double *x, int64_t h, int64_t w, int64_t kh,
+                                      int64_t kw, int64_t sh, int64_t sw, int64_t dh, int64_t dw,
+                                      int64_t ph0, int64_t pw0, const uint32_t *mask, int64_t nvec,
+                                      double *y, int64_t ho, int64_t wo);
+
 /* Band copy (conv_copy_impl.h): output rows [oh0, oh0 + rb) 's planes of image
  * xn into buf, `fill` outside the input. */
 typedef void (*fml_conv_copy_f32)(const conv_plan *p, const float *xn, int64_t oh0, int64_t rb,
@@ -149,6 +159,8 @@ typedef struct {
     fml_pool_max_f32 pool_max_f32;
     fml_pool_max_f64 pool_max_f64;
     int64_t pool_nv;                       /* vectors per pooling tile */
+    fml_pool_max_rows_f32 pool_max_rows_f32;
+    fml_pool_max_rows_f64 pool_max_rows_f64;
     fml_conv_gw_f32 gw_f32;
     fml_conv_gw_f64 gw_f64;
     int64_t gw_mr, gw_nk;                  /* weight-gradient tile */

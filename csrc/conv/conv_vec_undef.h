@@ -16,6 +16,8 @@
 #undef VUPDATE
 #undef VREDUCE
 #undef VEVEN
+#undef VMAXNAN
+#undef VANYNAN
 #undef VSUB
 #undef VZIPLO
 #undef VZIPHI
