@@ -59,12 +59,11 @@ def test_max_pool2d_nan_ties_and_infinity(simd_level):
     assert_array_equal(idx, tidx.numpy())
     assert np.isnan(y[0, 0, 0, 0]) and idx[0, 0, 0, 0] == 1
     assert_array_equal(F.max_pool2d(x, 2), ty.numpy())             # the no-index path too
-    big = rng_nan = np.random.default_rng(5).standard_normal((2, 3, 20, 41)).astype(np.float32)
+    big = np.random.default_rng(5).standard_normal((2, 3, 20, 41)).astype(np.float32)
     big[1, 2, 7, 13] = np.nan
     for k, s, p in ((3, 2, 1), (2, 1, 0), (3, 1, 1)):
         assert_array_equal(F.max_pool2d(big, k, s, p),
                            T.max_pool2d(torch.from_numpy(big), k, s, p).numpy())
-    del rng_nan
     x = np.full((1, 1, 3, 3), -np.inf, np.float32)         # nothing beats -inf
     y, idx = F.max_pool2d(x, 3, 1, 1, return_indices=True)
     ty, tidx = T.max_pool2d(torch.from_numpy(x), 3, 1, 1, return_indices=True)
