@@ -415,7 +415,7 @@ static void hist_scan_group(const hist_scan_job *jb, int64_t gi)
     /* thread ids of the grower's own team; a single-threaded grower may run on
      * any thread of an outer team (forests) and uses slot 0 */
     const int64_t tid = g->n_threads > 1 ? fml_thread_id() : 0;
-    double *scratch = g->scan_scratch + tid * (C + 4) * NS;
+    double *scratch = g->scan_scratch + tid * FML_SCAN_SCRATCH(C);
     for (int k = 0; k < jb->n_scan; k++) {
         fml_scan_ctx my = jb->ctx[k];
         my.scratch = scratch;
@@ -849,7 +849,7 @@ static int setup(fml_tree_grower *g, int64_t n_rows)
     const int64_t chunk_len = 16 * 8 * NS * C;   /* MAX_CHUNKS x ROW_PARALLEL_MAX_FEATURES */
     err |= ensure_aligned((void **)&g->chunk_scratch, &g->chunk_cap, chunk_len, sizeof(double), 0);
     const int64_t nt_max = g->n_threads;       /* scans index their scratch by thread id */
-    err |= ensure_aligned((void **)&g->scan_scratch, &g->scan_cap, (int64_t)nt_max * (C + 4) * NS,
+    err |= ensure_aligned((void **)&g->scan_scratch, &g->scan_cap, (int64_t)nt_max * FML_SCAN_SCRATCH(C),
                           sizeof(double), 0);
     err |= ensure_plain((void **)&g->feat_res, &g->feat_cap, 2 * nf, sizeof(fml_scan_result));
     int64_t fl_cap = g->feat_left_cap;

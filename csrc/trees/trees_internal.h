@@ -9,6 +9,7 @@
 #ifndef FML_TREES_INTERNAL_H
 #define FML_TREES_INTERNAL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "trees/trees.h"
@@ -23,8 +24,12 @@ typedef struct {
     int32_t hessian_is_count; /* XGB: sum h is the count */
     int32_t n_classes;        /* class criteria */
     int32_t weighted;         /* class criteria: channel n_classes is the count */
-    double *scratch;          /* (n_channels + 4) * 256 doubles owned by the calling thread */
+    double *scratch;          /* FML_SCAN_SCRATCH(n_channels) doubles of the calling thread */
 } fml_scan_ctx;
+
+/* Scratch doubles one scan needs: prefix sums and scores, and a compact copy of
+ * the histogram for small nodes. */
+#define FML_SCAN_SCRATCH(C) ((2 * (C) + 6) * 256)
 
 /* Best split of one feature: the candidate with the largest score (first one on
  * ties), score = -inf when none is allowed.  Split "after bin b" sends bins

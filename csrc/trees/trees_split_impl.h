@@ -16,6 +16,7 @@
 
 #define NEG_INF (-__builtin_inf())
 #define PREFIX_BLOCK 16
+#define SMALL_NODE_ROWS 128
 
 /* The score loops are selects on doubles; GCC if-converts them into vector
  * blends only when it may assume comparisons and divisions do not trap.  Nothing
@@ -71,7 +72,7 @@ static void FML_FN(xgb_scores)(const double *restrict cg, const double *restrict
 
 #pragma GCC pop_options
 
-static void FML_FN(scan_xgb)(const double *restrict hf, int32_t nb, const fml_scan_ctx *ctx,
+static void FML_FN(scan_xgb_dense)(const double *restrict hf, int32_t nb, const fml_scan_ctx *ctx,
                              fml_scan_result *res, double *left)
 {
     double *restrict cg = ctx->scratch, *restrict ch = cg + 256, *restrict sc = ch + 256;
@@ -222,7 +223,7 @@ static void FML_FN(class_left)(const double *restrict cw, int32_t b, const doubl
     for (int32_t k = 0; k < C; k++) left[k] = cw[k * 256 + b] + add[k];
 }
 
-static void FML_FN(scan_gini)(const double *restrict hf, int32_t nb, const fml_scan_ctx *ctx,
+static void FML_FN(scan_gini_dense)(const double *restrict hf, int32_t nb, const fml_scan_ctx *ctx,
                               fml_scan_result *res, double *left)
 {
     const int32_t K = ctx->n_classes, C = K + (ctx->weighted ? 1 : 0);
@@ -300,7 +301,7 @@ static void FML_FN(entropy_dir)(const double *restrict cw, const double *restric
     }
 }
 
-static void FML_FN(scan_entropy)(const double *restrict hf, int32_t nb, const fml_scan_ctx *ctx,
+static void FML_FN(scan_entropy_dense)(const double *restrict hf, int32_t nb, const fml_scan_ctx *ctx,
                                  fml_scan_result *res, double *left)
 {
     const int32_t K = ctx->n_classes, C = K + (ctx->weighted ? 1 : 0);
@@ -320,5 +321,74 @@ static void FML_FN(scan_entropy)(const double *restrict hf, int32_t nb, const fm
         FML_FN(entropy_dir)(cw, cwt, hf, nb - 1, miss, 1, ctx, res, left);
 }
 
+/* ---- small nodes ----------------------------------------------------------
+
+ * A node with few rows occupies few bins, but a dense scan still walks all 255.
+ * Below SMALL_NODE_ROWS rows the occupied bins (and the missing bin) are copied
+ * into a compact histogram first; its candidates are the same partitions (a
+ * split after an occupied bin; empty bins only repeat the score before them),
+ * mapped back to bins at the end. */
+static int32_t FML_FN(compact_bins)(const double *restrict hf, int32_t nb, int32_t C,
+                                    double *restrict hc, int32_t *restrict ib)
+{
+    int32_t u = 0;
+    for (int32_t b = 0; b < nb; b++) {
+        int occupied = 0;
+        for (int32_t k = 0; k < C; k++) occupied |= hf[b * C + k] != 0;
+        ib[u] = b;                 /* branch-free append */
+        u += occupied;
+    }
+    for (int32_t j = 0; j < u; j++)
+        for (int32_t k = 0; k < C; k++) hc[j * C + k] = hf[ib[j] * C + k];
+    for (int32_t k = 0; k < C; k++) hc[FML_TREE_MISSING_BIN * C + k] = hf[FML_TREE_MISSING_BIN * C + k];
+    return u;
+}
+
+/* The histogram a scan should walk: hf itself, or for a small node its compact
+ * copy (placed after the dense scan's own dense_doubles of scratch), with *nb
+ * updated and *ib the bin of each compact slot (NULL when not compacted). */
+static const double *FML_FN(small_node_view)(const double *hf, int32_t *nb,
+                                             const fml_scan_ctx *ctx, int32_t C,
+                                             int64_t dense_doubles, const int32_t **ib)
+{
+    *ib = NULL;
+    if (ctx->count >= SMALL_NODE_ROWS || ctx->count >= *nb) return hf;
+    double *hc = ctx->scratch + dense_doubles;
+    int32_t *slots = (int32_t *)(hc + C * 256);
+    *nb = FML_FN(compact_bins)(hf, *nb, C, hc, slots);
+    *ib = slots;
+    return hc;
+}
+
+static void FML_FN(scan_xgb)(const double *restrict hf, int32_t nb, const fml_scan_ctx *ctx,
+                             fml_scan_result *res, double *left)
+{
+    const int32_t *ib;
+    const double *h = FML_FN(small_node_view)(hf, &nb, ctx, 2, 3 * 256, &ib);
+    FML_FN(scan_xgb_dense)(h, nb, ctx, res, left);
+    if (ib && res->bin >= 0) res->bin = ib[res->bin];
+}
+
+static void FML_FN(scan_gini)(const double *restrict hf, int32_t nb, const fml_scan_ctx *ctx,
+                              fml_scan_result *res, double *left)
+{
+    const int32_t C = ctx->n_classes + (ctx->weighted ? 1 : 0);
+    const int32_t *ib;
+    const double *h = FML_FN(small_node_view)(hf, &nb, ctx, C, (C + 4) * 256, &ib);
+    FML_FN(scan_gini_dense)(h, nb, ctx, res, left);
+    if (ib && res->bin >= 0) res->bin = ib[res->bin];
+}
+
+static void FML_FN(scan_entropy)(const double *restrict hf, int32_t nb, const fml_scan_ctx *ctx,
+                                 fml_scan_result *res, double *left)
+{
+    const int32_t C = ctx->n_classes + (ctx->weighted ? 1 : 0);
+    const int32_t *ib;
+    const double *h = FML_FN(small_node_view)(hf, &nb, ctx, C, (C + 4) * 256, &ib);
+    FML_FN(scan_entropy_dense)(h, nb, ctx, res, left);
+    if (ib && res->bin >= 0) res->bin = ib[res->bin];
+}
+
 #undef NEG_INF
+#undef SMALL_NODE_ROWS
 #undef PREFIX_BLOCK
