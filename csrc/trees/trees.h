@@ -20,13 +20,16 @@
  *   missing right), plus "all values left, missing right".
  *
  * Threads and determinism
- *   Histograms are built feature-parallel (each feature summed over rows in
- *   row order by one thread) or, for few features, row-parallel over chunks
- *   whose boundaries depend on the node size only, merged in chunk order.  The
- *   choice depends on the shape, never on the thread count.  Split search takes
- *   the first best split in feature order; partition is stable.  So models are
- *   bit-identical for any thread count.  Forests grow whole trees in parallel,
- *   each on one thread from its own seed.
+ *   One OpenMP region per tree: one thread runs the growth loop, the parallel
+ *   loops are task loops (a thread that the OS does not schedule is never
+ *   waited for; the others run its tasks).  Histograms are built feature-
+ *   parallel (each feature summed over rows in row order by one task) or, for
+ *   few features, row-parallel over chunks whose boundaries depend on the node
+ *   size only, merged in chunk order.  The choice depends on the shape, never
+ *   on the thread count.  Split search takes the first best split in feature
+ *   order; partition is stable.  So models are bit-identical for any thread
+ *   count.  Forests grow whole trees in parallel, each on one thread from its
+ *   own seed.
  *
  * Row indices are int32 (n_samples < 2^31, checked in Python): the index
  * arrays are streamed for every node and half the bytes is measurably faster.
