@@ -15,13 +15,16 @@
  *         channel's plane) when out[i] >= 0
  *   y     output plane of channel 0 of the panel; channel j at y + j*ldy
  *   m     channels to store (<= NR); bias: NR values or NULL
+ *   pf    NULL, or pfn bytes to pull into L2 during the call (the next task's
+ *         input), one line every 8 taps
  * Summation order: taps p = 0..k-1, one FMA each, as in every tile. */
 
 static void CTILE(int64_t k, const FT *restrict b, const FT *restrict x,
                   const int64_t *restrict off, const fml_conv_cspan *restrict span,
                   int64_t nspan, FT *restrict y, int64_t ldy, int64_t m,
-                  const FT *restrict bias, int relu)
+                  const FT *restrict bias, int relu, const char *pf, int64_t pfn)
 {
+    const char *pe = pf + (pf != NULL ? pfn : 0);
     VSTORE_T_INIT(ldy);
     for (int64_t t = 0; t < nspan; t++) {
         const FT *restrict xb = x + span[t].q0;
@@ -34,6 +37,10 @@ static void CTILE(int64_t k, const FT *restrict b, const FT *restrict x,
         for (int64_t p = 0; p < k; p++) {
             const FT *restrict xp = xb + off[p];
             VT bv[CNV];
+            if ((p & 7) == 0 && pf < pe) {
+                __builtin_prefetch(pf, 0, 2);
+                pf += 64;
+            }
 #pragma GCC unroll 4
             for (int v = 0; v < CNV; v++) bv[v] = VLOADU(bp + v * VL);
 #pragma GCC unroll 16

@@ -105,14 +105,16 @@ static int FML_T(conv_ctile_run)(const conv_plan *p, const FT *x, const FT *w, c
     FT *bpad = (FT *)fml_scratch_alloc((size_t)(ng * n_ot * nr) * sizeof(FT));
     int err = off == NULL || bpack == NULL || bpad == NULL ? FML_ENOMEM : FML_OK;
     for (int64_t gt = 0; err == FML_OK && gt < ng * n_ot; gt++) {
-        const int64_t gi = gt / n_ot, t = gt % n_ot;
+        const int64_t gi = gt / n_ot, t = gt % n_ot, nj = FML_MIN(nr, og - t * nr);
         FT *restrict dst = bpack + gt * k * nr;
-        for (int64_t j = 0; j < nr; j++) {
-            const int64_t o = t * nr + j;
-            const FT *restrict src = w + (gi * og + o) * k;
-            for (int64_t q = 0; q < k; q++) dst[q * nr + j] = o < og ? src[q] : (FT)0;
-            bpad[gt * nr + j] = o < og && bias != NULL ? bias[gi * og + o] : (FT)0;
-        }
+        const FT *restrict src = w + (gi * og + t * nr) * k;
+        /* blocks of 16 taps: the nj source rows and the destination stay in L1 */
+        for (int64_t q0 = 0; q0 < k; q0 += 16)
+            for (int64_t j = 0; j < nr; j++)
+                for (int64_t q = q0; q < FML_MIN(k, q0 + 16); q++)
+                    dst[q * nr + j] = j < nj ? src[j * k + q] : (FT)0;
+        for (int64_t j = 0; j < nr; j++)
+            bpad[gt * nr + j] = j < nj && bias != NULL ? bias[gi * og + t * nr + j] : (FT)0;
     }
     if (err != FML_OK) {
         free(off);
@@ -133,21 +135,30 @@ static int FML_T(conv_ctile_run)(const conv_plan *p, const FT *x, const FT *w, c
             (size_t)band_max_cspans(p->rows, p->wq, tile.mr) * sizeof(fml_conv_cspan));
         if (buf == NULL || span == NULL) err |= FML_ENOMEM;
         else memset(buf + p->band_elems, 0, FML_CONV_CMR_MAX * sizeof(FT));
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(static)
         for (int64_t task = 0; task < n_tasks; task++) {
             if (err != FML_OK) continue;
             const int64_t n = task / p->n_bands, oh0 = (task % p->n_bands) * p->rows;
             const int64_t rb = FML_MIN(p->rows, g->ho - oh0), nflat = (rb - 1) * p->wq + g->wo;
             const FT *src = FML_T(band_source)(p, x, n, oh0, rb, (FT)0, buf);
             const int64_t nspan = band_cspans(nflat, p->wq, g->wo, tile.mr, span);
+            /* whole-image bands: pull the next image's input into L2 meanwhile,
+             * a slice per channel panel (static schedule: usually this thread's) */
+            const int64_t img = g->c * g->h * g->w * (int64_t)sizeof(FT);
+            const int pf_next = p->n_bands == 1 && n + 1 < g->n && p->uh == 1 && p->uw == 1;
+            const char *pf = pf_next ? (const char *)(x + (n + 1) * g->c * g->h * g->w) : NULL;
+            const int64_t slice = (img / (ng * n_ot) + 63) / 64 * 64;
             for (int64_t gi = 0; gi < ng; gi++) {
                 const FT *xs = src + gi * cg * cstride;
                 FT *yg = y + ((n * g->o + gi * og) * g->ho + oh0) * g->wo;
-                for (int64_t t = 0; t < n_ot; t++)
+                for (int64_t t = 0; t < n_ot; t++) {
+                    const int64_t s0 = (gi * n_ot + t) * slice;
                     tile.ukr(k, bpack + (gi * n_ot + t) * k * nr, xs, off, span, nspan,
                              yg + t * nr * howo, howo, FML_MIN(nr, og - t * nr),
                              bias != NULL ? bpad + (gi * n_ot + t) * nr : NULL,
-                             act == FML_ACT_RELU);
+                             act == FML_ACT_RELU, pf != NULL && s0 < img ? pf + s0 : NULL,
+                             FML_MIN(slice, img - s0));
+                }
             }
         }
         free(span);

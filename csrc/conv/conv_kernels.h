@@ -32,11 +32,12 @@ typedef struct {
 
 typedef void (*fml_conv_ctile_f32)(int64_t k, const float *b, const float *x, const int64_t *off,
                                    const fml_conv_cspan *span, int64_t nspan, float *y,
-                                   int64_t ldy, int64_t m, const float *bias, int relu);
+                                   int64_t ldy, int64_t m, const float *bias, int relu,
+                                   const char *pf, int64_t pfn);
 typedef void (*fml_conv_ctile_f64)(int64_t k, const double *b, const double *x,
                                    const int64_t *off, const fml_conv_cspan *span, int64_t nspan,
                                    double *y, int64_t ldy, int64_t m, const double *bias,
-                                   int relu);
+                                   int relu, const char *pf, int64_t pfn);
 
 /* The direct-convolution tile, run over a list of spans (contract in
  * conv_ukr_impl.h). */
