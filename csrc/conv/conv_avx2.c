@@ -8,6 +8,10 @@
 #include "core/fml_dtype.h"
 #include "conv/conv_kernels.h"
 
+/* Python's build flags add -fwrapv; these loops index with signed int64 and
+ * run faster with the ordinary (undefined) overflow rules (measured: zero-copy
+ * 1x1, 256 -> 64 channels at 56x56, 155 -> 171 GFLOP/s). */
+#pragma GCC optimize("no-wrapv")
 #define ISA avx2
 
 static inline __m256i mask8_avx2(uint32_t bits)

@@ -10,6 +10,10 @@
 #include "core/fml_dtype.h"
 #include "conv/conv_kernels.h"
 
+/* Python's build flags add -fwrapv; these loops index with signed int64 and
+ * run faster with the ordinary (undefined) overflow rules (measured: zero-copy
+ * 1x1, 256 -> 64 channels at 56x56, 155 -> 171 GFLOP/s). */
+#pragma GCC optimize("no-wrapv")
 #define ISA avx512
 
 
