@@ -386,7 +386,7 @@ static int FML_T(use_wino)(const fml_conv2d_geom *g)
     return g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1 &&
            g->groups == 1 && g->c >= FML_CONV_WINO_MIN_CH && g->o >= FML_CONV_WINO_MIN_CH &&
            /* tiles of a row are padded to whole vectors: at most ~28% of them wasted */
-           4 * ((g->wo + 1) / 2) >= 3 * FML_T(wino_row_tiles)(g->wo) && getenv("FML_NOWINO") == NULL;
+           4 * ((g->wo + 1) / 2) >= 3 * FML_T(wino_row_tiles)(g->wo);
 }
 
 int FML_T(fml_conv2d_forward)(const fml_conv2d_geom *g, const FT *x, const FT *w,
