@@ -155,3 +155,21 @@ def test_backward_on_winograd_shapes(idx, dtype, rng):
     rx, rw, rb = _ref_backward(gy, x, w, 1, padding, 1, 1)
     assert_allclose(gx, rx, **tol(dtype, ws[0] * 9))
     assert_allclose(gw, rw, **tol(dtype, gy[:, 0].size))
+
+
+def test_profiler_records_backward_passes(rng):
+    import fastml
+    x, w, _ = _make(rng, np.float32, (2, 3, 8, 8), (4, 3, 3, 3), bias=False)
+    gy = rng.standard_normal((2, 4, 8, 8)).astype(np.float32)
+    with fastml.profile() as p:
+        F.conv2d_backward(gy, x, w, 1, 1, n_threads=1)
+        F.conv1d_backward(gy[:, :, 0], x[:, :, 0], w[:, :, 0], 1, 1)
+        F.max_pool2d_backward(gy[:, :, :4, :4], gy, 2)
+        F.avg_pool2d_backward(gy[:, :, :4, :4], gy, 2)
+        F.adaptive_avg_pool2d_backward(gy[:, :, :2, :2], gy)
+        F.relu(gy)
+    names = [r["name"] for r in p.records]
+    assert names == ["conv2d_backward", "conv1d_backward", "max_pool2d_backward", "avg_pool2d_backward",
+                     "adaptive_avg_pool2d_backward", "relu"]
+    assert p.records[0]["flops"] == 2 * F.conv2d_flops(x.shape, w.shape, padding=1)
+    assert all(r["seconds"] > 0 and r["bytes"] > 0 for r in p.records)

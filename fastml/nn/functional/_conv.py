@@ -268,7 +268,8 @@ def _conv2d_backward_cost(args, result):
     f = conv2d_flops(xs4, ws, stride, padding, dilation, groups)
     item = np.dtype(next(r for r in result if r is not None).dtype).itemsize if any(
         r is not None for r in result) else 4
-    return dict(shapes=(np.shape(gy), xs, ws), dtype=str(next((r.dtype for r in result if r is not None), "")),
+    dt = next((r.dtype for r in result if r is not None), "")
+    return dict(shapes=(np.shape(gy), xs, ws), dtype=str(dt),
                 threads=resolve_n_threads(args[8]), flops=f * (int(bool(mask[0])) + int(bool(mask[1]))),
                 bytes=float((2 * np.prod(xs) + 2 * np.prod(ws) + np.prod(np.shape(gy))) * item))
 
@@ -353,6 +354,27 @@ def _conv1d(input, weight, bias, stride, padding, dilation, groups, activation, 
 def conv1d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1, groups=1, *,
                     output_mask=(True, True, True), n_threads=None):
     """Gradients of conv1d: ``(grad_input, grad_weight, grad_bias)`` (see conv2d_backward)."""
+    args = (grad_output, input, weight, stride, padding, dilation, groups, output_mask, n_threads)
+    if not _profiler.ACTIVE:
+        return _conv1d_backward(*args)
+    return _profiler.timed("conv1d_backward", _conv1d_backward, args, _conv1d_backward_cost)
+
+
+def _conv1d_backward_cost(args, result):
+    gy, x, w = (np.shape(a) for a in args[:3])
+    out = next((r for r in result if r is not None), None)
+    lo = gy[-1]
+    n = x[0] if len(x) == 3 else 1
+    mask = args[7]
+    return dict(shapes=(gy, x, w), dtype=str(out.dtype) if out is not None else "",
+                threads=resolve_n_threads(args[8]),
+                flops=2.0 * n * w[0] * lo * int(np.prod(w[1:])) * (int(bool(mask[0])) + int(bool(mask[1]))),
+                bytes=float(2 * np.prod(x) + 2 * np.prod(w) + np.prod(gy)) *
+                (out.itemsize if out is not None else 4))
+
+
+def _conv1d_backward(grad_output, input, weight, stride, padding, dilation, groups, output_mask,
+                     n_threads):
     x, w, _, batched = _weights(input, weight, None, 1)
     geom = _geom1d(x, w, stride, padding, dilation, groups)
     gy = as_float_array(grad_output, "grad_output")

@@ -116,6 +116,17 @@ def _batch_norm(input, running_mean, running_var, weight, bias, training, moment
 def relu(input, inplace=False, *, n_threads=None):
     """max(input, 0) elementwise like ``torch.nn.functional.relu`` (NaN stays NaN).
     inplace writes into input (a writeable float32/float64 ndarray)."""
+    if not _profiler.ACTIVE:
+        return _relu(input, inplace, n_threads)
+    return _profiler.timed("relu", _relu, (input, inplace, n_threads), _relu_cost)
+
+
+def _relu_cost(args, result):
+    return dict(shapes=(np.shape(args[0]),), dtype=str(result.dtype), threads=resolve_n_threads(args[-1]),
+                flops=float(result.size), bytes=float(2 * result.size * result.itemsize))
+
+
+def _relu(input, inplace, n_threads):
     if inplace:
         if not (isinstance(input, np.ndarray) and input.dtype in (np.float32, np.float64)
                 and input.flags.writeable):

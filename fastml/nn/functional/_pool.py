@@ -60,6 +60,10 @@ def _kernel_taps(args, xs, out):
     return int(np.prod(_pair(args[1], "kernel_size", 1)))
 
 
+def _backward_taps(args, xs, out):
+    return 1
+
+
 def _adaptive_taps(args, xs, out):
     return max(1, int(np.prod(xs[-2:])) // max(1, int(np.prod(out.shape[-2:]))))
 
@@ -97,6 +101,15 @@ def max_pool2d_backward(grad_output, input, kernel_size, stride=None, padding=0,
     """Gradient of max_pool2d with respect to its input: grad_output added at the
     positions of the maxima (``indices`` from ``return_indices=True``, recomputed
     from ``input`` when not given)."""
+    args = (grad_output, input, kernel_size, stride, padding, dilation, ceil_mode, indices,
+            n_threads)
+    if not _profiler.ACTIVE:
+        return _max_pool2d_backward(*args)
+    return _profiler.timed("max_pool2d_backward", _max_pool2d_backward, args, _cost(_backward_taps))
+
+
+def _max_pool2d_backward(grad_output, input, kernel_size, stride, padding, dilation, ceil_mode, indices,
+                         n_threads):
     x, batched = _input(input, "input", 2)
     geom = _pool_geometry(x, kernel_size, stride, padding, dilation, bool(ceil_mode),
                           "max_pool2d_backward")
@@ -168,6 +181,15 @@ def _avg_pool2d(input, kernel_size, stride, padding, ceil_mode, count_include_pa
 def avg_pool2d_backward(grad_output, input, kernel_size, stride=None, padding=0, ceil_mode=False,
                         count_include_pad=True, divisor_override=None, *, n_threads=None):
     """Gradient of avg_pool2d: each output's gradient / divisor spread over its window."""
+    args = (grad_output, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+            divisor_override, n_threads)
+    if not _profiler.ACTIVE:
+        return _avg_pool2d_backward(*args)
+    return _profiler.timed("avg_pool2d_backward", _avg_pool2d_backward, args, _cost(_backward_taps))
+
+
+def _avg_pool2d_backward(grad_output, input, kernel_size, stride, padding, ceil_mode,
+                         count_include_pad, divisor_override, n_threads):
     x, batched = _input(input, "input", 2)
     geom, div = _avg_args(x, kernel_size, stride, padding, ceil_mode, divisor_override,
                           "avg_pool2d_backward")
@@ -219,6 +241,14 @@ def _adaptive_avg_pool2d(input, output_size, n_threads):
 
 def adaptive_avg_pool2d_backward(grad_output, input, *, n_threads=None):
     """Gradient of adaptive_avg_pool2d (output size read from grad_output)."""
+    args = (grad_output, input, n_threads)
+    if not _profiler.ACTIVE:
+        return _adaptive_avg_pool2d_backward(*args)
+    return _profiler.timed("adaptive_avg_pool2d_backward", _adaptive_avg_pool2d_backward, args,
+                           _cost(_backward_taps))
+
+
+def _adaptive_avg_pool2d_backward(grad_output, input, n_threads):
     x, batched = _input(input, "input", 2)
     gy0 = as_float_array(grad_output, "grad_output")
     if gy0.ndim != (4 if batched else 3):
