@@ -213,3 +213,14 @@ def test_errors(rng):
         GradientBoostingClassifier(learning_rate=-1).fit(X, y)
     with pytest.raises(ValueError, match="2 classes"):
         GradientBoostingClassifier().fit(X, np.zeros(30))
+
+
+def test_fit_is_recorded_by_the_profiler(rng):
+    import fastml
+    X = rng.standard_normal((300, 4))
+    y = (X[:, 0] > 0).astype(int)
+    with fastml.profile() as p:
+        GradientBoostingClassifier(max_iter=3, n_threads=1).fit(X, y)
+    (rec,) = p.records
+    assert rec["name"] == "GradientBoostingClassifier.fit"
+    assert rec["shapes"] == ((300, 4),) and rec["threads"] == 1 and rec["seconds"] > 0
