@@ -1295,7 +1295,19 @@ static int FML_T(knn_run)(int metric, double p, const FT *x, int64_t m, const FT
 int FML_T(fml_distance_knn)(int metric, double p, const FT *x, int64_t m, const FT *y, int64_t n,
                             int64_t d, int64_t k, FT *dist, int64_t *ind, int64_t n_threads)
 {
-    return FML_T(knn_run)(metric, p, x, m, y, n, d, k, dist, ind, n_threads, 1);
+    /* The AMX search holds FML_AMX_CAP(k) candidates per row: queries go in
+     * batches so that this state stays below ~200 MB (results do not depend on
+     * the batches: every row is exact). */
+    const int64_t batch = FML_MAX(256, ((int64_t)1 << 24) / FML_AMX_CAP(k)) / 256 * 256;
+    if (m <= batch || !fml_distance_amx_active())
+        return FML_T(knn_run)(metric, p, x, m, y, n, d, k, dist, ind, n_threads, 1);
+    for (int64_t i0 = 0; i0 < m; i0 += batch) {
+        const int64_t mb = FML_MIN(batch, m - i0);
+        const int st = FML_T(knn_run)(metric, p, x + i0 * d, mb, y, n, d, k, dist + i0 * k,
+                                      ind + i0 * k, n_threads, 1);
+        if (st != FML_OK) return st;
+    }
+    return FML_OK;
 }
 
 int FML_T(fml_distance_radius)(int metric, double p, const FT *x, int64_t m, const FT *y,

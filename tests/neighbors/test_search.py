@@ -318,3 +318,14 @@ def test_knn_tiny_and_huge_magnitudes(rng):
         dist, ind = knn(X, Y, 4, metric="sqeuclidean")
         rd, ri = ref.knn(X, Y, 4, "sqeuclidean")
         assert_array_equal(ind, ri)
+
+
+def test_knn_large_k_batches_the_queries(rng):
+    """k = 1000: the AMX state is bounded by batching the queries; same results."""
+    X = rng.standard_normal((4500, 32)).astype(np.float32)
+    Y = rng.standard_normal((1200, 32)).astype(np.float32)
+    dist, ind = knn(X, Y, 1000, metric="sqeuclidean")
+    head = knn(X[:300], Y, 1000, metric="sqeuclidean")
+    assert dist[:300].tobytes() == head[0].tobytes() and ind[:300].tobytes() == head[1].tobytes()
+    rd, ri = ref.knn(X[-50:], Y, 1000, "sqeuclidean")
+    assert_allclose(dist[-50:], rd, rtol=1e-5, atol=1e-4)
