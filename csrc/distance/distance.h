@@ -5,14 +5,18 @@
  *   anything else).  Rows of X are "queries" i, rows of Y are j.
  *
  * Two producers feed the same tile consumers (distance_impl.h):
- *   - GEMM metrics (sqeuclidean, euclidean, cosine, dot, kl, the kernels):
- *     fml_gemm_fused_* (csrc/core/fml_gemm.h) hands MC x 256 tiles of X Y'^T
- *     (Y' = shifted Y, normalised Y or log Y) to an epilogue;
+ *   - GEMM metrics (sqeuclidean, euclidean, cosine, dot, kl, the kernels): the
+ *     core's packed A, packed B and micro-kernel (csrc/core/fml_gemm.h) give
+ *     row-block x 256 tiles of X' Y'^T (X', Y' shifted, normalised or log rows),
+ *     written straight into the output for pairwise results;
  *   - direct metrics (manhattan, chebyshev, minkowski): a register-tiled kernel
  *     over Y packed in transposed panels (distance_kernels_impl.h, one instance
  *     per ISA) produces the same tiles.
- *   Consumers: write the output (+ norms, clamp, sqrt, kernel function), keep a
- *   per-row top-k heap (knn), or collect the entries within a radius.
+ *   Consumers: finish the output in place (+ norms, clamp, sqrt, kernel
+ *   function), keep per-row top-k heaps (knn), or collect the entries within a
+ *   radius.  knn over the GEMM metrics with d >= 32 on CPUs with AMX-BF16 gets
+ *   its candidates from bf16 tiles with rigorous error bounds instead
+ *   (distance_amx.h), then the same exact re-rank.
  *
  * Accuracy: the expansion ||x||^2 + ||y||^2 - 2 x.y cancels when points are far
  * from the origin and close together.  The data are first shifted by the mean
