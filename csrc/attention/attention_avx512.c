@@ -33,7 +33,7 @@
 #define VMIN(a, b) _mm512_min_ps(a, b)
 #define VROUND(x) _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 #define VSCALEF(p, n) _mm512_scalef_ps(p, n)
-#define VZERO_IF_LT(v, x, lo) _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, lo, _CMP_NLT_UQ), v)
+#define VSCALEF_Z(p, n, x, lo) _mm512_maskz_scalef_ps(_mm512_cmp_ps_mask(x, lo, _CMP_NLT_UQ), p, n)
 #define VHMAX(v) _mm512_reduce_max_ps(v)
 #define VHSUM(v) _mm512_reduce_add_ps(v)
 #define VLOAD_TAIL(p, n, fill) \
@@ -73,7 +73,7 @@ static void fill_f32__avx512(fml_attention_kernels_f32 *t)
 #define VMIN(a, b) _mm512_min_pd(a, b)
 #define VROUND(x) _mm512_roundscale_pd(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 #define VSCALEF(p, n) _mm512_scalef_pd(p, n)
-#define VZERO_IF_LT(v, x, lo) _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(x, lo, _CMP_NLT_UQ), v)
+#define VSCALEF_Z(p, n, x, lo) _mm512_maskz_scalef_pd(_mm512_cmp_pd_mask(x, lo, _CMP_NLT_UQ), p, n)
 #define VHMAX(v) _mm512_reduce_max_pd(v)
 #define VHSUM(v) _mm512_reduce_add_pd(v)
 #define VLOAD_TAIL(p, n, fill) \

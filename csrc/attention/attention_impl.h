@@ -164,7 +164,8 @@ static void FML_T(forward_task)(const KT *kt, const fml_attention_args *ar, cons
                     for (int64_t j = 0; j < klim; j++) x[j] = 0;
                     continue;
                 }
-                const FT alpha = mold == -(FT)INFINITY ? (FT)0 : (FT)exp2((double)(mold - mnew));
+                const FT alpha = mold == mnew ? (FT)1
+                                 : mold == -(FT)INFINITY ? (FT)0 : (FT)exp2((double)(mold - mnew));
                 const FT s = kt->row_exp2_sum(x, mnew, nvalid);
                 for (int64_t j = nvalid; j < klim; j++) x[j] = 0;
                 lrun[i] = lrun[i] * alpha + s;

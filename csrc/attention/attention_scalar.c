@@ -29,7 +29,7 @@ static inline double scalef_f64__scalar(double p, double n) { return n == n ? ld
 #define VDIV(a, b) ((a) / (b))
 #define VMAX(a, b) ((a) > (b) ? (a) : (b))
 #define VMIN(a, b) ((a) < (b) ? (a) : (b))
-#define VZERO_IF_LT(v, x, lo) ((x) < (lo) ? 0 : (v))
+#define VSCALEF_Z(p, n, x, lo) ((x) < (lo) ? 0 : VSCALEF(p, n))
 #define VHMAX(v) (v)
 #define VHSUM(v) (v)
 #define VLOAD_TAIL(p, n, fill) (*(p))

@@ -17,7 +17,7 @@
 #undef VMIN
 #undef VROUND
 #undef VSCALEF
-#undef VZERO_IF_LT
+#undef VSCALEF_Z
 #undef VHMAX
 #undef VHSUM
 #undef VLOAD_TAIL
