@@ -11,16 +11,27 @@
  * Python (fastml/nn/functional/_conv.py) validates every argument and computes
  * the output size; the C code trusts it.
  *
- * Algorithm (conv_impl.h has the details and a diagram):
- *   The input is seen as "planes": per channel, per stride phase, a padded
- *   2-D array of width Wq in which output pixel (i, j) reads kernel tap (a, b)
- *   at flat position (i*Wq + j) + off[c, a, b].  A stride-1 convolution without
- *   padding reads the caller's x in place (zero copy, e.g. every 1x1); other
- *   convolutions copy a band of rows (one image, a few rows: memory bounded by a
- *   tile, never an im2col buffer) into a thread's scratch.  A register tile of
- *   MR output channels x NR consecutive flat positions then runs the whole
- *   reduction (c, a, b) in a fixed order and stores bias + activation straight
- *   into y (NCHW), skipping the Wq - Wo pad columns with masked stores.
+ * Algorithms, chosen by shape (conv_impl.h has the details and a diagram):
+ *   - Flat-pixel tile: the input is seen as "planes": per channel, per stride
+ *     phase, a padded 2-D array of width Wq in which output pixel (i, j) reads
+ *     kernel tap (a, b) at flat position (i*Wq + j) + off[c, a, b].  A stride-1
+ *     convolution without padding reads the caller's x in place (zero copy,
+ *     e.g. every 1x1, with the next band prefetched into L2); other
+ *     convolutions copy a band of rows (one image, a few rows: memory bounded
+ *     by a tile, never an im2col buffer) into a thread's scratch.  A register
+ *     tile of MR output channels x NR consecutive flat positions runs the whole
+ *     reduction (c, a, b) in a fixed order and stores bias + activation
+ *     straight into y (NCHW), skipping the Wq - Wo pad columns with masked
+ *     stores.
+ *   - Channels-in-lanes tile (short or strided rows, e.g. 3x3 stride 2 at
+ *     14x14): 14 consecutive pixels x 32 output channels, scattered into NCHW;
+ *     chosen over the flat tile by a work estimate (pad columns computed,
+ *     channel padding, store cost).
+ *   - Winograd F(2x2, 3x3) for 3x3 stride 1 with >= 16 channels (also the data
+ *     gradient): 16 products on the flat tile instead of 36 per 2x2 outputs.
+ *   - Depthwise (few output channels per group, stride 1): straight from the
+ *     input rows with lane masks, 3x3 with the weights in registers.
+ * Pooling uses the same planes (max without indices reads the input rows).
  *
  * Threads and determinism: tasks are (image, band of output rows) pairs whose
  * boundaries depend on the shapes only; each output element is produced by one
