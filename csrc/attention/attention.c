@@ -24,6 +24,8 @@ int64_t fml_attention_qrows = 64;
 #define FML_ATTN_QROWS fml_attention_qrows
 /* Bytes of packed K/V heads held at once (heads are packed in waves). */
 #define FML_ATTN_PACK_BUDGET ((int64_t)8 << 20)
+/* With at least this many heads per thread, one task per head (see the forward). */
+#define FML_ATTN_HEADS_PER_THREAD 4
 /* Per-thread scratch slot (fml_scratch.h); the core GEMM uses 0-2. */
 #define FML_ATTN_SCRATCH_SLOT 3
 /* Work (flops) per thread below which attention stays on one thread. */

@@ -210,6 +210,29 @@ static int64_t FML_T(task_rows)(const KT *kt, int64_t L)
     return (rows + mr - 1) / mr * mr;
 }
 
+/* Pack head t's K^T (and V when it is not read in place) into dst. */
+static void FML_T(pack_head)(const KT *kt, const fml_attention_args *ar, const FT *k, const FT *v,
+                             int64_t t, int v_rows, int64_t klen, FT *dst)
+{
+    kt->pack_kt(ar->S, ar->E, k + ar->k_off[t], ar->ldk, dst);
+    if (!v_rows) FML_T(pack_v)(kt, ar->S, ar->Ev, v + ar->v_off[t], ar->ldv, dst + klen);
+}
+
+/* Query rows [r0, r1) of head t against its packed K^T (and packed or in-place V). */
+static void FML_T(run_task)(const KT *kt, const fml_attention_args *ar, const FT *q, const FT *v,
+                            const FT *mask, FT *out, FT *lse, const FT *kp, int v_rows, int64_t klen,
+                            int64_t t, int64_t r0, int64_t r1, FT *ws, const FML_T(fwd_scratch) *lay,
+                            int64_t kb_max)
+{
+    const int64_t nr = kt->nr;
+    if (v_rows)
+        FML_T(forward_task)(kt, ar, q, mask, out, lse, kp, v + ar->v_off[t], ar->ldv, nr, t, r0, r1,
+                            ws, lay, kb_max);
+    else
+        FML_T(forward_task)(kt, ar, q, mask, out, lse, kp, kp + klen, nr, ar->S * nr, t, r0, r1, ws,
+                            lay, kb_max);
+}
+
 int FML_T(fml_attention_forward)(const fml_attention_args *ar, const FT *q, const FT *k,
                                  const FT *v, const FT *mask, FT *out, FT *lse, int64_t n_threads)
 {
@@ -221,22 +244,47 @@ int FML_T(fml_attention_forward)(const fml_attention_args *ar, const FT *q, cons
     const int64_t rows_max = FML_T(task_rows)(kt, L), n_qt = (L + rows_max - 1) / rows_max;
     /* V is read in place when its rows are whole panels, else packed */
     const int v_rows = Ev % nr == 0;
-    const int64_t klen = FML_T(kpack_len)(kt, S, E), vlen = v_rows ? 0 : FML_T(vpack_len)(kt, S, Ev);
-    const int64_t per_head = (klen + 15) / 16 * 16 + (vlen + 15) / 16 * 16;
-    /* heads packed together (a wave): enough tasks to share, bounded memory */
-    const int64_t wave = FML_MAX(1, FML_MIN(B, FML_ATTN_PACK_BUDGET / (int64_t)sizeof(FT) /
-                                                   FML_MAX(per_head, 1)));
+    const int64_t klen = (FML_T(kpack_len)(kt, S, E) + 15) / 16 * 16;
+    const int64_t vlen = v_rows ? 0 : (FML_T(vpack_len)(kt, S, Ev) + 15) / 16 * 16;
+    const int64_t per_head = klen + vlen;
     FML_T(fwd_scratch) lay;
     const int64_t ws_len = FML_T(fwd_scratch_layout)(kt, rows_max, E, Evp, &lay);
     const double work = 2.0 * (double)B * (double)L * (double)S * (double)(E + Ev) *
                         attn_causal_fraction(ar->causal, L, S) * (double)(sizeof(FT) / sizeof(float));
-    const int nt = fml_threads_for(n_threads, FML_MIN(B, wave) * n_qt, work, FML_ATTN_MIN_FLOPS_PER_THREAD);
+    const int nt = fml_threads_for(n_threads, B * n_qt, work, FML_ATTN_MIN_FLOPS_PER_THREAD);
+    (void)nt;
+    int err = FML_OK;
+
+    /* Enough heads to share out: one task per head, which packs its own K^T in
+     * thread scratch: one parallel loop, no barrier (a barrier costs dearly when
+     * the machine is oversubscribed).  Same arithmetic, same bits as below. */
+    if (B >= FML_ATTN_HEADS_PER_THREAD * nt && per_head <= FML_ATTN_PACK_BUDGET / (int64_t)sizeof(FT)) {
+#pragma omp parallel num_threads(nt) reduction(| : err)
+        {
+            FT *ws = (FT *)fml_scratch_thread(FML_ATTN_SCRATCH_SLOT,
+                                              (size_t)(ws_len + per_head) * sizeof(FT));
+            if (ws == NULL) err |= FML_ENOMEM;
+#pragma omp for schedule(dynamic, 1)
+            for (int64_t t = 0; t < B; t++) {
+                if (ws == NULL) continue;
+                FT *kp = ws + ws_len;
+                FML_T(pack_head)(kt, ar, k, v, t, v_rows, klen, kp);
+                for (int64_t qi = n_qt - 1; qi >= 0; qi--)
+                    FML_T(run_task)(kt, ar, q, v, mask, out, lse, kp, v_rows, klen, t, qi * rows_max,
+                                    FML_MIN(L, (qi + 1) * rows_max), ws, &lay, kb_max);
+            }
+        }
+        return err;
+    }
+
+    /* Few heads: they are packed together (a wave, bounded memory), then their
+     * query blocks are shared out. */
+    const int64_t wave = FML_MAX(1, FML_MIN(B, FML_ATTN_PACK_BUDGET / (int64_t)sizeof(FT) /
+                                                   FML_MAX(per_head, 1)));
     int ok = 1;
     const size_t pack_bytes = fml_mul_size(fml_mul_size((size_t)wave, (size_t)per_head, &ok), sizeof(FT), &ok);
     FT *packed = ok ? (FT *)fml_scratch_alloc(pack_bytes) : NULL;
     if (packed == NULL) return FML_ENOMEM;
-    (void)nt;
-    int err = FML_OK;
 #pragma omp parallel num_threads(nt) reduction(| : err)
     {
         FT *ws = (FT *)fml_scratch_thread(FML_ATTN_SCRATCH_SLOT, (size_t)ws_len * sizeof(FT));
@@ -244,28 +292,17 @@ int FML_T(fml_attention_forward)(const fml_attention_args *ar, const FT *q, cons
         for (int64_t w0 = 0; w0 < B; w0 += wave) {
             const int64_t wn = FML_MIN(wave, B - w0);
 #pragma omp for schedule(dynamic, 1)
-            for (int64_t job = 0; job < 2 * wn; job++) {
-                const int64_t t = w0 + job / 2;
-                FT *dst = packed + (job / 2) * per_head;
-                if (job % 2 == 0)
-                    kt->pack_kt(S, E, k + ar->k_off[t], ar->ldk, dst);
-                else if (!v_rows)
-                    FML_T(pack_v)(kt, S, Ev, v + ar->v_off[t], ar->ldv, dst + (klen + 15) / 16 * 16);
-            }
+            for (int64_t h = 0; h < wn; h++)
+                FML_T(pack_head)(kt, ar, k, v, w0 + h, v_rows, klen, packed + h * per_head);
             /* head by head (its packed K/V stays in L2), and within a head the
              * expensive (late, for causal) query blocks first: better balance */
 #pragma omp for schedule(dynamic, 1)
             for (int64_t task = 0; task < wn * n_qt; task++) {
                 if (ws == NULL) continue;
-                const int64_t h = task / n_qt, qi = n_qt - 1 - task % n_qt, t = w0 + h;
-                const int64_t r0 = qi * rows_max, r1 = FML_MIN(L, r0 + rows_max);
-                const FT *kp = packed + h * per_head;
-                if (v_rows)
-                    FML_T(forward_task)(kt, ar, q, mask, out, lse, kp, v + ar->v_off[t], ar->ldv, nr,
-                                        t, r0, r1, ws, &lay, kb_max);
-                else
-                    FML_T(forward_task)(kt, ar, q, mask, out, lse, kp, kp + (klen + 15) / 16 * 16, nr,
-                                        S * nr, t, r0, r1, ws, &lay, kb_max);
+                const int64_t h = task / n_qt, qi = n_qt - 1 - task % n_qt;
+                FML_T(run_task)(kt, ar, q, v, mask, out, lse, packed + h * per_head, v_rows, klen,
+                                w0 + h, qi * rows_max, FML_MIN(L, (qi + 1) * rows_max), ws, &lay,
+                                kb_max);
             }
         }
     }
