@@ -965,7 +965,7 @@ int fml_tree_grow(fml_tree_grower *g, const fml_tree_params *params, const uint8
     g->w = w;
     g->y_pure = params->check_pure ? y_pure : NULL;
     g->rows = rows;
-    g->n_threads = n_threads < 1 ? 1 : n_threads;
+    g->n_threads = n_threads < 1 ? 1 : fml_threads_cap(n_threads);   /* 1 after fork */
     g->n_nodes = 0;
     g->n_cands = 0;
     g->sampling = params->max_features > 0 && params->max_features < n_active;
