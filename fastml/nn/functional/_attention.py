@@ -326,10 +326,12 @@ def _sdpa_backward(grad_out, query, key, value, out, lse, attn_mask, dropout_p, 
             raise ValueError(f"{name} must have shape {shape} (the forward's), got {x.shape}")
     dout, o, lse = (np.ascontiguousarray(x) for x in (dout, o, lse))
     n, L, S, E, Ev = pb.n, pb.L, pb.S, pb.E, pb.Ev
-    dq = np.zeros(pb.batch_shape + (L, E), dtype=pb.dtype)
-    dk = np.zeros(pb.batch_shape + (S, E), dtype=pb.dtype)
-    dv = np.zeros(pb.batch_shape + (S, Ev), dtype=pb.dtype)
-    if n and L and S:
+    full = n and L and S                    # else the gradients are all zero
+    alloc = np.empty if full else np.zeros   # the kernel writes every element
+    dq = alloc(pb.batch_shape + (L, E), dtype=pb.dtype)
+    dk = alloc(pb.batch_shape + (S, E), dtype=pb.dtype)
+    dv = alloc(pb.batch_shape + (S, Ev), dtype=pb.dtype)
+    if full:
         offs, ld = pb.c_args()
         _attention.backward(pb.q, pb.k, pb.v, pb.mask, o, lse, dout, dq, dk, dv, n, L, S, E, Ev,
                             offs, ld, pb.causal, pb.scale, pb.dropout_p, pb.seed, nt)
