@@ -296,7 +296,6 @@ static void band_lists_free(band_lists *bl)
             tv = (pv);                                                                \
         }                                                                             \
     } while (0)
-#define VREDUCE(v) (v)
 #define VMAXNAN(a, b) ((b) > (a) || (b) != (b) ? (b) : (a))
 #define VANYNAN(v) ((v) != (v))
 #define VEVEN(a, b) ((void)(b), (a))
@@ -304,8 +303,8 @@ static void band_lists_free(band_lists *bl)
 #define DENSE_NV 4
 #define DW_NV 8
 #define POOL_NV 8
-#define GW_MR 4
-#define GW_NK 4
+#define GWC_M 4
+#define GWC_NV 4
 #define CTILE_MR 4
 #define CTILE_NV 4
 #define VSTORE_T_INIT(ld) const int64_t tld_ = (ld)
@@ -346,10 +345,11 @@ void fml_conv_kernels_scalar(fml_conv_kernels *t)
     t->pool_max_rows_f32 = pool_max_rows_f32__scalar;
     t->pool_max_rows_f64 = pool_max_rows_f64__scalar;
     t->pool_nv = 8;
-    t->gw_f32 = conv_gw_f32__scalar;
-    t->gw_f64 = conv_gw_f64__scalar;
-    t->gw_mr = 4;
-    t->gw_nk = 4;
+    t->gwc_f32 = conv_gwc_f32__scalar;
+    t->gwc_f64 = conv_gwc_f64__scalar;
+    t->gwc_m = 4;
+    t->gwc_nr_f32 = 4;
+    t->gwc_nr_f64 = 4;
     t->affine_row_f32 = affine_row_f32__scalar;
     t->affine_row_f64 = affine_row_f64__scalar;
     t->dw_rows_f32 = conv_dw_rows_f32__scalar;

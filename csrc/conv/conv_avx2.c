@@ -26,21 +26,6 @@ static inline __m256i mask4_avx2(uint32_t bits)
     return _mm256_cmpeq_epi64(_mm256_and_si256(_mm256_set1_epi64x((long long)bits), sel), sel);
 }
 
-static inline float reduce8_avx2(__m256 v)
-{
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-static inline double reduce4_avx2(__m256d v)
-{
-    __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
-    s = _mm_add_sd(s, _mm_unpackhi_pd(s, s));
-    return _mm_cvtsd_f64(s);
-}
-
 #define FT float
 #define SFX f32
 #define VT __m256
@@ -66,7 +51,6 @@ static inline double reduce4_avx2(__m256d v)
         best = _mm256_blendv_ps(best, v, mk_);                                        \
         tv = _mm256_blendv_ps(tv, pv, mk_);                                           \
     } while (0)
-#define VREDUCE(v) reduce8_avx2(v)
 #define VMAXNAN(a, b) _mm256_blendv_ps(a, b, _mm256_or_ps(_mm256_cmp_ps(b, a, _CMP_GT_OQ),       \
                                                           _mm256_cmp_ps(b, b, _CMP_UNORD_Q)))
 #define VANYNAN(v) (_mm256_movemask_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q)) != 0)
@@ -87,9 +71,9 @@ static inline double reduce4_avx2(__m256d v)
         VSTOREU(t_, v);                                                                     \
         for (int64_t l_ = 0; l_ < (n) && l_ < VL; l_++) (p)[l_ * tld_] = t_[l_];            \
     } while (0)
+#define GWC_M 4
+#define GWC_NV 3
 #define POOL_NV 2
-#define GW_MR 3
-#define GW_NK 4
 #include "conv/conv_isa_inst.h"
 #include "conv/conv_vec_undef.h"
 #include "core/fml_dtype_end.h"
@@ -119,7 +103,6 @@ static inline double reduce4_avx2(__m256d v)
         best = _mm256_blendv_pd(best, v, mk_);                                        \
         tv = _mm256_blendv_pd(tv, pv, mk_);                                           \
     } while (0)
-#define VREDUCE(v) reduce4_avx2(v)
 #define VMAXNAN(a, b) _mm256_blendv_pd(a, b, _mm256_or_pd(_mm256_cmp_pd(b, a, _CMP_GT_OQ),       \
                                                           _mm256_cmp_pd(b, b, _CMP_UNORD_Q)))
 #define VANYNAN(v) (_mm256_movemask_pd(_mm256_cmp_pd(v, v, _CMP_UNORD_Q)) != 0)
@@ -139,9 +122,9 @@ static inline double reduce4_avx2(__m256d v)
         VSTOREU(t_, v);                                                                     \
         for (int64_t l_ = 0; l_ < (n) && l_ < VL; l_++) (p)[l_ * tld_] = t_[l_];            \
     } while (0)
+#define GWC_M 4
+#define GWC_NV 3
 #define POOL_NV 2
-#define GW_MR 3
-#define GW_NK 4
 #include "conv/conv_isa_inst.h"
 #include "conv/conv_vec_undef.h"
 #include "core/fml_dtype_end.h"
@@ -160,10 +143,11 @@ void fml_conv_kernels_avx2(fml_conv_kernels *t)
     t->pool_max_rows_f32 = pool_max_rows_f32__avx2;
     t->pool_max_rows_f64 = pool_max_rows_f64__avx2;
     t->pool_nv = 2;
-    t->gw_f32 = conv_gw_f32__avx2;
-    t->gw_f64 = conv_gw_f64__avx2;
-    t->gw_mr = 3;
-    t->gw_nk = 4;
+    t->gwc_f32 = conv_gwc_f32__avx2;
+    t->gwc_f64 = conv_gwc_f64__avx2;
+    t->gwc_m = 4;
+    t->gwc_nr_f32 = 24;
+    t->gwc_nr_f64 = 12;
     t->affine_row_f32 = affine_row_f32__avx2;
     t->affine_row_f64 = affine_row_f64__avx2;
     t->dw_rows_f32 = conv_dw_rows_f32__avx2;

@@ -1,7 +1,9 @@
 /* conv_avx512.c: AVX-512 pieces of csrc/conv (compiled with the avx512 flags of
  * setup.py; used only when fml_cpu_detect() says avx512).
- * Dense tile 8 channels x 48 pixels (f32; 24 zmm accumulators, 3 pixel vectors,
- * weights broadcast from memory), 8 x 24 for f64; depthwise tile 1 x 64. */
+ * Flat-pixel tile 8 channels x 48 pixels (f32; 24 zmm accumulators, 3 pixel
+ * vectors, weights broadcast from memory), 8 x 24 for f64; channels-in-lanes
+ * tile 14 pixels x 32 channels (scatter stores); weight-gradient tile 6 taps x
+ * 64 channels (24 accumulators + 4 gradient vectors). */
 #include <immintrin.h>
 #include <math.h>
 #include <stdint.h>
@@ -47,7 +49,6 @@
         best = _mm512_mask_blend_ps(mk_, best, v);                                    \
         tv = _mm512_mask_blend_ps(mk_, tv, pv);                                       \
     } while (0)
-#define VREDUCE(v) _mm512_reduce_add_ps(v)
 #define VMAXNAN(a, b) _mm512_mask_blend_ps(_mm512_cmp_ps_mask(b, a, _CMP_GT_OQ) |           \
                                            _mm512_cmp_ps_mask(b, b, _CMP_UNORD_Q), a, b)
 #define VANYNAN(v) (_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) != 0)
@@ -67,9 +68,9 @@
         _mm512_set1_epi32((int)(ld)))
 #define VSTORE_T(p, v, n) _mm512_mask_i32scatter_ps(p, (__mmask16)fml_conv_low_bits(n, 16),  \
                                                     tidx_, v, 4)
+#define GWC_M 6
+#define GWC_NV 4
 #define POOL_NV 2
-#define GW_MR 4
-#define GW_NK 6
 #include "conv/conv_isa_inst.h"
 #include "conv/conv_vec_undef.h"
 #include "core/fml_dtype_end.h"
@@ -99,7 +100,6 @@
         best = _mm512_mask_blend_pd(mk_, best, v);                                    \
         tv = _mm512_mask_blend_pd(mk_, tv, pv);                                       \
     } while (0)
-#define VREDUCE(v) _mm512_reduce_add_pd(v)
 #define VMAXNAN(a, b) _mm512_mask_blend_pd(_mm512_cmp_pd_mask(b, a, _CMP_GT_OQ) |           \
                                            _mm512_cmp_pd_mask(b, b, _CMP_UNORD_Q), a, b)
 #define VANYNAN(v) (_mm512_cmp_pd_mask(v, v, _CMP_UNORD_Q) != 0)
@@ -116,9 +116,9 @@
         _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)(ld)))
 #define VSTORE_T(p, v, n) _mm512_mask_i32scatter_pd(p, (__mmask8)fml_conv_low_bits(n, 8),   \
                                                     tidx_, v, 8)
+#define GWC_M 6
+#define GWC_NV 4
 #define POOL_NV 2
-#define GW_MR 4
-#define GW_NK 6
 #include "conv/conv_isa_inst.h"
 #include "conv/conv_vec_undef.h"
 #include "core/fml_dtype_end.h"
@@ -137,10 +137,11 @@ void fml_conv_kernels_avx512(fml_conv_kernels *t)
     t->pool_max_rows_f32 = pool_max_rows_f32__avx512;
     t->pool_max_rows_f64 = pool_max_rows_f64__avx512;
     t->pool_nv = 2;
-    t->gw_f32 = conv_gw_f32__avx512;
-    t->gw_f64 = conv_gw_f64__avx512;
-    t->gw_mr = 4;
-    t->gw_nk = 6;
+    t->gwc_f32 = conv_gwc_f32__avx512;
+    t->gwc_f64 = conv_gwc_f64__avx512;
+    t->gwc_m = 6;
+    t->gwc_nr_f32 = 64;
+    t->gwc_nr_f64 = 32;
     t->affine_row_f32 = affine_row_f32__avx512;
     t->affine_row_f64 = affine_row_f64__avx512;
     t->dw_rows_f32 = conv_dw_rows_f32__avx512;

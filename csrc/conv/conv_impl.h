@@ -452,14 +452,16 @@ static int FML_T(conv_backward_weight)(const fml_conv2d_geom *g, const FT *gy, c
 {
     const fml_conv_kernels *kt = fml_conv_kernels_get();
     const int64_t ng = g->groups, cg = g->c / ng, og = g->o / ng;
-    const int64_t k = cg * g->kh * g->kw, gmr = kt->gw_mr, gnk = kt->gw_nk;
+    const int64_t k = cg * g->kh * g->kw, tm = kt->gwc_m, nr = kt->KSEL(gwc_nr);
+    const int64_t n_op = (og + nr - 1) / nr;                 /* channel panels per group */
     conv_plan p;
-    int err = plan_make(&p, g, 1, 1, (int64_t)sizeof(FT), FML_CONV_GW_BAND_BYTES, 1, g->o);
+    int err = plan_make(&p, g, 1, 1, (int64_t)sizeof(FT), FML_CONV_GW_BAND_BYTES, 1,
+                        ng * n_op * nr);
     if (err != FML_OK) return err;
     const int64_t units = g->n * p.n_bands;
     int64_t n_chunks = FML_MIN(units, FML_CONV_GW_MAX_CHUNKS);
     n_chunks = FML_MAX(1, FML_MIN(n_chunks, FML_CONV_GW_MAX_PARTIAL / FML_MAX(1, g->o * k)));
-    const int64_t ldg = p.rows * p.wq, cstride = p.nph_h * p.nph_w * p.ps;
+    const int64_t ldt = p.rows * p.wq * nr, cstride = p.nph_h * p.nph_w * p.ps;
     int64_t *off = (int64_t *)malloc((size_t)k * sizeof(int64_t));
     double *part = (double *)calloc((size_t)(n_chunks * g->o * k), sizeof(double));
     if (off == NULL || part == NULL) {
@@ -469,7 +471,9 @@ static int FML_T(conv_backward_weight)(const fml_conv2d_geom *g, const FT *gy, c
         return FML_ENOMEM;
     }
     plan_offsets(&p, cg, off);
-    const size_t buf_elems = (size_t)(p.band_elems + g->o * ldg);
+    /* the transposed gradient starts on a cache line: its rows are whole vectors */
+    const int64_t gt0 = (p.band_elems + 15) / 16 * 16;
+    const size_t buf_elems = (size_t)(gt0 + ng * n_op * ldt);
     const int nt = conv_threads(n_threads, n_chunks, 2.0 * (double)g->n * (double)g->o *
                                                          (double)(g->ho * g->wo) * (double)k);
     (void)nt;
@@ -481,26 +485,37 @@ static int FML_T(conv_backward_weight)(const fml_conv2d_geom *g, const FT *gy, c
         for (int64_t ch = 0; ch < n_chunks; ch++) {
             if (err != FML_OK) continue;
             double *pc = part + ch * g->o * k;
-            FT *gyf = buf + p.band_elems;
+            FT *gt = buf + gt0;
             for (int64_t u = fml_chunk_start(units, n_chunks, ch);
                  u < fml_chunk_start(units, n_chunks, ch + 1); u++) {
                 const int64_t n = u / p.n_bands, oh0 = (u % p.n_bands) * p.rows;
                 const int64_t rb = FML_MIN(p.rows, g->ho - oh0), nflat = (rb - 1) * p.wq + g->wo;
                 const FT *src = FML_T(band_source)(&p, x, n, oh0, rb, (FT)0, buf);
-                for (int64_t o = 0; o < g->o; o++)
-                    for (int64_t r = 0; r < rb; r++) {
-                        FT *restrict d = gyf + o * ldg + r * p.wq;
-                        const FT *restrict s = gy + ((n * g->o + o) * g->ho + oh0 + r) * g->wo;
-                        memcpy(d, s, (size_t)g->wo * sizeof(FT));
-                        for (int64_t j = g->wo; j < p.wq; j++) d[j] = 0;
-                    }
-                for (int64_t gi = 0; gi < ng; gi++)
-                    for (int64_t o0 = 0; o0 < og; o0 += gmr)
-                        for (int64_t t0 = 0; t0 < k; t0 += gnk)
-                            KSEL(kt->gw)(nflat, gyf + (gi * og + o0) * ldg, ldg,
-                                         src + gi * cg * cstride, off + t0,
-                                         pc + (gi * og + o0) * k + t0, k,
-                                         FML_MIN(gmr, og - o0), FML_MIN(gnk, k - t0));
+                /* the output gradient of each panel of nr channels, flat-pixel major,
+                 * zero in the pad columns and past the group's channels */
+                for (int64_t gp = 0; gp < ng * n_op; gp++) {
+                    const int64_t gi = gp / n_op, o0 = (gp % n_op) * nr, mj = FML_MIN(nr, og - o0);
+                    FT *restrict d = gt + gp * ldt;
+                    for (int64_t r = 0; r < rb; r++)
+                        for (int64_t c = 0; c < p.wq; c++) {
+                            FT *restrict dq = d + (r * p.wq + c) * nr;
+                            if (c >= g->wo) {
+                                for (int64_t j = 0; j < nr; j++) dq[j] = 0;
+                                continue;
+                            }
+                            const FT *restrict s =
+                                gy + ((n * g->o + gi * og + o0) * g->ho + oh0 + r) * g->wo + c;
+                            const int64_t ps = g->ho * g->wo;
+                            for (int64_t j = 0; j < mj; j++) dq[j] = s[j * ps];
+                            for (int64_t j = mj; j < nr; j++) dq[j] = 0;
+                        }
+                }
+                for (int64_t gp = 0; gp < ng * n_op; gp++) {
+                    const int64_t gi = gp / n_op, o0 = (gp % n_op) * nr, mj = FML_MIN(nr, og - o0);
+                    for (int64_t t0 = 0; t0 < k; t0 += tm)
+                        KSEL(kt->gwc)(nflat, gt + gp * ldt, src + gi * cg * cstride, off + t0,
+                                      FML_MIN(tm, k - t0), pc + (gi * og + o0) * k + t0, k, mj);
+                }
             }
         }
     }

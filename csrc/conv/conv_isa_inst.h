@@ -1,7 +1,7 @@
 /* conv_isa_inst.h: instantiates every per-ISA piece of csrc/conv for one
  * (ISA, dtype) from its vector vocabulary (see conv_ukr_impl.h) and tile
  * sizes: DENSE_NAME/DENSE_MR/DENSE_NV, DW_NAME/DW_NV, CTILE_NAME/CTILE_MR/CTILE_NV,
- * POOL_NV, GW_MR/GW_NK.
+ * POOL_NV, GWC_M/GWC_NV.
  * No include guard: one inclusion per (ISA, dtype). */
 
 #define UKR DENSE_NAME
@@ -30,13 +30,13 @@
 #undef PNV
 #undef PROWS
 
-#define GWK FML_FN(conv_gw)
-#define GMR GW_MR
-#define GNK GW_NK
-#include "conv/conv_gw_impl.h"
-#undef GWK
-#undef GMR
-#undef GNK
+#define GWC FML_FN(conv_gwc)
+#define GCM GWC_M
+#define GCNV GWC_NV
+#include "conv/conv_gwc_impl.h"
+#undef GWC
+#undef GCM
+#undef GCNV
 
 #define CTILE CTILE_NAME
 #define CMR CTILE_MR

@@ -77,15 +77,6 @@ typedef void (*fml_conv_copy_f32)(const conv_plan *p, const float *xn, int64_t o
 typedef void (*fml_conv_copy_f64)(const conv_plan *p, const double *xn, int64_t oh0, int64_t rb,
                                   double fill, double *buf);
 
-/* Weight-gradient tile (conv_gw_impl.h): for i < m, j < nk:
- *   out[i*ldo + j] += sum_{q < nq} g[i*ldg + q] * x[off[j] + q]    (float64 out) */
-typedef void (*fml_conv_gw_f32)(int64_t nq, const float *g, int64_t ldg, const float *x,
-                                const int64_t *off, double *out, int64_t ldo, int64_t m,
-                                int64_t nk);
-typedef void (*fml_conv_gw_f64)(int64_t nq, const double *g, int64_t ldg, const double *x,
-                                const int64_t *off, double *out, int64_t ldo, int64_t m,
-                                int64_t nk);
-
 /* Stride-1 convolution of one output channel straight from the input rows
  * (conv_dw_impl.h). */
 typedef void (*fml_conv_dw_rows_f32)(const float *x, int64_t cg, int64_t h, int64_t w,
@@ -125,6 +116,13 @@ typedef void (*fml_conv_dw_rows3_f64)(const double *x, int64_t h, int64_t w, con
                                       int64_t nvec, double *y, int64_t ho, int64_t wo,
                                       const double *bias, int relu);
 
+/* Weight-gradient tile with channels in lanes (conv_gwc_impl.h). */
+typedef void (*fml_conv_gwc_f32)(int64_t nq, const float *gt, const float *x, const int64_t *off,
+                                 int64_t nk, double *out, int64_t ldo, int64_t m);
+typedef void (*fml_conv_gwc_f64)(int64_t nq, const double *gt, const double *x,
+                                 const int64_t *off, int64_t nk, double *out, int64_t ldo,
+                                 int64_t m);
+
 /* Row helpers compiled per ISA (conv_rows_impl.h). */
 typedef void (*fml_affine_row_f32)(int64_t len, const float *x, float s, float b, int relu,
                                    float *y);
@@ -162,9 +160,9 @@ typedef struct {
     int64_t pool_nv;                       /* vectors per pooling tile */
     fml_pool_max_rows_f32 pool_max_rows_f32;
     fml_pool_max_rows_f64 pool_max_rows_f64;
-    fml_conv_gw_f32 gw_f32;
-    fml_conv_gw_f64 gw_f64;
-    int64_t gw_mr, gw_nk;                  /* weight-gradient tile */
+    fml_conv_gwc_f32 gwc_f32;
+    fml_conv_gwc_f64 gwc_f64;
+    int64_t gwc_m, gwc_nr_f32, gwc_nr_f64;  /* taps x channels of the lanes tile */
     fml_affine_row_f32 affine_row_f32;
     fml_affine_row_f64 affine_row_f64;
     fml_conv_dw_rows_f32 dw_rows_f32;

@@ -14,7 +14,6 @@
 #undef VMASKSTOREU
 #undef VMASKLOADU_OR
 #undef VUPDATE
-#undef VREDUCE
 #undef VEVEN
 #undef VMAXNAN
 #undef VANYNAN
@@ -27,8 +26,8 @@
 #undef DW_NAME
 #undef DW_NV
 #undef POOL_NV
-#undef GW_MR
-#undef GW_NK
+#undef GWC_M
+#undef GWC_NV
 #undef CTILE_NAME
 #undef CTILE_MR
 #undef CTILE_NV
