@@ -444,9 +444,11 @@ static int FML_T(conv_backward_data)(const fml_conv2d_geom *g, const FT *gy, con
 }
 
 /* gw[o, c, a, b] = sum_n sum_(i,j) gy[n, o, i, j] * xpad[n, c, i*sh + a*dh, j*sw + b*dw]:
- * per band, the output gradient in the flat layout (zero pad columns) times the
- * input planes at each tap's offset.  Bands are cut into a fixed number of
- * chunks with float64 partial sums, added in chunk order. */
+ * per band, the output gradient transposed to flat-pixel major (panels of the
+ * tile's channel width, zero in the pad columns) times the input planes at each
+ * tap's offset (conv_gwc_impl.h: taps x channels, the band's whole reduction in
+ * registers).  Bands are cut into a fixed number of chunks (not threads) with
+ * float64 partial sums, added in chunk order. */
 static int FML_T(conv_backward_weight)(const fml_conv2d_geom *g, const FT *gy, const FT *x,
                                        FT *gw, int64_t n_threads)
 {
