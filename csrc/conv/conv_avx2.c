@@ -64,13 +64,6 @@ static inline __m256i mask4_avx2(uint32_t bits)
 #define CTILE_NAME FML_FN(conv_ctile_6x16)
 #define CTILE_MR 6
 #define CTILE_NV 2
-/* transposed store: through the stack (no scatter in AVX2) */
-#define VSTORE_T_INIT(ld) const int64_t tld_ = (ld)
-#define VSTORE_T(p, v, n) do {                                                              \
-        FT t_[VL];                                                                          \
-        VSTOREU(t_, v);                                                                     \
-        for (int64_t l_ = 0; l_ < (n) && l_ < VL; l_++) (p)[l_ * tld_] = t_[l_];            \
-    } while (0)
 #define GWC_M 4
 #define GWC_NV 3
 #define POOL_NV 2
@@ -115,13 +108,6 @@ static inline __m256i mask4_avx2(uint32_t bits)
 #define CTILE_NAME FML_FN(conv_ctile_6x8)
 #define CTILE_MR 6
 #define CTILE_NV 2
-/* transposed store: through the stack (no scatter in AVX2) */
-#define VSTORE_T_INIT(ld) const int64_t tld_ = (ld)
-#define VSTORE_T(p, v, n) do {                                                              \
-        FT t_[VL];                                                                          \
-        VSTOREU(t_, v);                                                                     \
-        for (int64_t l_ = 0; l_ < (n) && l_ < VL; l_++) (p)[l_ * tld_] = t_[l_];            \
-    } while (0)
 #define GWC_M 4
 #define GWC_NV 3
 #define POOL_NV 2

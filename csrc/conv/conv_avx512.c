@@ -62,12 +62,6 @@
 #define CTILE_NAME FML_FN(conv_ctile_14x32)
 #define CTILE_MR 14
 #define CTILE_NV 2
-/* transposed store: lane l to p[l*ldy] (scatter, int32 indices l*ldy) */
-#define VSTORE_T_INIT(ld) const __m512i tidx_ = _mm512_mullo_epi32(                        \
-        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),         \
-        _mm512_set1_epi32((int)(ld)))
-#define VSTORE_T(p, v, n) _mm512_mask_i32scatter_ps(p, (__mmask16)fml_conv_low_bits(n, 16),  \
-                                                    tidx_, v, 4)
 #define GWC_M 6
 #define GWC_NV 4
 #define POOL_NV 2
@@ -112,10 +106,6 @@
 #define CTILE_NAME FML_FN(conv_ctile_14x16)
 #define CTILE_MR 14
 #define CTILE_NV 2
-#define VSTORE_T_INIT(ld) const __m256i tidx_ = _mm256_mullo_epi32(                        \
-        _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)(ld)))
-#define VSTORE_T(p, v, n) _mm512_mask_i32scatter_pd(p, (__mmask8)fml_conv_low_bits(n, 8),   \
-                                                    tidx_, v, 8)
 #define GWC_M 6
 #define GWC_NV 4
 #define POOL_NV 2

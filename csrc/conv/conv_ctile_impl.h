@@ -2,9 +2,10 @@
  * rows are short or strided (the flat-pixel tile of conv_ukr_impl.h would pay
  * for many pad columns): CMR consecutive flat pixels (broadcast from the input
  * planes) x CNV*VL output channels (vectors of packed weights).  Written once
- * over the vector vocabulary plus VSTORE_T(p, v, n): lanes l < n of v to
- * p[l*ldy] (a scatter, the tile's transpose into NCHW).  CTILE is the name.
- * No include guard.
+ * over the vector vocabulary.  The finished tile goes through a small stack
+ * buffer and is written channel by channel (its transpose into NCHW): a
+ * scatter straight from the registers touches 16 output lines per instruction
+ * and measured 4x slower.  CTILE is the name.  No include guard.
  *
  *   b     packed weights: b[p*NR + j] = w[channel j of the panel, tap p]
  *         (NR = CNV*VL, channels past the real ones zero)
@@ -25,7 +26,8 @@ static void CTILE(int64_t k, const FT *restrict b, const FT *restrict x,
                   const FT *restrict bias, int relu, const char *pf, int64_t pfn)
 {
     const char *pe = pf + (pf != NULL ? pfn : 0);
-    VSTORE_T_INIT(ldy);
+    enum { NR_ = CNV * VL };
+    FT tmp[CMR * NR_];
     for (int64_t t = 0; t < nspan; t++) {
         const FT *restrict xb = x + span[t].q0;
         VT acc[CMR][CNV];
@@ -56,17 +58,25 @@ static void CTILE(int64_t k, const FT *restrict b, const FT *restrict x,
 #pragma GCC unroll 4
         for (int v = 0; v < CNV; v++) bvv[v] = bias != NULL ? VLOADU(bias + v * VL) : zero;
 #pragma GCC unroll 16
-        for (int i = 0; i < CMR; i++) {
-            const int64_t o = span[t].out[i];
-            if (o < 0) continue;
+        for (int i = 0; i < CMR; i++)
 #pragma GCC unroll 4
             for (int v = 0; v < CNV; v++) {
-                const int64_t left = m - v * VL;
-                if (left <= 0) break;
                 VT r = VADD(acc[i][v], bvv[v]);
                 if (relu) r = VMAX(zero, r);
-                VSTORE_T(y + o + v * VL * ldy, r, left);
+                VSTOREU(tmp + i * NR_ + v * VL, r);
             }
+        const int32_t *restrict out = span[t].out;
+        int contiguous = 1;
+        for (int i = 1; i < CMR; i++) contiguous &= out[i] == out[0] + i;
+        if (contiguous) {
+            for (int64_t j = 0; j < m; j++) {
+                FT *restrict yj = y + j * ldy + out[0];
+                for (int i = 0; i < CMR; i++) yj[i] = tmp[i * NR_ + j];
+            }
+        } else {
+            for (int64_t j = 0; j < m; j++)
+                for (int i = 0; i < CMR; i++)
+                    if (out[i] >= 0) y[j * ldy + out[i]] = tmp[i * NR_ + j];
         }
     }
 }

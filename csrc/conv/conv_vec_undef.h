@@ -31,5 +31,3 @@
 #undef CTILE_NAME
 #undef CTILE_MR
 #undef CTILE_NV
-#undef VSTORE_T_INIT
-#undef VSTORE_T
