@@ -26,6 +26,12 @@ int64_t fml_attention_qrows = 64;
 #define FML_ATTN_PACK_BUDGET ((int64_t)8 << 20)
 /* With at least this many heads per thread, one task per head (see the forward). */
 #define FML_ATTN_HEADS_PER_THREAD 4
+/* The backward splits each problem's queries into up to FML_ATTN_BWD_MAX_CHUNKS
+ * chunks of at least FML_ATTN_BWD_CHUNK_MIN_ROWS rows when there are fewer than
+ * FML_ATTN_BWD_SPLIT_BELOW problems (so that few heads still use the team). */
+#define FML_ATTN_BWD_SPLIT_BELOW 8
+#define FML_ATTN_BWD_CHUNK_MIN_ROWS 512
+#define FML_ATTN_BWD_MAX_CHUNKS 4
 /* Per-thread scratch slot (fml_scratch.h); the core GEMM uses 0-2. */
 #define FML_ATTN_SCRATCH_SLOT 3
 /* Work (flops) per thread below which attention stays on one thread. */

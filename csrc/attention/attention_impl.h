@@ -367,11 +367,13 @@ static void FML_T(row_dropout_pair)(FT *restrict x, const FT *restrict p, FT *re
     }
 }
 
+/* Problem t, query rows [q_lo, q_hi): dq for those rows, and their share of
+ * dK and dV (S x E and S x Ev, contiguous, at dk_out and dv_out). */
 static void FML_T(backward_task)(const KT *kt, const fml_attention_args *ar, const FT *q,
                                  const FT *k, const FT *v, const FT *mask, const FT *out,
-                                 const FT *lse, const FT *dout, FT *dq, FT *dk, FT *dv,
-                                 int64_t t, FT *ws, const FML_T(bwd_scratch) *lay,
-                                 int64_t qrows, int64_t kb_max)
+                                 const FT *lse, const FT *dout, FT *dq, FT *dk_out, FT *dv_out,
+                                 int64_t t, int64_t q_lo, int64_t q_hi, FT *ws,
+                                 const FML_T(bwd_scratch) *lay, int64_t qrows, int64_t kb_max)
 {
     const int64_t mr = kt->mr, nr = kt->nr, LD = FML_ATTN_TILE_LD;
     const int64_t L = ar->L, S = ar->S, E = ar->E, Ev = ar->Ev;
@@ -398,8 +400,8 @@ static void FML_T(backward_task)(const KT *kt, const fml_attention_args *ar, con
     for (int64_t i = 0; i < Sr * Ep; i++) dka[i] = 0;
     for (int64_t i = 0; i < Sr * Evp; i++) dva[i] = 0;
 
-    for (int64_t r0 = 0; r0 < L; r0 += qrows) {
-        const int64_t r1 = FML_MIN(L, r0 + qrows), rows = r1 - r0, np = (rows + mr - 1) / mr;
+    for (int64_t r0 = q_lo; r0 < q_hi; r0 += qrows) {
+        const int64_t r1 = FML_MIN(q_hi, r0 + qrows), rows = r1 - r0, np = (rows + mr - 1) / mr;
         const FT *dot = dout + (t * L + r0) * Ev;
         FML_T(pack_q)(kt, rows, E, qt + r0 * ar->ldq, ar->ldq, (FT)(ar->scale * 1.4426950408889634074), qa);
         FML_T(pack_v)(kt, rows, E, qt + r0 * ar->ldq, ar->ldq, qb);
@@ -471,9 +473,19 @@ static void FML_T(backward_task)(const KT *kt, const fml_attention_args *ar, con
     }
     const FT sc = (FT)ar->scale;
     for (int64_t j = 0; j < S; j++) {
-        for (int64_t e = 0; e < E; e++) dk[(t * S + j) * E + e] = sc * dka[j * Ep + e];
-        for (int64_t e = 0; e < Ev; e++) dv[(t * S + j) * Ev + e] = dva[j * Evp + e];
+        for (int64_t e = 0; e < E; e++) dk_out[j * E + e] = sc * dka[j * Ep + e];
+        for (int64_t e = 0; e < Ev; e++) dv_out[j * Ev + e] = dva[j * Evp + e];
     }
+}
+
+/* Query chunks per problem of the backward: 1 with enough problems to share
+ * out, else a few (each a multiple of qrows rows), whose dK/dV shares are summed
+ * in chunk order.  Depends on the problem only (never on the thread count). */
+static int64_t FML_T(bwd_chunks)(int64_t B, int64_t L, int64_t qrows)
+{
+    if (B >= FML_ATTN_BWD_SPLIT_BELOW) return 1;
+    const int64_t by_len = L / FML_ATTN_BWD_CHUNK_MIN_ROWS, blocks = (L + qrows - 1) / qrows;
+    return FML_MAX(1, FML_MIN(FML_MIN(by_len, blocks), FML_ATTN_BWD_MAX_CHUNKS));
 }
 
 int FML_T(fml_attention_backward)(const fml_attention_args *ar, const FT *q, const FT *k,
@@ -485,24 +497,59 @@ int FML_T(fml_attention_backward)(const fml_attention_args *ar, const FT *q, con
     if (B <= 0 || L <= 0 || S <= 0) return FML_OK;
     const int64_t kb_max = FML_MIN(FML_ATTN_KB, FML_ATTN_TILE_LD - 16) / nr * nr;
     const int64_t qrows = FML_MAX(kt->mr, FML_ATTN_QROWS / kt->mr * kt->mr);
+    const int64_t n_chunks = FML_T(bwd_chunks)(B, L, qrows);
+    /* chunk c: query blocks [blocks*c/n, blocks*(c+1)/n) */
+    const int64_t blocks = (L + qrows - 1) / qrows;
     FML_T(bwd_scratch) lay;
     const int64_t ws_len = FML_T(bwd_scratch_layout)(kt, S, E, Ev, qrows, &lay);
     const double work = 2.0 * (double)B * (double)L * (double)S * (double)(3 * E + 2 * Ev) *
                         attn_causal_fraction(ar->causal, L, S) * (double)(sizeof(FT) / sizeof(float));
-    const int nt = fml_threads_for(n_threads, B, work, FML_ATTN_MIN_FLOPS_PER_THREAD);
+    const int nt = fml_threads_for(n_threads, B * n_chunks, work, FML_ATTN_MIN_FLOPS_PER_THREAD);
     (void)nt;
+    const int64_t share = S * (E + Ev);             /* one chunk's dK and dV */
+    FT *part = NULL;
+    if (n_chunks > 1) {
+        int ok = 1;
+        const size_t bytes = fml_mul_size(fml_mul_size((size_t)(B * n_chunks), (size_t)share, &ok),
+                                          sizeof(FT), &ok);
+        part = ok ? (FT *)fml_scratch_alloc(bytes) : NULL;
+        if (part == NULL) return FML_ENOMEM;
+    }
     int err = FML_OK;
 #pragma omp parallel num_threads(nt) reduction(| : err)
     {
         FT *ws = (FT *)fml_scratch_thread(FML_ATTN_SCRATCH_SLOT, (size_t)ws_len * sizeof(FT));
         if (ws == NULL) err |= FML_ENOMEM;
 #pragma omp for schedule(dynamic, 1)
-        for (int64_t t = 0; t < B; t++) {
+        for (int64_t task = 0; task < B * n_chunks; task++) {
             if (ws == NULL) continue;
-            FML_T(backward_task)(kt, ar, q, k, v, mask, out, lse, dout, dq, dk, dv, t, ws, &lay,
-                                 qrows, kb_max);
+            const int64_t t = task / n_chunks, c = task % n_chunks;
+            const int64_t q_lo = FML_MIN(L, fml_chunk_start(blocks, n_chunks, c) * qrows);
+            const int64_t q_hi = FML_MIN(L, fml_chunk_start(blocks, n_chunks, c + 1) * qrows);
+            FT *dk_out = n_chunks > 1 ? part + task * share : dk + t * S * E;
+            FT *dv_out = n_chunks > 1 ? part + task * share + S * E : dv + t * S * Ev;
+            FML_T(backward_task)(kt, ar, q, k, v, mask, out, lse, dout, dq, dk_out, dv_out, t, q_lo,
+                                 q_hi, ws, &lay, qrows, kb_max);
+        }
+        if (n_chunks > 1) {
+            /* after the loop's barrier: sum the chunks' shares in chunk order */
+#pragma omp for schedule(static)
+            for (int64_t t = 0; t < B; t++) {
+                const FT *p0 = part + t * n_chunks * share;
+                for (int64_t i = 0; i < S * E; i++) {
+                    FT acc = p0[i];
+                    for (int64_t c = 1; c < n_chunks; c++) acc += p0[c * share + i];
+                    dk[t * S * E + i] = acc;
+                }
+                for (int64_t i = 0; i < S * Ev; i++) {
+                    FT acc = p0[S * E + i];
+                    for (int64_t c = 1; c < n_chunks; c++) acc += p0[c * share + S * E + i];
+                    dv[t * S * Ev + i] = acc;
+                }
+            }
         }
     }
+    fml_scratch_free(part);
     return err;
 }
 

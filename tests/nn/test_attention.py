@@ -264,3 +264,17 @@ def test_errors_name_the_argument(rng):
                                        np.ones((1, 2, 6, 3)), enable_gqa=True)
     with pytest.raises(TypeError, match="seed"):
         F.scaled_dot_product_attention(q, k, v, dropout_p=0.1, seed=1.5)
+
+
+def test_profiler_records_sdpa_and_backward(rng):
+    import fastml
+    q, k, v = _qkv(rng, np.float32, (2, 3), (2, 3), 16, 24, 8, 4)
+    with fastml.profile() as p:
+        out, lse = F.scaled_dot_product_attention(q, k, v, return_lse=True, n_threads=1)
+        F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        F.scaled_dot_product_attention_backward(np.ones_like(out), q, k, v, out, lse)
+    fwd, causal, bwd = p.records
+    assert fwd["name"] == "sdpa" and fwd["threads"] == 1 and fwd["dtype"] == "float32"
+    assert fwd["flops"] == 2.0 * 6 * 16 * 24 * (8 + 4)
+    assert causal["flops"] == fwd["flops"] / 2
+    assert bwd["name"] == "sdpa_backward" and bwd["flops"] == 2.0 * 6 * 16 * 24 * (3 * 8 + 2 * 4)

@@ -319,3 +319,42 @@ def test_winograd_float32_accuracy_and_threads(rng):
     err = np.abs(y - r).max() / np.abs(r).max()
     assert err < 5e-6, err
     assert F.conv2d(x, w, b, padding=1, n_threads=2).tobytes() == y.tobytes()
+
+
+# Candidates for the channels-in-lanes tile (short or strided rows, many
+# channels; partial channel panels, tiles across rows): the test runs those the
+# work estimate sends to it at the current SIMD level and dtype (the scalar
+# level never picks it: one-lane "vectors" waste no pad columns).
+CTILE = [((2, 20, 13, 14), (64, 20, 3, 3), 2, 0), ((1, 16, 30, 14), (96, 16, 3, 3), 2, 0),
+         ((2, 20, 28, 28), (64, 20, 3, 3), 2, 1), ((1, 24, 30, 27), (33, 24, 3, 3), 2, 1),
+         ((1, 16, 9, 10), (32, 16, 3, 3), 1, 1), ((2, 16, 16, 17), (48, 16, 3, 3), 2, 1),
+         ((2, 32, 14, 14), (40, 32, 3, 3), 2, 0)]
+
+
+def test_channels_in_lanes_tile_matches_reference(dtype, simd_level, rng):
+    from fastml.nn.functional._conv import _algorithm
+    ran = 0
+    for xs, ws, stride, padding in CTILE:
+        if _algorithm(xs, ws, stride, padding, dtype=dtype) != "channels_in_lanes":
+            continue
+        ran += 1
+        x, w, b = _make(rng, dtype, xs, ws)
+        _check(x, w, b, stride, padding, 1, 1, dtype)
+        _check(x, w, b, stride, padding, 1, 1, dtype, activation="relu")
+        gy = rng.standard_normal(F.conv_output_shape(xs, ws, stride, padding)).astype(dtype)
+        gx, gw, _ = F.conv2d_backward(gy, x, w, stride, padding)
+        rx, rw, _ = ref.conv2d_backward(gy, x, w, _pair(stride), _pads(padding, ws, (1, 1)))
+        assert_allclose(gx, rx, **tol(dtype, ws[0] * ws[2] * ws[3]))
+        assert_allclose(gw, rw, **tol(dtype, gy[:, 0].size))
+    assert ran >= (0 if simd_level == "scalar" else 2), ran
+
+
+def test_each_algorithm_is_reached():
+    """The shape tests above cover every forward kernel (the chooser can change)."""
+    from fastml.nn.functional._conv import _algorithm
+    assert _algorithm(WINO[0][0], WINO[0][1], 1, WINO[0][2]) == "winograd"
+    assert _algorithm((2, 8, 10, 10), (8, 1, 3, 3), 1, 1, 1, 8) == "rows"
+    assert _algorithm((1, 3, 23, 29), (8, 3, 7, 7), 2, 3) == "flat"
+    assert _algorithm((1, 7, 17, 15), (9, 7, 1, 1)) == "flat"
+    assert _algorithm(CTILE[0][0], CTILE[0][1], 2, 0) == "channels_in_lanes"
+    assert _algorithm((8, 128, 28, 28), (128, 128, 3, 3), 2, 1) == "channels_in_lanes"
