@@ -71,6 +71,12 @@ int fml_conv2d_forward_f32(const fml_conv2d_geom *g, const float *x, const float
 int fml_conv2d_forward_f64(const fml_conv2d_geom *g, const double *x, const double *w,
                            const double *bias, int act, double *y, int64_t n_threads);
 
+/* The forward kernel chosen for g (for tests and the profiler); -1: no memory. */
+enum { FML_CONV_ALG_FLAT = 0, FML_CONV_ALG_CTILE = 1, FML_CONV_ALG_WINOGRAD = 2,
+       FML_CONV_ALG_ROWS = 3 };
+int fml_conv2d_algorithm_f32(const fml_conv2d_geom *g);
+int fml_conv2d_algorithm_f64(const fml_conv2d_geom *g);
+
 /* Gradients of y = conv(x, w) + bias for the geometry g.  IN: gy (n, o, ho, wo),
  * x, w.  OUT (each may be NULL when not wanted): gx (n,c,h,w), gw (o, c/groups,
  * kh, kw), gb (o).  gw and gb are sums over the batch in fixed chunks. */

@@ -259,6 +259,24 @@ static int FML_T(conv_wino_run)(const fml_conv2d_geom *g, const FT *x, const FT 
     return err;
 }
 
+/* The kernel for plan p (not Winograd): rows for few output channels per group
+ * at stride 1, else channels-in-lanes or flat-pixel tiles by the work estimate. */
+static int FML_T(conv_choose)(const conv_plan *p)
+{
+    const fml_conv2d_geom *g = &p->g;
+    const fml_conv_kernels *kt = fml_conv_kernels_get();
+    const int64_t og = g->o / g->groups, k = g->c / g->groups * g->kh * g->kw;
+    const TILE_T dense = kt->KSEL(dense);
+    const TILE_T tile = og * 2 < dense.mr ? kt->KSEL(dw) : dense;
+    if (tile.mr == 1 && g->sh == 1 && g->sw == 1 && p->uh == 1 && p->uw == 1)
+        return FML_CONV_ALG_ROWS;
+    const FML_T(fml_conv_ctile_desc) ct = kt->KSEL(ctile);
+    if (!p->zero_copy && (double)(g->ho * g->wo) * (double)ct.nr < 2147483647.0 &&
+        plan_eff_ctile(p, og, k, ct.mr, ct.nr) > plan_eff_flat(p, og, k, tile.mr, tile.nv, tile.vl))
+        return FML_CONV_ALG_CTILE;
+    return FML_CONV_ALG_FLAT;
+}
+
 /* Forward pass of plan p: y = act(conv(x, w) + bias).  The tile is chosen by
  * output channels per group: the dense tile (MR channels share each pixel load)
  * unless a group has too few channels to fill half of it (depthwise). */
@@ -272,21 +290,16 @@ static int FML_T(conv_run)(const conv_plan *p, const FT *x, const FT *w, const F
     const TILE_T dense = kt->KSEL(dense);
     const TILE_T tile = og * 2 < dense.mr ? kt->KSEL(dw) : dense;
     const int64_t mr = tile.mr, n_ot = (og + mr - 1) / mr;
-    if (mr == 1 && g->sh == 1 && g->sw == 1 && p->uh == 1 && p->uw == 1)
-        return FML_T(conv_rows_run)(p, x, w, bias, act, y, n_threads);
-    {
-        const FML_T(fml_conv_ctile_desc) ct = kt->KSEL(ctile);
-        if (!p->zero_copy &&
-            (double)howo * (double)ct.nr < 2147483647.0 &&
-            plan_eff_ctile(p, og, k, ct.mr, ct.nr) > plan_eff_flat(p, og, k, tile.mr, tile.nv, tile.vl)) {
-            /* larger bands: the packed weights stream from L2 once per band */
-            conv_plan pc;
-            int err = plan_make(&pc, g, p->uh, p->uw, (int64_t)sizeof(FT), FML_CONV_CTILE_BAND_BYTES,
-                                8, 0);
-            if (err == FML_OK) err = FML_T(conv_ctile_run)(&pc, x, w, bias, act, y, n_threads);
-            plan_free(&pc);
-            return err;
-        }
+    const int alg = FML_T(conv_choose)(p);
+    if (alg == FML_CONV_ALG_ROWS) return FML_T(conv_rows_run)(p, x, w, bias, act, y, n_threads);
+    if (alg == FML_CONV_ALG_CTILE) {
+        /* larger bands: the packed weights stream from L2 once per band */
+        conv_plan pc;
+        int err = plan_make(&pc, g, p->uh, p->uw, (int64_t)sizeof(FT), FML_CONV_CTILE_BAND_BYTES,
+                            8, 0);
+        if (err == FML_OK) err = FML_T(conv_ctile_run)(&pc, x, w, bias, act, y, n_threads);
+        plan_free(&pc);
+        return err;
     }
     const int64_t cstride = p->nph_h * p->nph_w * p->ps;   /* elements between channels */
     int64_t *off = (int64_t *)malloc((size_t)(k + 16) * sizeof(int64_t));
@@ -387,6 +400,16 @@ static int FML_T(use_wino)(const fml_conv2d_geom *g)
            g->groups == 1 && g->c >= FML_CONV_WINO_MIN_CH && g->o >= FML_CONV_WINO_MIN_CH &&
            /* tiles of a row are padded to whole vectors: at most ~28% of them wasted */
            4 * ((g->wo + 1) / 2) >= 3 * FML_T(wino_row_tiles)(g->wo);
+}
+
+int FML_T(fml_conv2d_algorithm)(const fml_conv2d_geom *g)
+{
+    if (FML_T(use_wino)(g)) return FML_CONV_ALG_WINOGRAD;
+    conv_plan p;
+    if (plan_make(&p, g, 1, 1, (int64_t)sizeof(FT), FML_CONV_BAND_BYTES, 8, 0) != FML_OK) return -1;
+    const int alg = FML_T(conv_choose)(&p);
+    plan_free(&p);
+    return alg;
 }
 
 int FML_T(fml_conv2d_forward)(const fml_conv2d_geom *g, const FT *x, const FT *w,

@@ -11,6 +11,8 @@ cdef extern from "conv/conv.h":
     ctypedef struct fml_conv2d_geom:
         int64_t n, c, h, w, o, kh, kw, sh, sw, ph0, ph1, pw0, pw1, dh, dw, groups, ho, wo
     int fml_conv_init(int level)
+    int fml_conv2d_algorithm_f32(const fml_conv2d_geom *g)
+    int fml_conv2d_algorithm_f64(const fml_conv2d_geom *g)
     int fml_conv2d_forward_f32(const fml_conv2d_geom *g, const float *x, const float *w,
                                const float *bias, int act, float *y, int64_t n_threads) nogil
     int fml_conv2d_forward_f64(const fml_conv2d_geom *g, const double *x, const double *w,
@@ -83,6 +85,18 @@ cdef fml_conv2d_geom _geom(tuple t) except *:
     (g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.sh, g.sw, g.ph0, g.ph1, g.pw0, g.pw1,
      g.dh, g.dw, g.groups, g.ho, g.wo) = t
     return g
+
+
+ALGORITHMS = ("flat", "channels_in_lanes", "winograd", "rows")
+
+
+def algorithm(tuple geom, bint is_f64):
+    """Name of the forward kernel conv2d_forward would run for geom."""
+    cdef fml_conv2d_geom g = _geom(geom)
+    cdef int a = fml_conv2d_algorithm_f64(&g) if is_f64 else fml_conv2d_algorithm_f32(&g)
+    if a < 0:
+        raise MemoryError("conv2d: could not allocate scratch memory")
+    return ALGORITHMS[a]
 
 
 def conv2d_forward(tuple geom, const floating[::1] x, const floating[::1] w,

@@ -151,6 +151,15 @@ def conv_output_shape(input_shape, weight_shape, stride=1, padding=0, dilation=1
     return (g[0], g[4], g[16], g[17])
 
 
+def _algorithm(input_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1,
+               dtype=np.float32):
+    """The forward kernel conv2d uses for these shapes at the current SIMD level:
+    'flat' (output pixels in the vector lanes), 'channels_in_lanes', 'winograd'
+    or 'rows' (few output channels per group).  For tests and curious users."""
+    geom = _conv_geometry(tuple(input_shape), tuple(weight_shape), stride, padding, dilation, groups)
+    return _conv.algorithm(geom, np.dtype(dtype) == np.float64)
+
+
 def conv2d_flops(input_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1, bias=False):
     """Floating-point operations of conv2d: 2 per multiply-add (N*C_out*Ho*Wo*C_in/groups*kH*kW
     of them), plus one per output for the bias."""
