@@ -137,6 +137,10 @@ static void fill_f32__avx2(fml_attention_kernels_f32 *t)
 #define VMIN(a, b) _mm256_min_pd(a, b)
 #define VROUND(x) _mm256_round_pd(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 #define VSCALEF(p, n) scalef_f64__avx2(p, n)
+#define VABS(v) _mm256_andnot_pd(_mm256_set1_pd(-0.0), v)
+#define VBLEND_NEG(x, a, b) _mm256_blendv_pd(b, a, _mm256_cmp_pd(x, _mm256_setzero_pd(), _CMP_LT_OQ))
+#define VLOAD_F32(p) _mm256_cvtps_pd(_mm_loadu_ps(p))
+#define VSTORE_F32(p, v) _mm_storeu_ps(p, _mm256_cvtpd_ps(v))
 #define VSCALEF_Z(p, n, x, lo) _mm256_and_pd(scalef_f64__avx2(p, n), _mm256_cmp_pd(x, lo, _CMP_NLT_UQ))
 #define VHMAX(v) hmax_f64__avx2(v)
 #define VHSUM(v) hsum_f64__avx2(v)
@@ -161,4 +165,5 @@ void fml_attention_kernels_avx2(fml_attention_kernels_f32 *k32, fml_attention_ke
 {
     fill_f32__avx2(k32);
     fill_f64__avx2(k64);
+    k32->row_gelu_erf = row_gelu_erf_f32_avx2;    /* float32 rows in float64 lanes */
 }

@@ -73,6 +73,10 @@ static void fill_f32__avx512(fml_attention_kernels_f32 *t)
 #define VMIN(a, b) _mm512_min_pd(a, b)
 #define VROUND(x) _mm512_roundscale_pd(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 #define VSCALEF(p, n) _mm512_scalef_pd(p, n)
+#define VABS(v) _mm512_abs_pd(v)
+#define VBLEND_NEG(x, a, b) _mm512_mask_blend_pd(_mm512_cmp_pd_mask(x, _mm512_setzero_pd(), _CMP_LT_OQ), b, a)
+#define VLOAD_F32(p) _mm512_cvtps_pd(_mm256_loadu_ps(p))
+#define VSTORE_F32(p, v) _mm256_storeu_ps(p, _mm512_cvtpd_ps(v))
 #define VSCALEF_Z(p, n, x, lo) _mm512_maskz_scalef_pd(_mm512_cmp_pd_mask(x, lo, _CMP_NLT_UQ), p, n)
 #define VHMAX(v) _mm512_reduce_max_pd(v)
 #define VHSUM(v) _mm512_reduce_add_pd(v)
@@ -96,4 +100,5 @@ void fml_attention_kernels_avx512(fml_attention_kernels_f32 *k32, fml_attention_
 {
     fill_f32__avx512(k32);
     fill_f64__avx512(k64);
+    k32->row_gelu_erf = row_gelu_erf_f32_avx512;    /* float32 rows in float64 lanes */
 }

@@ -19,4 +19,7 @@ t->row_moments = FML_FN(row_moments);
 t->row_normalize = FML_FN(row_normalize);
 t->row_layer_norm_bwd = FML_FN(row_layer_norm_bwd);
 t->row_gelu_tanh = FML_FN(row_gelu_tanh);
+#if FML_ATTN_F64
+t->row_gelu_erf = FML_FN(row_gelu_erf);
+#endif
 t->row_dropout = FML_FN(row_dropout);

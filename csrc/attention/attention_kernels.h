@@ -57,6 +57,7 @@ typedef struct {
     void (*row_layer_norm_bwd)(const float *x, const float *dy, const float *w, int64_t n,
                                double mean, double rstd, float *dx, double *dw, double *db);
     void (*row_gelu_tanh)(const float *x, float *y, int64_t n);
+    void (*row_gelu_erf)(const float *x, float *y, int64_t n);       /* exact GELU */
     void (*row_dropout)(const float *x, float *y, int64_t n, uint64_t row_key, int64_t j0,
                         uint32_t threshold, float scale);
 } fml_attention_kernels_f32;
@@ -85,6 +86,7 @@ typedef struct {
     void (*row_layer_norm_bwd)(const double *x, const double *dy, const double *w, int64_t n,
                                double mean, double rstd, double *dx, double *dw, double *db);
     void (*row_gelu_tanh)(const double *x, double *y, int64_t n);
+    void (*row_gelu_erf)(const double *x, double *y, int64_t n);
     void (*row_dropout)(const double *x, double *y, int64_t n, uint64_t row_key, int64_t j0,
                         uint32_t threshold, double scale);
 } fml_attention_kernels_f64;

@@ -9,6 +9,8 @@
  *   VHMAX(v), VHSUM(v)       horizontal max / sum (fixed order per ISA)
  *   VLOAD_TAIL(p, n, fill)   lanes [0, n) from p, the rest `fill`; VSTORE_TAIL(p, v, n)
  *   FML_ATTN_F64             1 for double (picks the polynomial)
+ *   double only: VABS(v), VBLEND_NEG(x, a, b) (a where x < 0 else b),
+ *   VLOAD_F32(p) / VSTORE_F32(p, v) (VL floats <-> one double vector)
  *
  * exp(x) = 2^n * e^r with n = round(x log2 e), r = x - n ln2 (two-constant
  * Cody-Waite reduction with FMA, |r| <= ln2/2), e^r a near-minimax polynomial
@@ -366,6 +368,49 @@ static void FML_FN(row_gelu_tanh)(const FT *restrict x, FT *restrict y, int64_t 
         VSTORE_TAIL(y + j, VDIV(v, VADD(one, FML_FN(vexp)(t))), n - j);
     }
 }
+
+#if FML_ATTN_F64
+/* Exact GELU x * Phi(x) for float32 rows, computed in float64 lanes:
+ * Phi(x) = erfc(-x/sqrt 2) / 2 with erfc(z) = t exp(-z^2 - 1.26551223 + t P(t)),
+ * t = 1 / (1 + z/2), z >= 0 (Numerical Recipes' Chebyshev fit, relative error
+ * < 1.2e-7 everywhere, so also in the tail where x Phi(x) is tiny), and
+ * 1 - erfc(|z|)/2 for x >= 0.  Needs VLOAD_F32 / VSTORE_F32 (float <-> VT). */
+static inline __attribute__((always_inline)) VT FML_FN(gelu_erf_vec)(VT x)
+{
+    const VT z = VMUL(VABS(x), VSET1(0.70710678118654752440));
+    const VT t = VDIV(VSET1(1.0), VFMA(z, VSET1(0.5), VSET1(1.0)));
+    VT p = VSET1(0.17087277);
+    p = VFMA(p, t, VSET1(-0.82215223));
+    p = VFMA(p, t, VSET1(1.48851587));
+    p = VFMA(p, t, VSET1(-1.13520398));
+    p = VFMA(p, t, VSET1(0.27886807));
+    p = VFMA(p, t, VSET1(-0.18628806));
+    p = VFMA(p, t, VSET1(0.09678418));
+    p = VFMA(p, t, VSET1(0.37409196));
+    p = VFMA(p, t, VSET1(1.00002368));
+    p = VFMA(p, t, VSET1(-1.26551223));
+    const VT half_erfc = VMUL(VMUL(t, FML_FN(vexp)(VSUB(p, VMUL(z, z)))), VSET1(0.5));
+    return VMUL(x, VBLEND_NEG(x, half_erfc, VSUB(VSET1(1.0), half_erfc)));
+}
+
+static void FML_PASTE2(row_gelu_erf_f32, ISA)(const float *restrict x, float *restrict y, int64_t n)
+{
+    int64_t j = 0;
+    for (; j + VL <= n; j += VL) VSTORE_F32(y + j, FML_FN(gelu_erf_vec)(VLOAD_F32(x + j)));
+    for (; j < n; j++) {                  /* tail: one lane at a time */
+        FT tmp[VL];
+        for (int l = 0; l < VL; l++) tmp[l] = (FT)x[j];
+        VSTOREU(tmp, FML_FN(gelu_erf_vec)(VLOADU(tmp)));
+        y[j] = (float)tmp[0];
+    }
+}
+
+/* float64 rows: libm erfc (the fit above is only float32-accurate). */
+static void FML_FN(row_gelu_erf)(const FT *restrict x, FT *restrict y, int64_t n)
+{
+    for (int64_t j = 0; j < n; j++) y[j] = 0.5 * x[j] * erfc(-x[j] * 0.70710678118654752440);
+}
+#endif
 
 /* y[j] = x[j] * keep(row_key, j0 + j) * scale (0 when dropped; y may be x); see
  * attention_rng.h */

@@ -64,6 +64,10 @@ static void fill_f32__scalar(fml_attention_kernels_f32 *t)
 #define FT double
 #define SFX f64
 #define FML_ATTN_F64 1
+#define VABS(v) fabs(v)
+#define VBLEND_NEG(x, a, b) ((x) < 0 ? (a) : (b))
+#define VLOAD_F32(p) ((double)*(p))
+#define VSTORE_F32(p, v) (*(p) = (float)(v))
 #define VT double
 #define VL 1
 #define NV 8
@@ -84,4 +88,5 @@ void fml_attention_kernels_scalar(fml_attention_kernels_f32 *k32, fml_attention_
 {
     fill_f32__scalar(k32);
     fill_f64__scalar(k64);
+    k32->row_gelu_erf = row_gelu_erf_f32_scalar;    /* float32 rows in float64 lanes */
 }

@@ -23,3 +23,7 @@
 #undef VLOAD_TAIL
 #undef VSTORE_TAIL
 #undef VGATHER
+#undef VABS
+#undef VBLEND_NEG
+#undef VLOAD_F32
+#undef VSTORE_F32

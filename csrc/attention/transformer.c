@@ -23,8 +23,6 @@
 /* Elements per dropout stream (the hash's "row"). */
 #define FML_DROPOUT_BLOCK 4096
 
-static double gelu_exact(double x) { return 0.5 * x * erfc(-x * 0.70710678118654752440); }
-
 #define FT float
 #define SFX f32
 #include "attention/transformer_impl.h"

@@ -92,11 +92,10 @@ int FML_T(fml_gelu)(int64_t n, const FT *x, FT *y, int approximate, int64_t n_th
 #pragma omp parallel for schedule(static) num_threads(nt)
     for (int64_t c = 0; c < n_blocks; c++) {
         const int64_t i0 = c * block, len = FML_MIN(block, n - i0);
-        if (approximate) {
+        if (approximate)
             kt->row_gelu_tanh(x + i0, y + i0, len);
-        } else {
-            for (int64_t i = i0; i < i0 + len; i++) y[i] = (FT)gelu_exact((double)x[i]);
-        }
+        else
+            kt->row_gelu_erf(x + i0, y + i0, len);
     }
     return FML_OK;
 }
@@ -147,7 +146,7 @@ static int FML_T(linear_epilogue)(void *vctx, int64_t i0, int64_t j0, int64_t mb
             for (int64_t j = 0; j < nb; j++) yr[j] = t[j] <= 0 ? (FT)0 : t[j];
             break;
         case FML_ACT_GELU:
-            for (int64_t j = 0; j < nb; j++) yr[j] = (FT)gelu_exact((double)t[j]);
+            cx->kt->row_gelu_erf(t, yr, nb);
             break;
         case FML_ACT_GELU_TANH:
             cx->kt->row_gelu_tanh(t, yr, nb);
