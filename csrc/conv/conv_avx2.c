@@ -54,6 +54,8 @@ static inline __m256i mask4_avx2(uint32_t bits)
 #define VMAXNAN(a, b) _mm256_blendv_ps(a, b, _mm256_or_ps(_mm256_cmp_ps(b, a, _CMP_GT_OQ),       \
                                                           _mm256_cmp_ps(b, b, _CMP_UNORD_Q)))
 #define VANYNAN(v) (_mm256_movemask_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q)) != 0)
+#define VODD(a, b) _mm256_castpd_ps(_mm256_permute4x64_pd(                                 \
+        _mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8))
 #define VEVEN(a, b) _mm256_castpd_ps(_mm256_permute4x64_pd(                                \
         _mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8))
 #define DENSE_NAME FML_FN(conv_ukr_4x24)
@@ -99,6 +101,7 @@ static inline __m256i mask4_avx2(uint32_t bits)
 #define VMAXNAN(a, b) _mm256_blendv_pd(a, b, _mm256_or_pd(_mm256_cmp_pd(b, a, _CMP_GT_OQ),       \
                                                           _mm256_cmp_pd(b, b, _CMP_UNORD_Q)))
 #define VANYNAN(v) (_mm256_movemask_pd(_mm256_cmp_pd(v, v, _CMP_UNORD_Q)) != 0)
+#define VODD(a, b) _mm256_permute4x64_pd(_mm256_unpackhi_pd(a, b), 0xD8)
 #define VEVEN(a, b) _mm256_permute4x64_pd(_mm256_unpacklo_pd(a, b), 0xD8)
 #define DENSE_NAME FML_FN(conv_ukr_4x12)
 #define DENSE_MR 4

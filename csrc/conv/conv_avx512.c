@@ -52,6 +52,8 @@
 #define VMAXNAN(a, b) _mm512_mask_blend_ps(_mm512_cmp_ps_mask(b, a, _CMP_GT_OQ) |           \
                                            _mm512_cmp_ps_mask(b, b, _CMP_UNORD_Q), a, b)
 #define VANYNAN(v) (_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) != 0)
+#define VODD(a, b) _mm512_permutex2var_ps(a, _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, \
+                                           19, 21, 23, 25, 27, 29, 31), b)
 #define VEVEN(a, b) _mm512_permutex2var_ps(a, _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, \
                                             18, 20, 22, 24, 26, 28, 30), b)
 #define DENSE_NAME FML_FN(conv_ukr_8x48)
@@ -97,6 +99,7 @@
 #define VMAXNAN(a, b) _mm512_mask_blend_pd(_mm512_cmp_pd_mask(b, a, _CMP_GT_OQ) |           \
                                            _mm512_cmp_pd_mask(b, b, _CMP_UNORD_Q), a, b)
 #define VANYNAN(v) (_mm512_cmp_pd_mask(v, v, _CMP_UNORD_Q) != 0)
+#define VODD(a, b) _mm512_permutex2var_pd(a, _mm512_setr_epi64(1, 3, 5, 7, 9, 11, 13, 15), b)
 #define VEVEN(a, b) _mm512_permutex2var_pd(a, _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14), b)
 #define DENSE_NAME FML_FN(conv_ukr_8x24)
 #define DENSE_MR 8

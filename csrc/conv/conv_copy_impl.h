@@ -63,12 +63,63 @@ static inline void FML_FN(pad_row_masked)(FT *restrict dst, const FT *restrict s
     }
 }
 
+/* Both stride-2 column phases of one row at once: d0[b] = src[2b], d1[b] =
+ * src[2b + 1] for b < n, fill outside the input; m[2j], m[2j + 1]: the lanes of
+ * the two loads of output vector j whose columns are inside the input. */
+static inline void FML_FN(pad_row_s2_pair)(FT *restrict d0, FT *restrict d1,
+                                           const FT *restrict src, int64_t n,
+                                           const uint32_t *restrict m, VT f)
+{
+    for (int64_t j = 0; j * VL < n; j++) {
+        const VT a = m[2 * j] ? VMASKLOADU_OR(f, VMASK(m[2 * j]), src + 2 * j * VL) : f;
+        const VT c = m[2 * j + 1] ? VMASKLOADU_OR(f, VMASK(m[2 * j + 1]), src + 2 * j * VL + VL) : f;
+        const VT e = VEVEN(a, c), o = VODD(a, c);
+        if ((j + 1) * VL <= n) {
+            VSTOREU(d0 + j * VL, e);
+            VSTOREU(d1 + j * VL, o);
+        } else {
+            const MT t = VMASK(fml_conv_low_bits(n - j * VL, VL));
+            VMASKSTOREU(d0 + j * VL, t, e);
+            VMASKSTOREU(d1 + j * VL, t, o);
+        }
+    }
+}
+
 static void COPYBAND(const conv_plan *p, const FT *restrict xn, int64_t oh0, int64_t rb, FT fill,
                      FT *restrict buf)
 {
     const fml_conv2d_geom *g = &p->g;
     const int64_t hl = (g->h - 1) * p->uh + 1, wl = (g->w - 1) * p->uw + 1;
     const int64_t rq = rb + p->rowoff, wq = p->wq;
+    if (g->sw == 2 && p->nph_w == 2 && p->uw == 1 && p->uh == 1 &&
+        (wq + VL - 1) / VL <= FML_CONV_ROW_MAXVEC) {
+        /* stride-2 columns, both phases used: each source row loaded once */
+        uint32_t masks[2 * FML_CONV_ROW_MAXVEC];
+        for (int64_t j = 0; j * VL < wq; j++)
+            for (int64_t half = 0; half < 2; half++) {
+                const int64_t p0 = 2 * j * VL + half * VL;      /* column p0 + lane - pw0 */
+                masks[2 * j + half] = fml_conv_low_bits(wl + g->pw0 - p0, VL) &
+                                      ~fml_conv_low_bits(g->pw0 - p0, VL);
+            }
+        const VT fv = VSET1(fill);
+        for (int64_t c = 0; c < g->c; c++)
+            for (int64_t ia = 0; ia < p->nph_h; ia++) {
+                const int64_t rr = p->ph_val_h[ia];
+                FT *restrict pl0 = buf + ((c * p->nph_h + ia) * 2 + 0) * p->ps;
+                FT *restrict pl1 = buf + ((c * p->nph_h + ia) * 2 + 1) * p->ps;
+                for (int64_t a = 0; a < rq; a++) {
+                    const int64_t u = (oh0 + a) * g->sh + rr - g->ph0;
+                    if (u < 0 || u >= hl) {
+                        FML_FN(fill_row)(pl0 + a * wq, wq, fill);
+                        FML_FN(fill_row)(pl1 + a * wq, wq, fill);
+                        continue;
+                    }
+                    FML_FN(pad_row_s2_pair)(pl0 + a * wq, pl1 + a * wq,
+                                            xn + (c * g->h + u) * g->w - g->pw0, wq, masks, fv);
+                }
+            }
+        return;
+    }
     for (int64_t c = 0; c < g->c; c++)
         for (int64_t ia = 0; ia < p->nph_h; ia++)
             for (int64_t ib = 0; ib < p->nph_w; ib++) {

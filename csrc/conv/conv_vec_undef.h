@@ -15,6 +15,7 @@
 #undef VMASKLOADU_OR
 #undef VUPDATE
 #undef VEVEN
+#undef VODD
 #undef VMAXNAN
 #undef VANYNAN
 #undef VSUB
