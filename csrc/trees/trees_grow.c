@@ -314,10 +314,14 @@ static void gather_range(fml_tree_grower *g, int64_t p0, int64_t p1)
     if (g->p->criterion == FML_TREE_XGB) {
         const double *restrict gh = g->gh;
         double *restrict og = g->og;
-        for (int64_t j = p0; j < p1; j++) {
-            const int64_t r = rows[j];
-            og[2 * j] = gh[2 * r];
-            og[2 * j + 1] = gh[2 * r + 1];
+        if (g->p->hessian_is_count) {          /* constant hessian: g only */
+            for (int64_t j = p0; j < p1; j++) og[j] = gh[2 * (int64_t)rows[j]];
+        } else {
+            for (int64_t j = p0; j < p1; j++) {
+                const int64_t r = rows[j];
+                og[2 * j] = gh[2 * r];
+                og[2 * j + 1] = gh[2 * r + 1];
+            }
         }
     } else {
         const int32_t *restrict yc = g->y_class;
@@ -342,14 +346,17 @@ static void node_src(const fml_tree_grower *g, int32_t id, int identity, fml_his
     src->bins = g->bins;
     src->n_samples = g->n_samples;
     src->m = g->nodes[id].count;
+    src->const_h = g->p->criterion == FML_TREE_XGB && g->p->hessian_is_count;
     if (identity) {          /* the root over rows 0..n-1: no index, inputs as given */
         src->rows = NULL;
         src->og = g->gh;
+        src->og_stride = 2;
         src->oc = g->y_class;
         src->ow = g->w;
     } else {
         src->rows = g->rows + start;
-        src->og = g->og ? g->og + 2 * start : NULL;
+        src->og_stride = src->const_h ? 1 : 2;
+        src->og = g->og ? g->og + src->og_stride * start : NULL;
         src->oc = g->oc ? g->oc + start : NULL;
         src->ow = g->w ? g->ow + start : NULL;
     }

@@ -42,51 +42,85 @@ int64_t fml_tree_hist_row_chunks(int64_t nf, int64_t m)
     return c > MAX_CHUNKS ? MAX_CHUNKS : c;
 }
 
-static inline __attribute__((always_inline)) void pair_add(double *h, const double *v)
-{
 #if defined(__SSE2__)
-    _mm_store_pd(h, _mm_add_pd(_mm_load_pd(h), _mm_load_pd(v)));
-#else
-    h[0] += v[0];
-    h[1] += v[1];
-#endif
+typedef __m128d pair_t;
+static inline __attribute__((always_inline)) pair_t pair_load(const double *v) { return _mm_load_pd(v); }
+/* (g, 1) built in registers: two scalar stores and a vector load would miss
+ * store-to-load forwarding on every row */
+static inline __attribute__((always_inline)) pair_t pair_g1(const double *g)
+{
+    return _mm_unpacklo_pd(_mm_load_sd(g), _mm_set1_pd(1.0));
 }
+static inline __attribute__((always_inline)) void pair_add(double *h, pair_t v)
+{
+    _mm_store_pd(h, _mm_add_pd(_mm_load_pd(h), v));
+}
+#else
+typedef struct { double a, b; } pair_t;
+static inline pair_t pair_load(const double *v) { pair_t p = {v[0], v[1]}; return p; }
+static inline pair_t pair_g1(const double *g) { pair_t p = {g[0], 1.0}; return p; }
+static inline void pair_add(double *h, pair_t v)
+{
+    h[0] += v.a;
+    h[1] += v.b;
+}
+#endif
 
-/* G features (bc[g]: bin column, hc[g]: histogram), positions j0..j1. */
+/* G features (bc[g]: bin column, hc[g]: histogram), positions j0..j1.
+ * CONST_H: the constant-hessian fast path: og holds g only (every h is 1), at
+ * og[j * os], and the pair added is (g, 1): half the bytes gathered and read. */
 static inline __attribute__((always_inline)) void xgb_block(
-    const int G, const uint8_t *const *restrict bc, double *const *restrict hc,
-    const int32_t *restrict rows, int64_t j0, int64_t j1, const double *restrict og)
+    const int G, const int CONST_H, const uint8_t *const *restrict bc, double *const *restrict hc,
+    const int32_t *restrict rows, int64_t j0, int64_t j1, const double *restrict og, int64_t os)
 {
     const uint8_t *b0 = bc[0], *b1 = G > 1 ? bc[1] : 0, *b2 = G > 2 ? bc[2] : 0, *b3 = G > 3 ? bc[3] : 0;
     double *h0 = hc[0], *h1 = G > 1 ? hc[1] : 0, *h2 = G > 2 ? hc[2] : 0, *h3 = G > 3 ? hc[3] : 0;
-    if (rows != NULL) {
-        for (int64_t j = j0; j < j1; j++) {
-            const int64_t r = rows[j];
-            const double *v = og + 2 * j;
-            pair_add(h0 + 2 * b0[r], v);
-            if (G > 1) pair_add(h1 + 2 * b1[r], v);
-            if (G > 2) pair_add(h2 + 2 * b2[r], v);
-            if (G > 3) pair_add(h3 + 2 * b3[r], v);
-        }
-    } else {
-        for (int64_t j = j0; j < j1; j++) {
-            const double *v = og + 2 * j;
-            pair_add(h0 + 2 * b0[j], v);
-            if (G > 1) pair_add(h1 + 2 * b1[j], v);
-            if (G > 2) pair_add(h2 + 2 * b2[j], v);
-            if (G > 3) pair_add(h3 + 2 * b3[j], v);
-        }
+    for (int64_t j = j0; j < j1; j++) {
+        const int64_t r = rows != NULL ? rows[j] : j;
+        const pair_t v = CONST_H ? pair_g1(og + j * os) : pair_load(og + 2 * j);
+        pair_add(h0 + 2 * b0[r], v);
+        if (G > 1) pair_add(h1 + 2 * b1[r], v);
+        if (G > 2) pair_add(h2 + 2 * b2[r], v);
+        if (G > 3) pair_add(h3 + 2 * b3[r], v);
     }
 }
 
 static void xgb_group(int G, const uint8_t *const *bc, double *const *hc, const int32_t *rows,
-                      int64_t j0, int64_t j1, const double *og)
+                      int64_t j0, int64_t j1, const double *og, int const_h, int64_t os)
 {
-    switch (G) {
-    case 4: xgb_block(4, bc, hc, rows, j0, j1, og); break;
-    case 3: xgb_block(3, bc, hc, rows, j0, j1, og); break;
-    case 2: xgb_block(2, bc, hc, rows, j0, j1, og); break;
-    default: xgb_block(1, bc, hc, rows, j0, j1, og); break;
+    /* rows == NULL (the root over all rows) gets its own loops: no index load */
+    if (const_h) {
+        if (rows) {
+            switch (G) {
+            case 4: xgb_block(4, 1, bc, hc, rows, j0, j1, og, os); break;
+            case 3: xgb_block(3, 1, bc, hc, rows, j0, j1, og, os); break;
+            case 2: xgb_block(2, 1, bc, hc, rows, j0, j1, og, os); break;
+            default: xgb_block(1, 1, bc, hc, rows, j0, j1, og, os); break;
+            }
+        } else {
+            switch (G) {
+            case 4: xgb_block(4, 1, bc, hc, NULL, j0, j1, og, os); break;
+            case 3: xgb_block(3, 1, bc, hc, NULL, j0, j1, og, os); break;
+            case 2: xgb_block(2, 1, bc, hc, NULL, j0, j1, og, os); break;
+            default: xgb_block(1, 1, bc, hc, NULL, j0, j1, og, os); break;
+            }
+        }
+    } else {
+        if (rows) {
+            switch (G) {
+            case 4: xgb_block(4, 0, bc, hc, rows, j0, j1, og, 2); break;
+            case 3: xgb_block(3, 0, bc, hc, rows, j0, j1, og, 2); break;
+            case 2: xgb_block(2, 0, bc, hc, rows, j0, j1, og, 2); break;
+            default: xgb_block(1, 0, bc, hc, rows, j0, j1, og, 2); break;
+            }
+        } else {
+            switch (G) {
+            case 4: xgb_block(4, 0, bc, hc, NULL, j0, j1, og, 2); break;
+            case 3: xgb_block(3, 0, bc, hc, NULL, j0, j1, og, 2); break;
+            case 2: xgb_block(2, 0, bc, hc, NULL, j0, j1, og, 2); break;
+            default: xgb_block(1, 0, bc, hc, NULL, j0, j1, og, 2); break;
+            }
+        }
     }
 }
 
@@ -142,7 +176,7 @@ static void class_group(int G, int weighted, int64_t C, const uint8_t *const *bc
 static void run_group(const fml_hist_src *src, int G, const uint8_t *const *bc, double *const *hc,
                       int64_t j0, int64_t j1)
 {
-    if (src->kind == 0) xgb_group(G, bc, hc, src->rows, j0, j1, src->og);
+    if (src->kind == 0) xgb_group(G, bc, hc, src->rows, j0, j1, src->og, src->const_h, src->og_stride);
     else class_group(G, src->weighted, src->C, bc, hc, src->rows, j0, j1, src->oc, src->ow);
 }
 

@@ -73,7 +73,8 @@ double fml_tree_parent_score(int criterion, const fml_scan_ctx *ctx);
 /* ---- histogram kernels (trees_hist.c) ------------------------------------ */
 
 /* The rows of one node and their inputs, in row order (position j < m):
- *   rows[j] (NULL: row j), XGB: og[2j], og[2j+1] = (g, h); class: oc[j] class,
+ *   rows[j] (NULL: row j), XGB: og[2j], og[2j+1] = (g, h) (with const_h: g at
+ *   og[j * og_stride], h = 1); class: oc[j] class,
  *   ow[j] weight (NULL: 1), C channels (K, or K + 1 with a count when weighted). */
 typedef struct {
     int kind;                  /* 0: XGB, 1: class */
@@ -84,6 +85,8 @@ typedef struct {
     const int32_t *rows;
     int64_t m;
     const double *og;
+    int const_h;               /* XGB: every h is 1; og holds g only, at og[j * og_stride] */
+    int64_t og_stride;
     const int32_t *oc;
     const double *ow;
 } fml_hist_src;
