@@ -10,6 +10,7 @@ t->row_add_max = FML_FN(row_add_max);
 t->row_exp2_sum = FML_FN(row_exp2_sum);
 t->row_exp2 = FML_FN(row_exp2);
 t->row_scale = FML_FN(row_scale);
+t->online_rows = FML_FN(online_rows);
 t->row_dsoftmax = FML_FN(row_dsoftmax);
 t->row_dot = FML_FN(row_dot);
 t->row_scale_copy = FML_FN(row_scale_copy);

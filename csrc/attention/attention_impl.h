@@ -145,6 +145,12 @@ static void FML_T(forward_task)(const KT *kt, const fml_attention_args *ar, cons
         for (int64_t ip = 0; ip < np; ip++) {
             const int64_t mv = FML_MIN(mr, rows - ip * mr);
             const int64_t klim = causal ? FML_MIN(kb, r0 + ip * mr + mv - k0) : kb;
+            if (mask == NULL && !dropout && (!causal || r0 + ip * mr + 1 - k0 >= kb)) {
+                /* every row sees all kb keys: the whole panel in one kernel call */
+                kt->online_rows(tile + ip * mr * LD, LD, mv, kb, mrun + ip * mr, lrun + ip * mr,
+                                acc + ip * mr * Evp, Evp, Evp);
+                continue;
+            }
             for (int64_t i = ip * mr; i < ip * mr + mv && klim > 0; i++) {
                 const int64_t r = r0 + i;
                 FT *restrict x = tile + i * LD;

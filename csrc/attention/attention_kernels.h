@@ -44,6 +44,9 @@ typedef struct {
     float (*row_exp2_sum)(float *x, float m, int64_t n);     /* x = exp2(x - m); sum (m finite) */
     void (*row_exp2)(float *x, float m, int64_t n);          /* x = exp2(x - m), no sum */
     void (*row_scale)(float *x, float a, int64_t n);         /* x *= a */
+    /* online-softmax step for whole rows of a tile (contract at the body) */
+    void (*online_rows)(float *x, int64_t ld, int64_t rows, int64_t n, float *m, float *l,
+                        float *acc, int64_t ldacc, int64_t nacc);
     void (*row_dsoftmax)(float *x, const float *p, float d, int64_t n); /* x = p * (x - d) */
     float (*row_dot)(const float *x, const float *y, int64_t n);        /* sum x*y */
     void (*row_scale_copy)(float *y, const float *x, float a, int64_t n); /* y = a*x */
@@ -74,6 +77,8 @@ typedef struct {
     double (*row_exp2_sum)(double *x, double m, int64_t n);
     void (*row_exp2)(double *x, double m, int64_t n);
     void (*row_scale)(double *x, double a, int64_t n);
+    void (*online_rows)(double *x, int64_t ld, int64_t rows, int64_t n, double *m, double *l,
+                        double *acc, int64_t ldacc, int64_t nacc);
     void (*row_dsoftmax)(double *x, const double *p, double d, int64_t n);
     double (*row_dot)(const double *x, const double *y, int64_t n);
     void (*row_scale_copy)(double *y, const double *x, double a, int64_t n);

@@ -197,6 +197,38 @@ static void FML_FN(row_scale)(FT *restrict x, FT a, int64_t n)
     if (j < n) VSTORE_TAIL(x + j, VMUL(VLOAD_TAIL(x + j, n - j, 0), av), n - j);
 }
 
+/* One online-softmax step for `rows` whole rows of a score tile (every key of
+ * the block valid: no mask, no dropout, not on the causal diagonal), row i at
+ * x + i*ld, n keys: m[i] <- max(m[i], row max); P = exp2(x - m[i]) in place;
+ * l[i] <- l[i] * exp2(m_old - m_new) + sum P; acc row i (nacc elements, ldacc
+ * apart) scaled by the same factor.  A row whose running max stays -inf gets P
+ * = 0.  The per-row path in attention_impl.h does the same with masks. */
+static void FML_FN(online_rows)(FT *restrict x, int64_t ld, int64_t rows, int64_t n,
+                                FT *restrict m, FT *restrict l, FT *restrict acc, int64_t ldacc,
+                                int64_t nacc)
+{
+    for (int64_t i = 0; i < rows; i++) {
+        FT *restrict xr = x + i * ld;
+        const FT mx = FML_FN(row_max)(xr, n), mold = m[i];
+        const FT mnew = mx > mold ? mx : mold;
+        if (mnew == -(FT)INFINITY) {
+            for (int64_t j = 0; j < n; j++) xr[j] = 0;
+            continue;
+        }
+        FT alpha = 1;
+        if (mold != mnew) {
+            FT lane[VL];
+            VSTOREU(lane, FML_FN(vexp2)(VSET1(mold - mnew)));   /* 0 when mold is -inf */
+            alpha = lane[0];
+        }
+        const FT s = FML_FN(row_exp2_sum)(xr, mnew, n);
+        l[i] = l[i] * alpha + s;
+        m[i] = mnew;
+        if (alpha != 1 && mold != -(FT)INFINITY) FML_FN(row_scale)(acc + i * ldacc, alpha, nacc);
+    }
+}
+
+
 static void FML_FN(row_scale_copy)(FT *restrict y, const FT *restrict x, FT a, int64_t n)
 {
     const VT av = VSET1(a);
