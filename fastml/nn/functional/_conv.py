@@ -67,10 +67,6 @@ def _input(x, name, spatial):
                      f"or {spatial + 1}-D unbatched, got a {x.ndim}-D array of shape {x.shape}")
 
 
-def _contig(x):
-    return np.ascontiguousarray(x)
-
-
 def _flat(x):
     """C-contiguous 1-D view (copy only when needed)."""
     return np.ascontiguousarray(x).reshape(-1)

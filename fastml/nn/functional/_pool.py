@@ -1,10 +1,12 @@
 """Max, average and adaptive-average 2-D pooling with their backward passes,
 with PyTorch's names and semantics on NCHW NumPy arrays (float32/float64).
 
-Max and average pooling share the convolution's flat plane layout (csrc/conv):
-a band of rows is copied with its padding (-inf for max, 0 for average) and
-split by stride phase, so every window tap is a plain vector load.  Max
-pooling lets NaN win and keeps the first of equal values (PyTorch's rule);
+Max pooling without indices (column stride 1 or 2) reads the input rows
+directly, a stride-2 window's columns as the even lanes of two loads.  Average
+pooling and max pooling with indices share the convolution's flat plane layout
+(csrc/conv): a band of rows is copied with its padding (0 for average, -inf for
+max) and split by stride phase, so every window tap is a plain vector load.
+Max pooling lets NaN win and keeps the first of equal values (PyTorch's rule);
 ``return_indices`` gives flat indices ``i*W + j`` into each input plane.
 """
 import numpy as np
