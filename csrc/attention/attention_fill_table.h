@@ -15,6 +15,7 @@ t->row_dsoftmax = FML_FN(row_dsoftmax);
 t->row_dot = FML_FN(row_dot);
 t->row_scale_copy = FML_FN(row_scale_copy);
 t->pack_kt = FML_FN(pack_kt);
+t->pack_v = FML_FN(pack_v);
 t->row_softmax = FML_FN(row_softmax);
 t->row_moments = FML_FN(row_moments);
 t->row_normalize = FML_FN(row_normalize);

@@ -30,20 +30,6 @@ static int64_t FML_T(vpack_len)(const KT *kt, int64_t S, int64_t Ev)
     return (Ev + kt->nr - 1) / kt->nr * kt->nr * S;
 }
 
-static void FML_T(pack_v)(const KT *kt, int64_t S, int64_t Ev, const FT *restrict v, int64_t ldv,
-                          FT *restrict dst)
-{
-    const int64_t nr = kt->nr;
-    for (int64_t c0 = 0; c0 < Ev; c0 += nr) {
-        FT *restrict panel = dst + (c0 / nr) * S * nr;
-        const int64_t nv = FML_MIN(nr, Ev - c0);
-        for (int64_t p = 0; p < S; p++) {
-            const FT *restrict row = v + p * ldv + c0;
-            for (int64_t j = 0; j < nv; j++) panel[p * nr + j] = row[j];
-            for (int64_t j = nv; j < nr; j++) panel[p * nr + j] = 0;
-        }
-    }
-}
 
 /* Q rows [r0, r0 + rows) of one head into MR-row panels, times c; rows past
  * `rows` are zero: dst[ip*mr*E + p*mr + i] = c * Q[r0 + ip*mr + i, p]. */
@@ -224,7 +210,7 @@ static void FML_T(pack_head)(const KT *kt, const fml_attention_args *ar, const F
                              int64_t t, int64_t klen, FT *dst)
 {
     kt->pack_kt(ar->S, ar->E, k + ar->k_off[t], ar->ldk, dst);
-    FML_T(pack_v)(kt, ar->S, ar->Ev, v + ar->v_off[t], ar->ldv, dst + klen);
+    kt->pack_v(ar->S, ar->Ev, v + ar->v_off[t], ar->ldv, dst + klen);
 }
 
 /* Query rows [r0, r1) of head t against its packed K^T and V. */
@@ -402,7 +388,7 @@ static void FML_T(backward_task)(const KT *kt, const fml_attention_args *ar, con
 
     kt->pack_kt(S, E, kt_, ar->ldk, ktp);
     kt->pack_kt(S, Ev, vt, ar->ldv, vtp);
-    FML_T(pack_v)(kt, S, E, kt_, ar->ldk, krows);
+    kt->pack_v(S, E, kt_, ar->ldk, krows);
     for (int64_t i = 0; i < Sr * Ep; i++) dka[i] = 0;
     for (int64_t i = 0; i < Sr * Evp; i++) dva[i] = 0;
 
@@ -410,9 +396,9 @@ static void FML_T(backward_task)(const KT *kt, const fml_attention_args *ar, con
         const int64_t r1 = FML_MIN(q_hi, r0 + qrows), rows = r1 - r0, np = (rows + mr - 1) / mr;
         const FT *dot = dout + (t * L + r0) * Ev;
         FML_T(pack_q)(kt, rows, E, qt + r0 * ar->ldq, ar->ldq, (FT)(ar->scale * 1.4426950408889634074), qa);
-        FML_T(pack_v)(kt, rows, E, qt + r0 * ar->ldq, ar->ldq, qb);
+        kt->pack_v(rows, E, qt + r0 * ar->ldq, ar->ldq, qb);
         FML_T(pack_q)(kt, rows, Ev, dot, Ev, 1, doa);
-        FML_T(pack_v)(kt, rows, Ev, dot, Ev, dob);
+        kt->pack_v(rows, Ev, dot, Ev, dob);
         for (int64_t i = 0; i < rows; i++) {
             dd[i] = kt->row_dot(dot + i * Ev, out + (t * L + r0 + i) * Ev, Ev);
             const FT l = lse[t * L + r0 + i];

@@ -52,6 +52,8 @@ typedef struct {
     void (*row_scale_copy)(float *y, const float *x, float a, int64_t n); /* y = a*x */
     /* K (S x E) into NR-key panels of K^T (E x NR each, keys past S zero) */
     void (*pack_kt)(int64_t S, int64_t E, const float *k, int64_t ldk, float *dst);
+    /* V (S x Ev) into NR-column panels (S x NR each, columns past Ev zero) */
+    void (*pack_v)(int64_t S, int64_t Ev, const float *v, int64_t ldv, float *dst);
     /* standalone rows (transformer.c); contracts at the bodies in attention_rows_impl.h */
     void (*row_softmax)(const float *x, float *y, int64_t n, int log_out);
     void (*row_moments)(const float *x, int64_t n, double eps, double *mean, double *rstd);
@@ -83,6 +85,7 @@ typedef struct {
     double (*row_dot)(const double *x, const double *y, int64_t n);
     void (*row_scale_copy)(double *y, const double *x, double a, int64_t n);
     void (*pack_kt)(int64_t S, int64_t E, const double *k, int64_t ldk, double *dst);
+    void (*pack_v)(int64_t S, int64_t Ev, const double *v, int64_t ldv, double *dst);
     /* standalone rows (transformer.c); contracts at the bodies in attention_rows_impl.h */
     void (*row_softmax)(const double *x, double *y, int64_t n, int log_out);
     void (*row_moments)(const double *x, int64_t n, double eps, double *mean, double *rstd);

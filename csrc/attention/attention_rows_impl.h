@@ -260,6 +260,29 @@ static void FML_FN(pack_kt)(int64_t S, int64_t E, const FT *restrict k, int64_t 
     }
 }
 
+/* V (S x Ev, row stride ldv) into NR-column panels: dst[(c0/NR)*S*NR + p*NR + j]
+ * = V[p, c0 + j], columns past Ev zero. */
+static void FML_FN(pack_v)(int64_t S, int64_t Ev, const FT *restrict v, int64_t ldv,
+                           FT *restrict dst)
+{
+    const int64_t nr = NV * VL;
+    for (int64_t c0 = 0; c0 < Ev; c0 += nr) {
+        FT *restrict panel = dst + (c0 / nr) * S * nr;
+        const int64_t nv = FML_MIN(nr, Ev - c0);
+        if (nv == nr) {
+            for (int64_t p = 0; p < S; p++)
+#pragma GCC unroll 4
+                for (int u = 0; u < NV; u++)
+                    VSTOREU(panel + p * nr + u * VL, VLOADU(v + p * ldv + c0 + u * VL));
+            continue;
+        }
+        for (int64_t p = 0; p < S; p++) {
+            for (int64_t j = 0; j < nv; j++) panel[p * nr + j] = v[p * ldv + c0 + j];
+            for (int64_t j = nv; j < nr; j++) panel[p * nr + j] = 0;
+        }
+    }
+}
+
 static void FML_FN(row_dsoftmax)(FT *restrict x, const FT *restrict p, FT d, int64_t n)
 {
     const VT dv = VSET1(d);
