@@ -11,9 +11,11 @@
  *  panel 1  | ukr  | ukr  | ukr  |     (leading dim FML_ATTN_TILE_LD)
  *  ...      +------+------+------+--
  *
- *  A = Q panel packed (scale*log2e folded in), B = K^T packed per head in NR-key
- *  panels; then acc (rows x Evp) += P (rows x kb) V_blk, B = V packed per head
- *  in NR-column panels (Evp = Ev rounded up to NR).
+ *  S = Q K^T: A = the task's Q rows copied with scale*log2(e) folded in, read
+ *  in place by ukr_rowa (packed MR-row panels and ukr when E > the tile's
+ *  leading dim), B = K^T packed per head in NR-key panels.  Then acc (rows x
+ *  Evp) += P (rows x kb) V_blk: A = the P tile read in place, B = V packed per
+ *  head in NR-column panels (Evp = Ev rounded up to NR).
  */
 
 #define KT FML_T(fml_attention_kernels)
@@ -29,7 +31,6 @@ static int64_t FML_T(vpack_len)(const KT *kt, int64_t S, int64_t Ev)
 {
     return (Ev + kt->nr - 1) / kt->nr * kt->nr * S;
 }
-
 
 /* Q rows [r0, r0 + rows) of one head into MR-row panels, times c; rows past
  * `rows` are zero: dst[ip*mr*E + p*mr + i] = c * Q[r0 + ip*mr + i, p]. */
