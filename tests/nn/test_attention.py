@@ -278,3 +278,11 @@ def test_profiler_records_sdpa_and_backward(rng):
     assert fwd["flops"] == 2.0 * 6 * 16 * 24 * (8 + 4)
     assert causal["flops"] == fwd["flops"] / 2
     assert bwd["name"] == "sdpa_backward" and bwd["flops"] == 2.0 * 6 * 16 * 24 * (3 * 8 + 2 * 4)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_wide_heads_take_the_packed_query_path(causal, dtype, rng):
+    """E larger than a tile row (272): Q goes through packed MR-row panels."""
+    q, k, v = _qkv(rng, dtype, (2,), (2,), 40, 35, 300, 20)
+    got = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+    assert_allclose(got, ref.sdpa(q, k, v, causal=causal), **_tol(dtype, 35, 300))
