@@ -13,8 +13,10 @@ void fml_scratch_free(void *p);
 /* A buffer of at least `bytes` owned by the calling thread, in one of
  * FML_SCRATCH_SLOTS slots; kept for reuse by later calls on this thread and
  * freed when the thread exits.  NULL on failure.  Two calls running at once on
- * different threads never share a buffer. */
-#define FML_SCRATCH_SLOTS 4
+ * different threads never share a buffer.  Slots 0-2 belong to the GEMM core
+ * (packed A block 0, packed B block 1, fused-epilogue tile 2): a buffer a
+ * kernel keeps across its own GEMM calls must live in slot 3 or 4. */
+#define FML_SCRATCH_SLOTS 5
 void *fml_scratch_thread(int slot, size_t bytes);
 
 /* n * size with overflow check: returns 0 (and sets *ok = 0) on overflow. */

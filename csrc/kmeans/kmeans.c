@@ -81,8 +81,6 @@ void fml_kmeans_kernels_scalar(fml_kmeans_kernels *t)
     t->assign_lanes_f64 = assign_lanes_scalar_f64;
     t->lanes_f32 = 1;
     t->lanes_f64 = 1;
-    t->add_row_f32 = add_row_f32__scalar;
-    t->add_row_f64 = add_row_f64__scalar;
     t->add_rows_f32 = add_rows_f32__scalar;
     t->add_rows_f64 = add_rows_f64__scalar;
     t->weighted_d2_f32 = weighted_d2_f32__scalar;

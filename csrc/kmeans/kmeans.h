@@ -24,14 +24,24 @@
  * partial sums); the caller allocates it once per fit. */
 int64_t fml_kmeans_workspace_len(int64_t n, int64_t k, int64_t d);
 
+/* What a Lloyd step does besides the labels (its `update` argument). */
+enum {
+    FML_KMEANS_LABELS_ONLY = 0,  /* sums / wsum untouched (may be NULL) */
+    FML_KMEANS_SUMS = 1,         /* sums / wsum overwritten with those of the new labels */
+    FML_KMEANS_SUMS_DELTA = 2    /* sums / wsum hold those of the labels on entry; the
+                                    step adds the change (only rows whose label moved
+                                    are read again) */
+};
+
 /* One Lloyd E-step + sums: labels[i] = argmin_j ||x_i - c_j||^2 (smallest j on
  * ties), computed as ||c_j||^2 - 2 x_i.c_j through the fused GEMM (the n x k
- * distance matrix is never built).  OUT: labels (n), sums (k x d) and wsum (k),
- * both overwritten; min_d2 (n, may be NULL): the squared distance to the chosen
- * centre (from the expansion, clamped at 0).  With update == 0 sums/wsum are
- * not computed (may be NULL).  xpack (may be NULL): X packed once per fit by
- * fml_gemm_pack_a_* with panel height mr, saves packing X on every step.  workspace: fml_kmeans_workspace_len doubles
- * (unused, may be NULL, when update == 0). */
+ * distance matrix is never built).  OUT: labels (n); sums (k x d) and wsum (k)
+ * per `update` (above); min_d2 (n, may be NULL): the squared distance to the
+ * chosen centre (from the expansion, clamped at 0).  xpack (may be NULL): X
+ * packed once per fit by fml_gemm_pack_a_* with panel height mr, saves packing
+ * X on every step.  workspace: fml_kmeans_workspace_len doubles (unused, may be
+ * NULL, with FML_KMEANS_LABELS_ONLY).  Every mode adds per label in row order
+ * within fixed chunks merged in chunk order: bits do not depend on threads. */
 int fml_kmeans_lloyd_f32(int64_t n, int64_t d, const float *x, const float *xpack, int64_t mr,
                          const float *sample_weight, int64_t k, const float *centers,
                          int32_t *labels, float *min_d2, double *sums, double *wsum,
@@ -47,17 +57,18 @@ int fml_kmeans_lloyd_f64(int64_t n, int64_t d, const double *x, const double *xp
  * centre.  A point whose upper bound (after tightening) is at most
  * max(lower, half_sep[label]) keeps its label without computing distances;
  * the others are gathered and run through the fused GEMM against all centres.
- * OUT: sums / wsum as for Lloyd, n_recomputed (points that needed all k). */
+ * OUT: sums / wsum as for Lloyd with update FML_KMEANS_SUMS or
+ * FML_KMEANS_SUMS_DELTA, n_recomputed (points that needed all k). */
 int fml_kmeans_hamerly_f32(int64_t n, int64_t d, const float *x, const float *sample_weight,
                            int64_t k, const float *centers, const double *half_sep,
                            int32_t *labels, double *upper, double *lower, double *sums,
-                           double *wsum, double *workspace, int64_t *n_recomputed,
-                           int64_t n_threads);
+                           double *wsum, double *workspace, int update,
+                           int64_t *n_recomputed, int64_t n_threads);
 int fml_kmeans_hamerly_f64(int64_t n, int64_t d, const double *x, const double *sample_weight,
                            int64_t k, const double *centers, const double *half_sep,
                            int32_t *labels, double *upper, double *lower, double *sums,
-                           double *wsum, double *workspace, int64_t *n_recomputed,
-                           int64_t n_threads);
+                           double *wsum, double *workspace, int update,
+                           int64_t *n_recomputed, int64_t n_threads);
 
 /* Small d (<= FML_KMEANS_DIRECT_MAX_D): X transposed in blocks of SIMD-width
  * rows, the xpack that fml_kmeans_lloyd_* takes for such d instead of the GEMM

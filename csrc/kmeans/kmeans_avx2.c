@@ -2,6 +2,7 @@
 #include <immintrin.h>
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "core/fml_dtype.h"
 #include "kmeans/kmeans_kernels.h"
@@ -88,8 +89,6 @@ static inline void reduce_argmin_f64__avx2(__m256d v, __m256i idx, double *m, in
 
 void fml_kmeans_kernels_avx2(fml_kmeans_kernels *t)
 {
-    t->add_row_f32 = add_row_f32__avx2;
-    t->add_row_f64 = add_row_f64__avx2;
     t->add_rows_f32 = add_rows_f32__avx2;
     t->add_rows_f64 = add_rows_f64__avx2;
     t->weighted_d2_f32 = weighted_d2_f32__avx2;

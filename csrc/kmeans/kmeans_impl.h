@@ -5,14 +5,22 @@
 
 typedef struct {
     const FT *x;           /* this chunk's rows */
-    const FT *w;           /* this chunk's sample weights */
     int64_t d, k;
     const FT *cnorm;       /* ||c_j||^2 */
     FT *best;              /* running min of ||c||^2 - 2 x.c, per row of the chunk */
     int32_t *labels;
     FT *min_d2;            /* optional */
-    double *sums, *wsum;   /* this chunk's partial sums, or NULL */
 } FML_T(lloyd_ctx);
+
+/* Copy of a chunk's labels before the step reassigns them (delta mode), in
+ * thread scratch; NULL with *err set when out of memory. */
+static int32_t *FML_T(keep_old_labels)(const int32_t *labels, int64_t rows, int *err)
+{
+    int32_t *old = (int32_t *)fml_scratch_thread(4, (size_t)rows * sizeof(int32_t));
+    if (old == NULL) *err |= FML_ENOMEM;
+    else memcpy(old, labels, (size_t)rows * sizeof(int32_t));
+    return old;
+}
 
 static FT FML_T(row_sqnorm)(const FT *restrict xr, int64_t d)
 {
@@ -105,7 +113,6 @@ static int FML_T(lloyd_epilogue)(void *vctx, int64_t i0, int64_t j0, int64_t mb,
             const FT d2 = FML_T(row_sqnorm)(xr, ctx->d) + best;
             ctx->min_d2[i0 + i] = d2 > 0 ? d2 : 0;     /* roundoff can go below 0 */
         }
-        if (ctx->sums != NULL) g_kernels.FML_T(add_row)(ctx->sums, ctx->wsum, arg, xr, ctx->w[i0 + i], ctx->d);
     }
     return FML_OK;
 }
@@ -126,9 +133,10 @@ static int FML_T(prepare_centers)(int64_t d, int64_t k, const FT *centers, FT **
 }
 
 /* Chunk partials (stride `len`: k*d sums then k weights) added in chunk order,
- * in parallel over elements. */
+ * in parallel over elements; the total replaces sums / wsum, or is added to
+ * them in delta mode. */
 static void FML_T(merge_partials)(int64_t n_chunks, int64_t k, int64_t d, const double *partial,
-                                  double *sums, double *wsum, int nt)
+                                  double *sums, double *wsum, int mode, int nt)
 {
     const int64_t len = k * d + k;
     (void)nt;
@@ -136,8 +144,8 @@ static void FML_T(merge_partials)(int64_t n_chunks, int64_t k, int64_t d, const 
     for (int64_t e = 0; e < len; e++) {
         double s = 0;
         for (int64_t c = 0; c < n_chunks; c++) s += partial[c * len + e];
-        if (e < k * d) sums[e] = s;
-        else wsum[e - k * d] = s;
+        double *dst = e < k * d ? sums + e : wsum + (e - k * d);
+        *dst = mode == FML_KMEANS_SUMS_DELTA ? *dst + s : s;
     }
 }
 
@@ -170,20 +178,21 @@ static int FML_T(lloyd_direct)(int64_t n, int64_t d, const FT *x, const FT *xt,
         }
         const FT *blk = xt ? xt + r0 * d : tmp;        /* r0 is a multiple of vl */
         if (xt == NULL) FML_T(lanes_pack)(x + r0 * d, rows, d, vl, tmp);
+        const int32_t *old = update == FML_KMEANS_SUMS_DELTA ? FML_T(keep_old_labels)(labels + r0, rows, &err)
+                                                     : NULL;
+        if (update == FML_KMEANS_SUMS_DELTA && old == NULL) continue;
         g_kernels.FML_T(assign_lanes)(blk, rows, d, cm2, cn, k, labels + r0, best);
         if (min_d2 != NULL)
             for (int64_t i = r0; i < r1; i++) {
                 const FT d2 = FML_T(row_sqnorm)(x + i * d, d) + best[i - r0];
                 min_d2[i] = d2 > 0 ? d2 : 0;
             }
-        if (update) {
-            double *ps = partial + c * len;
-            memset(ps, 0, (size_t)len * sizeof(double));
-            g_kernels.FML_T(add_rows)(ps, ps + k * d, labels + r0, x + r0 * d, sample_weight + r0,
-                                      rows, d);
-        }
+        if (update)
+            g_kernels.FML_T(add_rows)(partial + c * len, partial + c * len + k * d, labels + r0, old,
+                                      x + r0 * d, sample_weight + r0, rows, d, k);
     }
-    if (err == FML_OK && update) FML_T(merge_partials)(n_chunks, k, d, partial, sums, wsum, nt);
+    if (err == FML_OK && update)
+        FML_T(merge_partials)(n_chunks, k, d, partial, sums, wsum, update, nt);
     fml_scratch_free(cm2);
     return err;
 }
@@ -208,28 +217,29 @@ int FML_T(fml_kmeans_lloyd)(int64_t n, int64_t d, const FT *x, const FT *xpack, 
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) reduction(| : err)
         for (int64_t c = 0; c < n_chunks; c++) {
             const int64_t r0 = kmeans_chunk_start(n, c), r1 = kmeans_chunk_start(n, c + 1);
-            double *ps = update ? partial + c * len : NULL;
-            if (ps != NULL) memset(ps, 0, (size_t)len * sizeof(double));
             /* running minimum per row of the chunk: thread scratch, not an n-sized array */
             FT *best = (FT *)fml_scratch_thread(3, (size_t)(r1 - r0) * sizeof(FT));
             if (best == NULL) {
                 err |= FML_ENOMEM;
                 continue;
             }
-            FML_T(lloyd_ctx) ctx = {x + r0 * d, sample_weight + r0, d, k, cnorm, best,
-                                    labels + r0, min_d2 ? min_d2 + r0 : NULL,
-                                    ps, ps ? ps + k * d : NULL};
+            const int32_t *old = update == FML_KMEANS_SUMS_DELTA
+                                     ? FML_T(keep_old_labels)(labels + r0, r1 - r0, &err) : NULL;
+            if (update == FML_KMEANS_SUMS_DELTA && old == NULL) continue;
+            FML_T(lloyd_ctx) ctx = {x + r0 * d, d, k, cnorm, best,
+                                    labels + r0, min_d2 ? min_d2 + r0 : NULL};
             if (xpack != NULL)
                 err |= FML_T(fml_gemm_fused_packed)(xpack, mr, r0, r1 - r0, &pb,
                                                     FML_T(lloyd_epilogue), &ctx, 1);
             else
                 err |= FML_T(fml_gemm_fused)(r1 - r0, x + r0 * d, d, 1, &pb,
                                              FML_T(lloyd_epilogue), &ctx, 1);
+            if (update)
+                g_kernels.FML_T(add_rows)(partial + c * len, partial + c * len + k * d, labels + r0,
+                                          old, x + r0 * d, sample_weight + r0, r1 - r0, d, k);
         }
     }
-    if (err == FML_OK && update) {
-        FML_T(merge_partials)(n_chunks, k, d, partial, sums, wsum, nt);
-    }
+    if (err == FML_OK && update) FML_T(merge_partials)(n_chunks, k, d, partial, sums, wsum, update, nt);
     fml_scratch_free(cnorm);
     fml_gemm_packed_b_free(&pb);
     return err;
@@ -286,8 +296,8 @@ static inline double FML_T(exact_dist)(const FT *xr, const FT *c, int64_t d)
 int FML_T(fml_kmeans_hamerly)(int64_t n, int64_t d, const FT *x, const FT *sample_weight,
                               int64_t k, const FT *centers, const double *half_sep,
                               int32_t *labels, double *upper, double *lower, double *sums,
-                              double *wsum, double *partial, int64_t *n_recomputed,
-                              int64_t n_threads)
+                              double *wsum, double *partial, int update,
+                              int64_t *n_recomputed, int64_t n_threads)
 {
     *n_recomputed = 0;
     if (n <= 0 || k <= 0) return FML_OK;
@@ -307,8 +317,10 @@ int FML_T(fml_kmeans_hamerly)(int64_t n, int64_t d, const FT *x, const FT *sampl
             const int64_t r0 = kmeans_chunk_start(n, c), r1 = kmeans_chunk_start(n, c + 1);
             const int64_t rows = r1 - r0;
             double *ps = partial + c * len;
-            memset(ps, 0, (size_t)len * sizeof(double));
             recomputed[c] = 0;
+            const int32_t *old = update == FML_KMEANS_SUMS_DELTA
+                                     ? FML_T(keep_old_labels)(labels + r0, rows, &err) : NULL;
+            if (update == FML_KMEANS_SUMS_DELTA && old == NULL) continue;
             /* scratch: gathered rows, their indices and top-2 state */
             const size_t bytes = (size_t)rows * ((size_t)d * sizeof(FT) + sizeof(int64_t) +
                                                  2 * sizeof(FT) + sizeof(int32_t)) + 4 * FML_ALIGN;
@@ -349,12 +361,12 @@ int FML_T(fml_kmeans_hamerly)(int64_t n, int64_t d, const FT *x, const FT *sampl
                     lower[i] = k > 1 && l2 > 0 ? sqrt(l2) : 0.0;
                 }
             }
-            g_kernels.FML_T(add_rows)(ps, ps + k * d, labels + r0, x + r0 * d, sample_weight + r0,
-                                      rows, d);
+            g_kernels.FML_T(add_rows)(ps, ps + k * d, labels + r0, old, x + r0 * d, sample_weight + r0,
+                                      rows, d, k);
         }
     }
     if (err == FML_OK) {
-        FML_T(merge_partials)(n_chunks, k, d, partial, sums, wsum, nt);
+        FML_T(merge_partials)(n_chunks, k, d, partial, sums, wsum, update, nt);
         for (int64_t c = 0; c < n_chunks; c++) *n_recomputed += recomputed[c];
     }
     fml_scratch_free(cnorm);

@@ -9,13 +9,12 @@
 #define FML_KMEANS_DIRECT_MAX_D 16
 
 typedef struct {
-    void (*add_row_f32)(double *sums, double *wsum, int64_t j, const float *xr, float w, int64_t d);
-    void (*add_row_f64)(double *sums, double *wsum, int64_t j, const double *xr, double w,
-                        int64_t d);
-    void (*add_rows_f32)(double *sums, double *wsum, const int32_t *labels, const float *x,
-                         const float *w, int64_t rows, int64_t d);
-    void (*add_rows_f64)(double *sums, double *wsum, const int32_t *labels, const double *x,
-                         const double *w, int64_t rows, int64_t d);
+    /* per-label weighted sums of a chunk's rows (or their change since the
+       labels `old`, when given), written to sums / wsum */
+    void (*add_rows_f32)(double *sums, double *wsum, const int32_t *labels, const int32_t *old,
+                         const float *x, const float *w, int64_t rows, int64_t d, int64_t k);
+    void (*add_rows_f64)(double *sums, double *wsum, const int32_t *labels, const int32_t *old,
+                         const double *x, const double *w, int64_t rows, int64_t d, int64_t k);
     double (*weighted_d2_f32)(const float *x, const float *centers, const int32_t *labels,
                               const float *w, int64_t rows, int64_t d);
     double (*weighted_d2_f64)(const double *x, const double *centers, const int32_t *labels,

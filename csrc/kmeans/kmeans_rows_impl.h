@@ -6,16 +6,6 @@
  * the end: the same bits on every ISA (no FMA contraction under -std=c11) and
  * wide enough to vectorise. */
 
-/* sums[j*d + p] += w * x[p] for p < d, wsum[j] += w (float64). */
-static void FML_FN(add_row)(double *restrict sums, double *restrict wsum, int64_t j,
-                            const FT *restrict xr, FT w, int64_t d)
-{
-    double *restrict s = sums + j * d;
-    const double wd = (double)w;
-    for (int64_t p = 0; p < d; p++) s[p] += wd * (double)xr[p];
-    wsum[j] += wd;
-}
-
 /* ||x - c||^2 in float64, difference-based (no cancellation). */
 static double FML_FN(exact_d2)(const FT *restrict xr, const FT *restrict c, int64_t d)
 {
@@ -33,17 +23,28 @@ static double FML_FN(exact_d2)(const FT *restrict xr, const FT *restrict c, int6
     return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
-/* add_row for rows [0, rows) with their labels (one call per chunk, not per row). */
+/* Weighted sums of rows [0, rows) per label, float64: sums (k x d) and wsum (k)
+ * are overwritten.  Each label's additions happen in row order.  With old
+ * labels (delta mode) only rows whose label changed contribute, +w x to the new
+ * label and -w x to the old one: the change of the sums. */
 static void FML_FN(add_rows)(double *restrict sums, double *restrict wsum,
-                             const int32_t *restrict labels, const FT *restrict x,
-                             const FT *restrict w, int64_t rows, int64_t d)
+                             const int32_t *restrict labels, const int32_t *restrict old,
+                             const FT *restrict x, const FT *restrict w, int64_t rows, int64_t d,
+                             int64_t k)
 {
+    memset(sums, 0, (size_t)(k * d) * sizeof(double));
+    memset(wsum, 0, (size_t)k * sizeof(double));
     for (int64_t i = 0; i < rows; i++) {
-        double *restrict s = sums + (int64_t)labels[i] * d;
+        if (old != NULL && old[i] == labels[i]) continue;
         const FT *restrict xr = x + i * d;
         const double wd = (double)w[i];
+        double *restrict s = sums + (int64_t)labels[i] * d;
         for (int64_t p = 0; p < d; p++) s[p] += wd * (double)xr[p];
         wsum[labels[i]] += wd;
+        if (old == NULL) continue;
+        double *restrict so = sums + (int64_t)old[i] * d;
+        for (int64_t p = 0; p < d; p++) so[p] -= wd * (double)xr[p];
+        wsum[old[i]] -= wd;
     }
 }
 

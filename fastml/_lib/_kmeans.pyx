@@ -37,11 +37,13 @@ cdef extern from "kmeans/kmeans.h":
     int fml_kmeans_hamerly_f32(int64_t n, int64_t d, const float *x, const float *w, int64_t k,
                                const float *centers, const double *half_sep, int32_t *labels,
                                double *upper, double *lower, double *sums, double *wsum,
-                               double *ws, int64_t *n_recomputed, int64_t n_threads) nogil
+                               double *ws, int update, int64_t *n_recomputed,
+                               int64_t n_threads) nogil
     int fml_kmeans_hamerly_f64(int64_t n, int64_t d, const double *x, const double *w, int64_t k,
                                const double *centers, const double *half_sep, int32_t *labels,
                                double *upper, double *lower, double *sums, double *wsum,
-                               double *ws, int64_t *n_recomputed, int64_t n_threads) nogil
+                               double *ws, int update, int64_t *n_recomputed,
+                               int64_t n_threads) nogil
     int fml_kmeans_bounds_move(int64_t n, const int32_t *labels, const double *shift, int32_t top,
                                double top_drift, double second_drift, double *upper,
                                double *lower, int64_t n_threads) nogil
@@ -99,14 +101,18 @@ def pack_rows(const floating[:, ::1] X, int64_t n_threads):
 def lloyd(const floating[:, ::1] X, const floating[::1] xpack, int64_t mr,
           const floating[::1] sample_weight,
           const floating[:, ::1] centers, int32_t[::1] labels, floating[::1] min_d2,
-          double[:, ::1] sums, double[::1] wsum, double[::1] workspace, bint update,
+          double[:, ::1] sums, double[::1] wsum, double[::1] workspace, int update,
           int64_t n_threads):
-    """Assign labels (and min_d2, and weighted sums when update) for the centres."""
+    """Assign labels (and min_d2) for the centres; update: 0 labels only, 1 the
+    weighted sums of the new labels, 2 add the change of the sums (sums / wsum
+    hold those of the labels on entry)."""
     cdef int64_t n = X.shape[0], d = X.shape[1], k = centers.shape[0]
     cdef int status
     cdef floating *md = &min_d2[0] if min_d2.shape[0] > 0 else NULL
     cdef double *ws = &workspace[0] if workspace.shape[0] > 0 else NULL
     cdef const floating *xp = &xpack[0] if xpack.shape[0] > 0 else NULL
+    if update not in (0, 1, 2):
+        raise ValueError(f"update must be 0, 1 or 2, got {update}")
     if update and workspace.shape[0] < fml_kmeans_workspace_len(n, k, d):
         raise ValueError("workspace too small")
     with nogil:
@@ -122,21 +128,26 @@ def lloyd(const floating[:, ::1] X, const floating[::1] xpack, int64_t mr,
 def hamerly(const floating[:, ::1] X, const floating[::1] sample_weight,
             const floating[:, ::1] centers, const double[::1] half_sep, int32_t[::1] labels,
             double[::1] upper, double[::1] lower, double[:, ::1] sums, double[::1] wsum,
-            double[::1] workspace, int64_t n_threads):
-    """One Hamerly step; returns how many points needed distances to all centres."""
+            double[::1] workspace, int update, int64_t n_threads):
+    """One Hamerly step; returns how many points needed distances to all centres.
+    update: 1 or 2 as for lloyd."""
     cdef int64_t n = X.shape[0], d = X.shape[1], k = centers.shape[0], n_re = 0
     cdef int status
+    if update not in (1, 2):
+        raise ValueError(f"update must be 1 or 2, got {update}")
     if workspace.shape[0] < fml_kmeans_workspace_len(n, k, d):
         raise ValueError("workspace too small")
     with nogil:
         if floating is float:
             status = fml_kmeans_hamerly_f32(n, d, &X[0, 0], &sample_weight[0], k, &centers[0, 0],
                                             &half_sep[0], &labels[0], &upper[0], &lower[0],
-                                            &sums[0, 0], &wsum[0], &workspace[0], &n_re, n_threads)
+                                            &sums[0, 0], &wsum[0], &workspace[0], update, &n_re,
+                                            n_threads)
         else:
             status = fml_kmeans_hamerly_f64(n, d, &X[0, 0], &sample_weight[0], k, &centers[0, 0],
                                             &half_sep[0], &labels[0], &upper[0], &lower[0],
-                                            &sums[0, 0], &wsum[0], &workspace[0], &n_re, n_threads)
+                                            &sums[0, 0], &wsum[0], &workspace[0], update, &n_re,
+                                            n_threads)
     raise_for_status(status, "KMeans")
     return n_re
 

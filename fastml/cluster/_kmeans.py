@@ -32,6 +32,8 @@ register_simd_module(_kmeans)
 # algorithm='auto': after this many iterations, fall back to Lloyd if the bounds
 # still left more than this fraction of the points to recompute (measured: the
 # bound bookkeeping costs about as much as the saved work near 60%).
+# update modes of _kmeans.lloyd (csrc/kmeans/kmeans.h)
+_LABELS_ONLY, _SUMS, _SUMS_DELTA = 0, 1, 2
 _AUTO_PROBE_ITERS = 3
 _AUTO_MAX_RECOMPUTED = 0.6
 
@@ -197,22 +199,25 @@ def _kmeans_single(X, sample_weight, centers_init, max_iter, tol, n_threads, alg
         bounds = _Bounds(X, x_sq_norms, n_threads)
         min_d2 = np.empty(n, dtype=X.dtype)
     strict = False
+    sums_current = False        # sums / wsum are those of `labels`: the next step adds the change
     it = 0
     for it in range(max_iter):
         if use_bounds and it > 0:
             n_re = _kmeans.hamerly(X, sample_weight, centers, _half_separation(centers), labels,
-                                   bounds.upper, bounds.lower, sums, wsum, workspace, n_threads)
+                                   bounds.upper, bounds.lower, sums, wsum, workspace,
+                                   _SUMS_DELTA if sums_current else _SUMS, n_threads)
             if (algorithm == "auto" and it + 1 >= _AUTO_PROBE_ITERS
                     and n_re > _AUTO_MAX_RECOMPUTED * n):
                 use_bounds = False
         elif use_bounds:                              # first step: Lloyd gives the upper bounds
             _kmeans.lloyd(X, xpack, mr, sample_weight, centers, labels, min_d2, sums, wsum,
-                          workspace, True, n_threads)
+                          workspace, _SUMS, n_threads)
             bounds.start(centers, min_d2)
         else:
             _kmeans.lloyd(X, xpack, mr, sample_weight, centers, labels, none, sums, wsum,
-                          workspace, True, n_threads)
+                          workspace, _SUMS_DELTA if sums_current else _SUMS, n_threads)
         new, relocated = step.new_centers(centers, labels, sums, wsum)
+        sums_current = relocated.size == 0          # relocation edits the sums, not the labels
         if use_bounds:
             shift = bounds.move(centers, new, labels, relocated)
         else:
@@ -227,7 +232,7 @@ def _kmeans_single(X, sample_weight, centers_init, max_iter, tol, n_threads, alg
     if not strict:
         # labels for the final centres
         _kmeans.lloyd(X, xpack, mr, sample_weight, centers, labels, none, sums, wsum,
-                      np.empty(0), False, n_threads)
+                      np.empty(0), _LABELS_ONLY, n_threads)
     inertia = _kmeans.inertia(X, sample_weight, centers, labels, n_threads)
     return labels, inertia, centers, it + 1
 
@@ -408,8 +413,8 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         if X.shape[0] == 0:
             return labels, 0.0
         none = np.empty(0, dtype=X.dtype)
-        _kmeans.lloyd(Xc, none, 0, sample_weight, cc, labels, none, sums, wsum, np.empty(0), False,
-                      n_threads)
+        _kmeans.lloyd(Xc, none, 0, sample_weight, cc, labels, none, sums, wsum, np.empty(0),
+                      _LABELS_ONLY, n_threads)
         return labels, _kmeans.inertia(Xc, sample_weight, cc, labels, n_threads)
 
     def predict(self, X):
