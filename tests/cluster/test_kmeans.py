@@ -175,3 +175,33 @@ def test_negative_sample_weight_rejected():
 def test_complex_rejected():
     with pytest.raises((TypeError, ValueError), match="[Cc]omplex"):
         KMeans(2).fit(np.ones((5, 2), complex))
+
+
+@pytest.mark.parametrize("d", [5, 64])          # direct (small d) and GEMM paths
+def test_delta_sums_equal_recomputed_sums(d, dtype, simd_level, rng):
+    """Update mode 2 adds the change of the sums: the result is the sums of the
+    new labels, as mode 1 computes them from scratch (same weights, same rows)."""
+    from fastml._lib import _kmeans
+    n, k = 3000, 40
+    X = rng.standard_normal((n, d)).astype(dtype)
+    w = rng.uniform(0.5, 2.0, n).astype(dtype)
+    c1, c2 = X[:k].copy(), X[k:2 * k].copy()
+    none = np.empty(0, dtype)
+    ws = np.empty(_kmeans.workspace_len(n, k, d))
+    labels = np.zeros(n, np.int32)
+    sums, wsum = np.zeros((k, d)), np.zeros(k)
+    _kmeans.lloyd(X, none, 0, w, c1, labels, none, sums, wsum, ws, 1, 2)
+    moved_from = labels.copy()
+    _kmeans.lloyd(X, none, 0, w, c2, labels, none, sums, wsum, ws, 2, 2)
+    assert (labels != moved_from).any()
+    full_labels = np.zeros(n, np.int32)
+    full, full_w = np.zeros((k, d)), np.zeros(k)
+    _kmeans.lloyd(X, none, 0, w, c2, full_labels, none, full, full_w, ws, 1, 1)
+    assert_array_equal(labels, full_labels)
+    ref_sums = np.zeros((k, d))
+    np.add.at(ref_sums, labels, X.astype(np.float64) * w[:, None].astype(np.float64))
+    assert_allclose(full, ref_sums, rtol=1e-12, atol=1e-9)
+    assert_allclose(sums, full, rtol=1e-12, atol=1e-9)
+    assert_allclose(wsum, full_w, rtol=1e-12, atol=1e-9)
+    with pytest.raises(ValueError, match="update"):
+        _kmeans.lloyd(X, none, 0, w, c2, labels, none, sums, wsum, ws, 3, 1)
