@@ -93,7 +93,9 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None,
     if X.shape[0] < n_clusters:
         raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={n_clusters}.")
     X = np.ascontiguousarray(X)
-    sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+    sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
+    if not sample_weight.sum() > 0:
+        raise ValueError("sample_weight must have a positive sum (k-means++ samples by weight)")
     if x_squared_norms is None:
         x_squared_norms = np.einsum("ij,ij->i", X, X, dtype=np.float64)
     return _kmeans_plusplus(X, n_clusters, np.asarray(x_squared_norms, dtype=np.float64),

@@ -414,6 +414,11 @@ def multi_head_attention(x_q, x_kv, w_qkv, b_qkv, w_out, b_out, num_heads, attn_
     if ws[1].shape[0] != E or ws[2].shape[0] != E:
         raise ValueError(f"w_q, w_k and w_v must have the same number of rows (E), got "
                          f"{[w.shape for w in ws]}")
+    for name, w, x in (("w_q", ws[0], xq), ("w_k", ws[1], xkv), ("w_v", ws[2], xkv)):
+        if w.shape[1] != x.shape[-1]:
+            src = "x_q" if x is xq else "x_kv"
+            raise ValueError(f"{name} (part of w_qkv) must have {src}'s feature size "
+                             f"{x.shape[-1]} columns, got shape {w.shape}")
     if E % num_heads:
         raise ValueError(f"num_heads ({num_heads}) must divide the embedding dimension E ({E})")
     hd = E // num_heads

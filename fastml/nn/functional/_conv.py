@@ -135,6 +135,9 @@ def conv_output_shape(input_shape, weight_shape, stride=1, padding=0, dilation=1
     e.g. 28x28 with a 3x3 kernel and padding 1 gives 28x28, 32x32 with 3x3 and
     no padding gives 30x30.  Raises ValueError like conv2d on impossible input."""
     input_shape, weight_shape = tuple(int(s) for s in input_shape), tuple(int(s) for s in weight_shape)
+    if min(input_shape + weight_shape, default=0) < 0:
+        raise ValueError(f"input_shape {input_shape} and weight_shape {weight_shape} must not have "
+                         f"negative sizes")
     if len(input_shape) == 3 and len(weight_shape) == 3:          # 1-D convolution
         g = _conv_geometry((input_shape[0], input_shape[1], 1, input_shape[2]),
                            (weight_shape[0], weight_shape[1], 1, weight_shape[2]),

@@ -30,6 +30,8 @@ def _pool_out(size, k, pad, stride, dilation, ceil_mode):
 
 def _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode, name):
     n, c, h, w = x.shape
+    if h < 1 or w < 1:      # every window would be padding only (PyTorch rejects it too)
+        raise ValueError(f"{name}: input must have a non-empty H x W plane, got shape {x.shape}")
     kh, kw = _pair(kernel_size, "kernel_size", 1)
     sh, sw = (kh, kw) if stride is None or (not isinstance(stride, int) and len(stride) == 0) \
         else _pair(stride, "stride", 1)

@@ -29,7 +29,8 @@ def _rows_last(x, dim):
     if x.ndim == 0:
         return x.reshape(1, 1), lambda y: y.reshape(())
     moved = np.moveaxis(x, dim, -1)
-    rows2 = np.ascontiguousarray(moved).reshape(-1, moved.shape[-1])
+    # explicit row count: reshape(-1, 0) cannot infer it for an empty last axis
+    rows2 = np.ascontiguousarray(moved).reshape(int(np.prod(moved.shape[:-1])), moved.shape[-1])
     return rows2, lambda y: np.moveaxis(y.reshape(moved.shape), -1, dim)
 
 
