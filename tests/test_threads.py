@@ -133,3 +133,48 @@ def test_concurrent_kmeans_fits_are_bitwise(rng):
     for km in _run_in_threads(fit):
         assert km.labels_.tobytes() == ref.labels_.tobytes()
         assert km.cluster_centers_.tobytes() == ref.cluster_centers_.tobytes()
+
+
+def _kernel_calls():
+    """One representative call per kernel family, returning bytes to compare."""
+    from fastml import ensemble, metrics, neighbors, tree
+    from fastml.nn import functional as F
+    r = np.random.default_rng(7)
+    X = r.standard_normal((300, 24)).astype(np.float32)
+    Y = r.standard_normal((500, 24)).astype(np.float32)
+    q = r.standard_normal((2, 3, 70, 16)).astype(np.float32)
+    img = r.standard_normal((2, 8, 20, 20)).astype(np.float32)
+    w = r.standard_normal((8, 8, 3, 3)).astype(np.float32)
+    rows = r.standard_normal((64, 200)).astype(np.float32)
+    Xt, yt = r.standard_normal((400, 6)), r.integers(0, 3, 400)
+
+    def b(*arrays):
+        return b"".join(np.ascontiguousarray(a).tobytes() for a in arrays)
+    return {
+        "pairwise_distances": lambda nt: b(metrics.pairwise_distances(X, Y, n_threads=nt)),
+        "rbf_kernel": lambda nt: b(metrics.rbf_kernel(X, Y, n_threads=nt)),
+        "knn": lambda nt: b(*neighbors.knn(X, Y, 5, n_threads=nt)),
+        "radius_neighbors": lambda nt: b(*neighbors.radius_neighbors(X, Y, 6.0, n_threads=nt)),
+        "sdpa": lambda nt: b(F.scaled_dot_product_attention(q, q, q, is_causal=True, n_threads=nt)),
+        "conv2d": lambda nt: b(F.conv2d(img, w, padding=1, n_threads=nt)),
+        "conv2d_backward": lambda nt: b(*F.conv2d_backward(np.ones((2, 8, 20, 20), np.float32), img, w,
+                                                           padding=1, n_threads=nt)),
+        "max_pool2d": lambda nt: b(F.max_pool2d(img, 3, 2, n_threads=nt)),
+        "layer_norm": lambda nt: b(F.layer_norm(rows, (200,), n_threads=nt)),
+        "softmax": lambda nt: b(F.softmax(rows, n_threads=nt)),
+        "decision_tree": lambda nt: b(tree.DecisionTreeClassifier(max_depth=5, n_threads=nt)
+                                      .fit(Xt, yt).predict_proba(Xt)),
+        "gradient_boosting": lambda nt: b(ensemble.GradientBoostingClassifier(max_iter=5, n_threads=nt)
+                                          .fit(Xt, yt).predict_proba(Xt)),
+    }
+
+
+@pytest.mark.parametrize("name", list(_kernel_calls()))
+def test_every_family_concurrent_calls_are_bitwise(name):
+    """8 Python threads at once (GIL released, thread scratch per caller) give the
+    serial bits, whatever n_threads each of them asks for."""
+    fn = _kernel_calls()[name]
+    expect = fn(1)
+    counter = iter(range(100))
+    results = _run_in_threads(lambda: fn(1 + next(counter) % 2))
+    assert all(r == expect for r in results)
