@@ -13,6 +13,7 @@
 #include "core/fml_dtype.h"
 #include "core/fml_gemm.h"
 #include "core/fml_scratch.h"
+#include "core/fml_interrupt.h"
 #include "core/fml_threads.h"
 
 /* Keys per block (one online-softmax step; at most FML_ATTN_TILE_LD - 16) and

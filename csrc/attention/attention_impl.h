@@ -247,6 +247,7 @@ int FML_T(fml_attention_forward)(const fml_attention_args *ar, const FT *q, cons
     /* Enough heads to share out: one task per head, which packs its own K^T in
      * thread scratch: one parallel loop, no barrier (a barrier costs dearly when
      * the machine is oversubscribed).  Same arithmetic, same bits as below. */
+    const int64_t intr = fml_interrupt_token();
     if (B >= FML_ATTN_HEADS_PER_THREAD * nt && per_head <= FML_ATTN_PACK_BUDGET / (int64_t)sizeof(FT)) {
 #pragma omp parallel num_threads(nt) reduction(| : err)
         {
@@ -255,7 +256,8 @@ int FML_T(fml_attention_forward)(const fml_attention_args *ar, const FT *q, cons
             if (ws == NULL) err |= FML_ENOMEM;
 #pragma omp for schedule(dynamic, 1)
             for (int64_t t = 0; t < B; t++) {
-                if (ws == NULL) continue;
+                if (err == FML_OK && fml_interrupted(intr)) err |= FML_EINTR;
+                if (ws == NULL || err != FML_OK) continue;
                 FT *kp = ws + ws_len;
                 FML_T(pack_head)(kt, ar, k, v, t, klen, kp);
                 for (int64_t qi = n_qt - 1; qi >= 0; qi--)
@@ -287,7 +289,8 @@ int FML_T(fml_attention_forward)(const fml_attention_args *ar, const FT *q, cons
              * expensive (late, for causal) query blocks first: better balance */
 #pragma omp for schedule(dynamic, 1)
             for (int64_t task = 0; task < wn * n_qt; task++) {
-                if (ws == NULL) continue;
+                if (err == FML_OK && fml_interrupted(intr)) err |= FML_EINTR;
+                if (ws == NULL || err != FML_OK) continue;
                 const int64_t h = task / n_qt, qi = n_qt - 1 - task % n_qt;
                 FML_T(run_task)(kt, ar, q, mask, out, lse, packed + h * per_head, klen,
                                 w0 + h, qi * rows_max, FML_MIN(L, (qi + 1) * rows_max), ws, &lay,
@@ -509,13 +512,15 @@ int FML_T(fml_attention_backward)(const fml_attention_args *ar, const FT *q, con
         if (part == NULL) return FML_ENOMEM;
     }
     int err = FML_OK;
+    const int64_t intr = fml_interrupt_token();
 #pragma omp parallel num_threads(nt) reduction(| : err)
     {
         FT *ws = (FT *)fml_scratch_thread(FML_ATTN_SCRATCH_SLOT, (size_t)ws_len * sizeof(FT));
         if (ws == NULL) err |= FML_ENOMEM;
 #pragma omp for schedule(dynamic, 1)
         for (int64_t task = 0; task < B * n_chunks; task++) {
-            if (ws == NULL) continue;
+            if (err == FML_OK && fml_interrupted(intr)) err |= FML_EINTR;
+            if (ws == NULL || err != FML_OK) continue;
             const int64_t t = task / n_chunks, c = task % n_chunks;
             const int64_t q_lo = FML_MIN(L, fml_chunk_start(blocks, n_chunks, c) * qrows);
             const int64_t q_hi = FML_MIN(L, fml_chunk_start(blocks, n_chunks, c + 1) * qrows);

@@ -12,6 +12,7 @@
 #include "core/fml_dtype.h"
 #include "core/fml_gemm.h"
 #include "core/fml_scratch.h"
+#include "core/fml_interrupt.h"
 #include "core/fml_threads.h"
 #include "conv/conv_kernels.h"
 #include "conv/conv_plan.h"

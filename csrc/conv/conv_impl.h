@@ -228,6 +228,7 @@ static int FML_T(conv_wino_run)(const fml_conv2d_geom *g, const FT *x, const FT 
                                                         (double)howo * (double)c);
     (void)nt;
     int err = FML_OK;
+    const int64_t intr = fml_interrupt_token();
 #pragma omp parallel num_threads(nt) reduction(| : err)
     {
         FT *buf = (FT *)fml_scratch_thread(FML_CONV_SLOT, buf_el * sizeof(FT));
@@ -236,6 +237,7 @@ static int FML_T(conv_wino_run)(const fml_conv2d_geom *g, const FT *x, const FT 
         if (buf == NULL) err |= FML_ENOMEM;
 #pragma omp for schedule(dynamic, 1)
         for (int64_t task = 0; task < n_tasks; task++) {
+            if (err == FML_OK && fml_interrupted(intr)) err |= FML_EINTR;
             if (err != FML_OK) continue;
             const int64_t n = task / nb, r0 = (task % nb) * tr, trb = FML_MIN(tr, th - r0);
             FT *eo = buf, *V = buf + eo_el, *M = buf + eo_el + v_el;
@@ -338,6 +340,7 @@ static int FML_T(conv_run)(const conv_plan *p, const FT *x, const FT *w, const F
     const int nt = conv_threads(n_threads, n_tasks, 2.0 * (double)g->n * (double)g->o *
                                                         (double)howo * (double)k);
     (void)nt;
+    const int64_t intr = fml_interrupt_token();
 #pragma omp parallel num_threads(nt) reduction(| : err)
     {
         FT *buf = NULL;
@@ -349,6 +352,7 @@ static int FML_T(conv_run)(const conv_plan *p, const FT *x, const FT *w, const F
         err |= band_lists_alloc(&bl, p->rows, p->wq, tile.nv, tile.vl);
 #pragma omp for schedule(dynamic, 1)
         for (int64_t task = 0; task < n_tasks; task++) {
+            if (err == FML_OK && fml_interrupted(intr)) err |= FML_EINTR;
             if (err != FML_OK) continue;
             const int64_t n = task / p->n_bands, oh0 = (task % p->n_bands) * p->rows;
             const int64_t rb = FML_MIN(p->rows, g->ho - oh0), nflat = (rb - 1) * p->wq + g->wo;
@@ -502,12 +506,14 @@ static int FML_T(conv_backward_weight)(const fml_conv2d_geom *g, const FT *gy, c
     const int nt = conv_threads(n_threads, n_chunks, 2.0 * (double)g->n * (double)g->o *
                                                          (double)(g->ho * g->wo) * (double)k);
     (void)nt;
+    const int64_t intr = fml_interrupt_token();
 #pragma omp parallel num_threads(nt) reduction(| : err)
     {
         FT *buf = (FT *)fml_scratch_thread(FML_CONV_SLOT, FML_MAX(buf_elems, 1) * sizeof(FT));
         if (buf == NULL) err |= FML_ENOMEM;
 #pragma omp for schedule(dynamic, 1)
         for (int64_t ch = 0; ch < n_chunks; ch++) {
+            if (err == FML_OK && fml_interrupted(intr)) err |= FML_EINTR;
             if (err != FML_OK) continue;
             double *pc = part + ch * g->o * k;
             FT *gt = buf + gt0;
@@ -652,6 +658,7 @@ int FML_T(fml_max_pool2d)(const fml_conv2d_geom *g, const FT *x, FT *y, int64_t 
     const size_t buf_elems = (size_t)(p.band_elems + (idx != NULL ? p.rows * g->wo : 0));
     const int nt = conv_threads(n_threads, n_tasks, (double)(g->n * g->c) * (double)howo * (double)k);
     (void)nt;
+    const int64_t intr = fml_interrupt_token();
 #pragma omp parallel num_threads(nt) reduction(| : err)
     {
         FT *buf = (FT *)fml_scratch_thread(FML_CONV_SLOT, FML_MAX(buf_elems, 1) * sizeof(FT));
@@ -660,6 +667,7 @@ int FML_T(fml_max_pool2d)(const fml_conv2d_geom *g, const FT *x, FT *y, int64_t 
         err |= band_lists_alloc(&bl, p.rows, p.wq, nv, vl);
 #pragma omp for schedule(dynamic, 1)
         for (int64_t task = 0; task < n_tasks; task++) {
+            if (err == FML_OK && fml_interrupted(intr)) err |= FML_EINTR;
             if (err != FML_OK) continue;
             const int64_t n = task / p.n_bands, oh0 = (task % p.n_bands) * p.rows;
             const int64_t rb = FML_MIN(p.rows, g->ho - oh0), nflat = (rb - 1) * p.wq + g->wo;
@@ -758,6 +766,7 @@ int FML_T(fml_avg_pool2d)(const fml_conv2d_geom *g, const FT *x, int count_inclu
     const int64_t cstride = p.nph_h * p.nph_w * p.ps;
     const int nt = conv_threads(n_threads, n_tasks, 2.0 * (double)(g->n * g->c) * (double)howo * (double)k);
     (void)nt;
+    const int64_t intr = fml_interrupt_token();
 #pragma omp parallel num_threads(nt) reduction(| : err)
     {
         FT *buf = NULL;
@@ -769,6 +778,7 @@ int FML_T(fml_avg_pool2d)(const fml_conv2d_geom *g, const FT *x, int count_inclu
         err |= band_lists_alloc(&bl, p.rows, p.wq, tile.nv, tile.vl);
 #pragma omp for schedule(dynamic, 1)
         for (int64_t task = 0; task < n_tasks; task++) {
+            if (err == FML_OK && fml_interrupted(intr)) err |= FML_EINTR;
             if (err != FML_OK) continue;
             const int64_t n = task / p.n_bands, oh0 = (task % p.n_bands) * p.rows;
             const int64_t rb = FML_MIN(p.rows, g->ho - oh0), nflat = (rb - 1) * p.wq + g->wo;

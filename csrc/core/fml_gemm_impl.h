@@ -179,7 +179,8 @@ int FML_T(fml_gemm_batch)(int64_t batch, int64_t m, int64_t n, int64_t k, const 
                                c + c_off[t], ldc, abuf, bbuf);
         return FML_OK;
     }
-    int failed = 0;
+    int failed = 0, stopped = 0;
+    const int64_t intr = fml_interrupt_token();
 #pragma omp parallel num_threads(nt)
     {
         FT *abuf = (FT *)fml_scratch_thread(0, a_el * sizeof(FT));
@@ -195,9 +196,15 @@ int FML_T(fml_gemm_batch)(int64_t batch, int64_t m, int64_t n, int64_t k, const 
         const int go = !stop;
         if (go && !per_matrix) {
 #pragma omp for schedule(dynamic, 1)
-            for (int64_t t = 0; t < batch; t++)
+            for (int64_t t = 0; t < batch; t++) {
+                if (fml_interrupted(intr)) {
+#pragma omp atomic write
+                    stopped = 1;
+                    continue;
+                }
                 FML_T(gemm_serial)(kt, m, n, k, a + a_off[t], rsa, csa, b + b_off[t], rsb, csb,
                                    c + c_off[t], ldc, abuf, bbuf);
+            }
         } else if (go) {
             for (int64_t t = 0; t < batch; t++)
                 for (int64_t jc = 0; jc < n; jc += nc) {
@@ -212,6 +219,11 @@ int FML_T(fml_gemm_batch)(int64_t batch, int64_t m, int64_t n, int64_t k, const 
                             FML_T(pack_b_panels)(kb, nb, bt, rsb, csb, nr, bshared, jp, jp + 1);
 #pragma omp for schedule(dynamic, 1)
                         for (int64_t task = 0; task < mblocks * splits; task++) {
+                            if (fml_interrupted(intr)) {      /* every later task skips too */
+#pragma omp atomic write
+                                stopped = 1;
+                                continue;
+                            }
                             const int64_t ic = (task / splits) * mc, s = task % splits;
                             const int64_t mb = FML_MIN(mc, m - ic);
                             const int64_t p0 = fml_chunk_start(n_panels, splits, s);
@@ -227,7 +239,7 @@ int FML_T(fml_gemm_batch)(int64_t batch, int64_t m, int64_t n, int64_t k, const 
         }
     }
     fml_scratch_free(bshared);
-    return failed ? FML_ENOMEM : FML_OK;
+    return failed ? FML_ENOMEM : stopped ? FML_EINTR : FML_OK;
 }
 
 int FML_T(fml_gemm)(int64_t m, int64_t n, int64_t k, const FT *a, int64_t rsa, int64_t csa,
@@ -297,6 +309,7 @@ static int FML_T(fused_run)(int64_t m, int64_t k, const FT *a, int64_t rsa, int6
     const int nt = fml_threads_for(n_threads, n_tasks, work, FML_GEMM_MIN_FLOPS_PER_THREAD);
     (void)nt;                                         /* unused without OpenMP */
     int err = FML_OK;
+    const int64_t intr = fml_interrupt_token();
 #pragma omp parallel num_threads(nt) reduction(| : err)
     {
         FT *abuf = (FT *)fml_scratch_thread(0, (size_t)mc * (size_t)kc * sizeof(FT));
@@ -304,6 +317,7 @@ static int FML_T(fused_run)(int64_t m, int64_t k, const FT *a, int64_t rsa, int6
         if (abuf == NULL || tile == NULL) err |= FML_ENOMEM;
 #pragma omp for schedule(dynamic, 1)
         for (int64_t task = 0; task < n_tasks; task++) {
+            if (err == FML_OK && fml_interrupted(intr)) err |= FML_EINTR;
             if (err != FML_OK) continue;               /* this thread already failed */
             const int64_t i0 = task * mc, mb = FML_MIN(mc, m - i0);
             for (int64_t j0 = 0; j0 < n; j0 += nbk) {

@@ -9,5 +9,6 @@
 #define FML_ENOMEM 1     /* a scratch allocation failed -> MemoryError */
 #define FML_EINVAL 2     /* an argument the Python layer should have rejected -> ValueError */
 #define FML_EINTERNAL 4  /* a broken invariant -> RuntimeError */
+#define FML_EINTR 8      /* stopped by Ctrl-C (fml_interrupt.h) -> KeyboardInterrupt */
 
 #endif

@@ -11,6 +11,7 @@
 #include "core/fml_cpu.h"
 #include "core/fml_dtype.h"
 #include "core/fml_gemm.h"
+#include "core/fml_interrupt.h"
 #include "core/fml_scratch.h"
 #include "core/fml_threads.h"
 #include "distance/distance_amx.h"

@@ -517,6 +517,7 @@ static int FML_T(gemm_run)(CTX *c, const FT *bsrc, FML_T(tile_consumer) consume,
     const FT *bpack = (const FT *)pb.data;
     const double work = 2.0 * (double)m * (double)n * (double)d * (double)(sizeof(FT) / sizeof(float));
     const int nt = fml_threads_for(n_threads, n_tasks, work, FML_DISTANCE_MIN_WORK_PER_THREAD);
+    const int64_t intr = fml_interrupt_token();
     (void)nt;
 #pragma omp parallel num_threads(nt) reduction(| : err)
     {
@@ -524,6 +525,7 @@ static int FML_T(gemm_run)(CTX *c, const FT *bsrc, FML_T(tile_consumer) consume,
         if (!to_out && tile == NULL) err |= FML_ENOMEM;
 #pragma omp for schedule(dynamic, 1)
         for (int64_t task = 0; task < n_tasks; task++) {
+            if (err == FML_OK && fml_interrupted(intr)) err |= FML_EINTR;
             if (err != FML_OK) continue;
             const int64_t i0 = (task / c->splits) * mbk, mb = FML_MIN(mbk, m - i0);
             int64_t b0, b1;
@@ -596,12 +598,14 @@ static int FML_T(direct_run)(CTX *c, FML_T(tile_consumer) consume, int to_out, i
     nt = fml_threads_for(n_threads, n_tasks, ops * (double)m * (double)n * (double)d,
                          FML_DISTANCE_MIN_WORK_PER_THREAD);
     int err = FML_OK;
+    const int64_t intr = fml_interrupt_token();
 #pragma omp parallel num_threads(nt) reduction(| : err)
     {
         FT *tile = to_out ? NULL : (FT *)fml_scratch_thread(3, (size_t)mbk * (size_t)nbk * sizeof(FT));
         if (!to_out && tile == NULL) err |= FML_ENOMEM;
 #pragma omp for schedule(dynamic, 1)
         for (int64_t task = 0; task < n_tasks; task++) {
+            if (err == FML_OK && fml_interrupted(intr)) err |= FML_EINTR;
             if (err != FML_OK) continue;
             const int64_t i0 = (task / c->splits) * mbk, mb = FML_MIN(mbk, m - i0);
             int64_t b0, b1;
@@ -1147,6 +1151,7 @@ static int FML_T(knn_amx)(CTX *c, FT *dist, int64_t *ind, int64_t n_threads, int
     const int nt = fml_threads_for(n_threads, n_tasks, 2.0 * (double)m * (double)n * (double)d / 16,
                                    FML_DISTANCE_MIN_WORK_PER_THREAD);
     (void)nt;
+    const int64_t intr = fml_interrupt_token();
 #pragma omp parallel num_threads(nt) reduction(| : st)
     {
         float *cbuf = (float *)fml_scratch_thread(3, FML_AMX_ROWS * FML_AMX_COLS * sizeof(float));
@@ -1154,7 +1159,8 @@ static int FML_T(knn_amx)(CTX *c, FT *dist, int64_t *ind, int64_t n_threads, int
         else fml_distance_amx_begin();
 #pragma omp for schedule(dynamic, 1)
         for (int64_t task = 0; task < n_tasks; task++) {
-            if (cbuf == NULL) continue;
+            if (st == FML_OK && fml_interrupted(intr)) st |= FML_EINTR;
+            if (cbuf == NULL || st != FML_OK) continue;
             fml_amx_task t = base;
             t.i0 = task * FML_AMX_TASK_ROWS;
             t.mb = FML_MIN(FML_AMX_TASK_ROWS, mp - t.i0);

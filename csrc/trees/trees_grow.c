@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "core/fml_dtype.h"
+#include "core/fml_interrupt.h"
 #include "core/fml_scratch.h"
 #include "core/fml_threads.h"
 #include "trees/trees_internal.h"
@@ -1046,6 +1047,7 @@ int fml_forest_grow(const fml_tree_params *params, const uint8_t *bins, const in
     const int64_t n_rows = bootstrap ? n_draw : n_samples;
     const int nt = fml_threads_for(n_threads, n_trees, 0.0, 0.0);
     int err = FML_OK;
+    const int64_t intr = fml_interrupt_token();
 #pragma omp parallel num_threads(nt) if (nt > 1) reduction(| : err)
     {
         fml_tree_grower *g = fml_tree_grower_new();
@@ -1055,7 +1057,8 @@ int fml_forest_grow(const fml_tree_params *params, const uint8_t *bins, const in
         const int mine_ok = err == FML_OK;
 #pragma omp for schedule(dynamic, 1)
         for (int64_t t = 0; t < n_trees; t++) {
-            if (!mine_ok) continue;
+            if (err == FML_OK && fml_interrupted(intr)) err |= FML_EINTR;
+            if (!mine_ok || err != FML_OK) continue;
             if (bootstrap) {
                 fml_forest_bootstrap_counts(seeds[t], n_samples, n_draw, counts);
                 int64_t j = 0;

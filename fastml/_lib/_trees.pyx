@@ -229,9 +229,9 @@ def forest_grow(dict params, const uint8_t[::1, :] bins, const int32_t[::1] n_bi
     with nogil:
         status = fml_forest_grow(&q, &bins[0, 0], &n_bins[0], n, d, pgh, pyc, pw, pyp, &seeds[0],
                                  n_trees, bootstrap, n_draw, &thresholds[0, 0], out, n_threads)
-    raise_for_status(status, "forest grow")
     result = []
     try:
+        raise_for_status(status, "forest grow")      # inside: the trees built so far are freed
         for t in range(n_trees):
             nn = out[t].n_nodes
             nodes = np.empty(nn, dtype=NODE_DTYPE)

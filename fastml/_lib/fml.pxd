@@ -6,6 +6,10 @@ cdef extern from "core/fml_status.h":
     int FML_ENOMEM
     int FML_EINVAL
     int FML_EINTERNAL
+    int FML_EINTR
+
+cdef extern from "Python.h":
+    int PyErr_CheckSignals() except -1
 
 cdef extern from "core/fml_cpu.h":
     int fml_cpu_detect()
@@ -48,6 +52,9 @@ cdef inline int raise_for_status(int status, str name) except -1:
     """Turn an FML_* status from C into the matching Python exception."""
     if status == FML_OK:
         return 0
+    if status & FML_EINTR:              # Ctrl-C: raise what Python's SIGINT handler raises
+        PyErr_CheckSignals()
+        raise KeyboardInterrupt
     if status & FML_ENOMEM:
         raise MemoryError(f"{name}: could not allocate scratch memory")
     if status & FML_EINVAL:
