@@ -117,12 +117,12 @@ void fml_distance_kernels_scalar(fml_distance_kernels_f32 *k32, fml_distance_ker
                                       direct_chebyshev_f32__scalar, direct_powi_f32__scalar,
                                       finish_sq_f32__scalar, finish_cos_f32__scalar,
                                       scan_topk_f32__scalar, select_le_f32__scalar,
-                                      exact_sq_f32__scalar, sqnorm_f32__scalar};
+                                      exact_sq_f32__scalar, sqnorm_f32__scalar, 0, 0, NULL};
     *k64 = (fml_distance_kernels_f64){"scalar", 4, 4, direct_l1_f64__scalar,
                                       direct_chebyshev_f64__scalar, direct_powi_f64__scalar,
                                       finish_sq_f64__scalar, finish_cos_f64__scalar,
                                       scan_topk_f64__scalar, select_le_f64__scalar,
-                                      exact_sq_f64__scalar, sqnorm_f64__scalar};
+                                      exact_sq_f64__scalar, sqnorm_f64__scalar, 0, 0, NULL};
 }
 
 /* ---- selection ----------------------------------------------------------- */

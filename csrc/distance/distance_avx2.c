@@ -13,6 +13,7 @@
 #define VL 8
 #define NV 2
 #define MR 4
+#define GMR 6           /* the GEMM core's 6x16 float tile */
 #define MT __m256
 #define VZERO() _mm256_setzero_ps()
 #define VLOADU(p) _mm256_loadu_ps(p)
@@ -40,6 +41,7 @@
 #define VL 4
 #define NV 2
 #define MR 4
+#define GMR 6           /* the GEMM core's 6x8 double tile */
 #define MT __m256d
 #define VZERO() _mm256_setzero_pd()
 #define VLOADU(p) _mm256_loadu_pd(p)
@@ -67,10 +69,12 @@ void fml_distance_kernels_avx2(fml_distance_kernels_f32 *k32, fml_distance_kerne
                                       direct_chebyshev_f32__avx2, direct_powi_f32__avx2,
                                       finish_sq_f32__avx2, finish_cos_f32__avx2,
                                       scan_topk_f32__avx2, select_le_f32__avx2,
-                                      exact_sq_f32__avx2, sqnorm_f32__avx2};
+                                      exact_sq_f32__avx2, sqnorm_f32__avx2,
+                                      6, 16, ukr_sq_f32__avx2};
     *k64 = (fml_distance_kernels_f64){"avx2", 4, 8, direct_l1_f64__avx2,
                                       direct_chebyshev_f64__avx2, direct_powi_f64__avx2,
                                       finish_sq_f64__avx2, finish_cos_f64__avx2,
                                       scan_topk_f64__avx2, select_le_f64__avx2,
-                                      exact_sq_f64__avx2, sqnorm_f64__avx2};
+                                      exact_sq_f64__avx2, sqnorm_f64__avx2,
+                                      6, 8, ukr_sq_f64__avx2};
 }

@@ -14,6 +14,7 @@
 #define VL 16
 #define NV 2
 #define MR 8
+#define GMR 14          /* the GEMM core's 14x32 float tile */
 #define MT __mmask16
 #define VZERO() _mm512_setzero_ps()
 #define VLOADU(p) _mm512_loadu_ps(p)
@@ -41,6 +42,7 @@
 #define VL 8
 #define NV 2
 #define MR 8
+#define GMR 14          /* the GEMM core's 14x16 double tile */
 #define MT __mmask8
 #define VZERO() _mm512_setzero_pd()
 #define VLOADU(p) _mm512_loadu_pd(p)
@@ -68,10 +70,12 @@ void fml_distance_kernels_avx512(fml_distance_kernels_f32 *k32, fml_distance_ker
                                       direct_chebyshev_f32__avx512, direct_powi_f32__avx512,
                                       finish_sq_f32__avx512, finish_cos_f32__avx512,
                                       scan_topk_f32__avx512, select_le_f32__avx512,
-                                      exact_sq_f32__avx512, sqnorm_f32__avx512};
+                                      exact_sq_f32__avx512, sqnorm_f32__avx512,
+                                      14, 32, ukr_sq_f32__avx512};
     *k64 = (fml_distance_kernels_f64){"avx512", 8, 16, direct_l1_f64__avx512,
                                       direct_chebyshev_f64__avx512, direct_powi_f64__avx512,
                                       finish_sq_f64__avx512, finish_cos_f64__avx512,
                                       scan_topk_f64__avx512, select_le_f64__avx512,
-                                      exact_sq_f64__avx512, sqnorm_f64__avx512};
+                                      exact_sq_f64__avx512, sqnorm_f64__avx512,
+                                      14, 16, ukr_sq_f64__avx512};
 }

@@ -490,6 +490,9 @@ typedef int (*FML_T(tile_consumer))(void *ctx, int64_t i0, int64_t j0, int64_t m
  * (a separate tile-to-out copy was a memory-bound 20% of the time).  Every tile
  * element is the same micro-kernel sums in the same p0 order for any thread
  * count, so results are bit-identical. */
+static void FML_T(fix_flagged)(const CTX *c, int64_t i, int64_t j0, int64_t nb, FT *o);
+static void FML_T(zero_diagonal)(const CTX *c, int64_t i, int64_t j0, int64_t nb, FT *o, FT value);
+
 static int FML_T(gemm_run)(CTX *c, const FT *bsrc, FML_T(tile_consumer) consume, int to_out,
                            int64_t n_threads)
 {
@@ -515,6 +518,13 @@ static int FML_T(gemm_run)(CTX *c, const FT *bsrc, FML_T(tile_consumer) consume,
         return err;
     }
     const FT *bpack = (const FT *)pb.data;
+    /* pairwise sqeuclidean / euclidean straight into out: the finish is fused
+       into the micro-kernel's store (when this level has one for the core's tile) */
+    const KT *kt = c->kt;
+    const int fuse_sq = to_out && c->consumer == FML_CONSUMER_PAIRWISE && kt->ukr_sq != NULL &&
+                        kt->gmr == mr && kt->gnr == nr &&
+                        (c->metric == FML_METRIC_SQEUCLIDEAN || c->metric == FML_METRIC_EUCLIDEAN);
+    const int root = c->metric == FML_METRIC_EUCLIDEAN;
     const double work = 2.0 * (double)m * (double)n * (double)d * (double)(sizeof(FT) / sizeof(float));
     const int nt = fml_threads_for(n_threads, n_tasks, work, FML_DISTANCE_MIN_WORK_PER_THREAD);
     const int64_t intr = fml_interrupt_token();
@@ -534,17 +544,34 @@ static int FML_T(gemm_run)(CTX *c, const FT *bsrc, FML_T(tile_consumer) consume,
                 const int64_t nb = FML_MIN(nbk, n - j0);
                 FT *t = to_out ? c->out + i0 * c->ldo + j0 : tile;
                 const int64_t ldt = to_out ? c->ldo : nbk;
+                int64_t flagged = 0;
                 for (int64_t p0 = 0; p0 < d; p0 += kc) {
                     const int64_t kb = FML_MIN(kc, d - p0);
+                    const int fused = fuse_sq && p0 + kb == d;      /* last k block */
                     for (int64_t jj = 0; jj < nb; jj += nr) {
                         const FT *bp = bpack + ((j0 + jj) / nr) * d * nr + p0 * nr;
                         const int64_t nv = FML_MIN(nr, nb - jj);
-                        for (int64_t ii = 0; ii < mb; ii += mr)
-                            gk->ukr(kb, apack + ((i0 + ii) / mr) * d * mr + p0 * mr, bp,
-                                    t + ii * ldt + jj, ldt, FML_MIN(mr, mb - ii), nv, p0 > 0);
+                        for (int64_t ii = 0; ii < mb; ii += mr) {
+                            const FT *ap = apack + ((i0 + ii) / mr) * d * mr + p0 * mr;
+                            if (fused)
+                                flagged += kt->ukr_sq(kb, ap, bp, t + ii * ldt + jj, ldt,
+                                                      FML_MIN(mr, mb - ii), nv, p0 > 0,
+                                                      c->nxf + i0 + ii, c->nyf + j0 + jj,
+                                                      (FT)c->ratio, root);
+                            else
+                                gk->ukr(kb, ap, bp, t + ii * ldt + jj, ldt, FML_MIN(mr, mb - ii),
+                                        nv, p0 > 0);
+                        }
                     }
                 }
-                err |= consume(c, i0, j0, mb, nb, t, ldt);
+                if (!fuse_sq) {
+                    err |= consume(c, i0, j0, mb, nb, t, ldt);
+                } else {                              /* what ep_pairwise does after finish_sq */
+                    for (int64_t r = 0; r < mb; r++) {
+                        if (flagged) FML_T(fix_flagged)(c, i0 + r, j0, nb, t + r * ldt);
+                        FML_T(zero_diagonal)(c, i0 + r, j0, nb, t + r * ldt, 0);
+                    }
+                }
                 if (err != FML_OK) break;
             }
         }

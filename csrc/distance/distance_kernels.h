@@ -43,6 +43,11 @@ typedef struct {
     /* sum (x - y)^2 and sum x^2 in float64 (8 fixed partial sums: same bits at every level) */
     double (*exact_sq)(const float *x, const float *y, int64_t d);
     double (*sqnorm)(const float *x, int64_t d);
+    /* the GEMM core's micro-tile (gmr x gnr, core-packed panels) with finish_sq
+       fused into its store, for pairwise sqeuclidean; NULL where not provided */
+    int64_t gmr, gnr;
+    int64_t (*ukr_sq)(int64_t k, const float *a, const float *b, float *c, int64_t ldc, int64_t m,
+                      int64_t n, int accumulate, const float *nx, const float *ny, float ratio, int root);
 } fml_distance_kernels_f32;
 
 typedef struct {
@@ -63,6 +68,11 @@ typedef struct {
                          double thr, int32_t *cols);
     double (*exact_sq)(const double *x, const double *y, int64_t d);
     double (*sqnorm)(const double *x, int64_t d);
+    /* the GEMM core's micro-tile (gmr x gnr, core-packed panels) with finish_sq
+       fused into its store, for pairwise sqeuclidean; NULL where not provided */
+    int64_t gmr, gnr;
+    int64_t (*ukr_sq)(int64_t k, const double *a, const double *b, double *c, int64_t ldc, int64_t m,
+                      int64_t n, int accumulate, const double *nx, const double *ny, double ratio, int root);
 } fml_distance_kernels_f64;
 
 void fml_distance_kernels_scalar(fml_distance_kernels_f32 *k32, fml_distance_kernels_f64 *k64);

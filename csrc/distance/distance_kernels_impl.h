@@ -172,6 +172,70 @@ static int64_t FML_FN(finish_cos)(const FT *g, int64_t nb, FT thr, FT *out)
     return FML_FN(finish_body)(1, g, nb, 0, NULL, thr, 0, out);
 }
 
+#ifdef GMR
+/* The GEMM core's micro-tile (GMR x NV vectors, A and B packed by the core)
+ * with finish_sq fused into its store: the same k loop as the core's ukr, then
+ * each row's vectors go through sq_lanes straight to C, so pairwise sqeuclidean
+ * never reads its output back.  Same arithmetic as ukr + finish_sq, same bits.
+ * nx: the tile's GMR row terms, ny: its NV*VL column terms.  Returns how many
+ * entries are -1 (to recompute exactly). */
+static int64_t FML_FN(ukr_sq)(int64_t k, const FT *restrict a, const FT *restrict b,
+                              FT *restrict c, int64_t ldc, int64_t m, int64_t n, int accumulate,
+                              const FT *restrict nx, const FT *restrict ny, FT ratio, int root)
+{
+    VT acc[GMR][NV];
+#pragma GCC unroll 16
+    for (int i = 0; i < GMR; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) acc[i][v] = VZERO();
+    for (int64_t p = 0; p < k; p++) {
+        VT bv[NV];
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) bv[v] = VLOADU(b + v * VL);
+#pragma GCC unroll 16
+        for (int i = 0; i < GMR; i++) {
+            const VT ai = VSET1(a[i]);
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) acc[i][v] = VFMA(ai, bv[v], acc[i][v]);
+        }
+        a += GMR;
+        b += NV * VL;
+    }
+    int64_t flagged = 0;
+    unsigned bad;
+    if (m == GMR && n == NV * VL) {
+        VT nyv[NV];
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) nyv[v] = VLOADU(ny + v * VL);
+        const VT vr = VSET1(ratio);
+#pragma GCC unroll 16
+        for (int i = 0; i < GMR; i++) {
+            const VT vnx = VSET1(nx[i]);
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) {
+                FT *cp = c + i * ldc + v * VL;
+                const VT g = accumulate ? VADD(VLOADU(cp), acc[i][v]) : acc[i][v];
+                VSTOREU(cp, FML_FN(sq_lanes)(g, nyv[v], vnx, vr, root, &bad));
+                flagged += __builtin_popcount(bad);
+            }
+        }
+        return flagged;
+    }
+    /* edge tile: the core's sums element by element, then finish_sq per row */
+    FT tmp[GMR * NV * VL];
+#pragma GCC unroll 16
+    for (int i = 0; i < GMR; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) VSTOREU(tmp + (i * NV + v) * VL, acc[i][v]);
+    for (int64_t i = 0; i < m; i++) {
+        FT *cr = c + i * ldc;
+        for (int64_t j = 0; j < n; j++) cr[j] = accumulate ? cr[j] + tmp[i * NV * VL + j] : tmp[i * NV * VL + j];
+        flagged += FML_FN(finish_sq)(cr, n, nx[i], ny, ratio, root, cr);
+    }
+    return flagged;
+}
+#endif
+
 /* (a, ia) > (b, ib) in (value, index) order. */
 static inline int FML_FN(pair_gt)(FT a, int64_t ia, FT b, int64_t ib)
 {

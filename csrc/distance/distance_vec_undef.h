@@ -3,6 +3,7 @@
 #undef VL
 #undef NV
 #undef MR
+#undef GMR
 #undef MT
 #undef VZERO
 #undef VLOADU
