@@ -9,6 +9,7 @@
 static volatile sig_atomic_t g_count = 0;
 static struct sigaction g_prev;
 static int g_installed = 0;
+static __thread int64_t t_armed = -1;      /* count when this thread's binding call began */
 
 static void on_sigint(int sig, siginfo_t *info, void *ctx)
 {
@@ -35,10 +36,12 @@ __attribute__((constructor)) static void install(void)
     g_installed = sigaction(SIGINT, &sa, NULL) == 0;
 }
 
+void fml_interrupt_arm(void) { t_armed = (int64_t)g_count; }
+
 int64_t fml_interrupt_token(void)
 {
     if (!g_installed || syscall(SYS_gettid) != getpid()) return -1;    /* main thread only */
-    return (int64_t)g_count;
+    return t_armed >= 0 ? t_armed : (int64_t)g_count;
 }
 
 int fml_interrupted(int64_t token) { return token >= 0 && (int64_t)g_count != token; }

@@ -8,6 +8,10 @@
  * the kernel returns FML_EINTR, which the binding turns into the pending
  * KeyboardInterrupt.  Outputs are unspecified after an interrupt.
  *
+ * The bindings call fml_interrupt_arm() just before releasing the GIL: the
+ * token is the count at that moment, so a SIGINT during any phase of the call
+ * (even before the first polled loop) stops it.
+ *
  * Only calls from the process's main thread are interruptible (Python runs
  * signal handlers there); elsewhere the token is -1 and polls are false.  If
  * Python code replaces the SIGINT handler later (signal.signal), the chain is
@@ -17,6 +21,7 @@
 
 #include <stdint.h>
 
+void fml_interrupt_arm(void);
 int64_t fml_interrupt_token(void);
 int fml_interrupted(int64_t token);
 

@@ -105,6 +105,7 @@ def forward(cnp.ndarray q, cnp.ndarray k, cnp.ndarray v, cnp.ndarray mask, cnp.n
     cdef void *pm = _data(mask)
     cdef void *po = _data(out)
     cdef void *pl = _data(lse)
+    fml_interrupt_arm()
     with nogil:
         if f32:
             status = fml_attention_forward_f32(&a, <const float *>pq, <const float *>pk,
@@ -136,6 +137,7 @@ def backward(cnp.ndarray q, cnp.ndarray k, cnp.ndarray v, cnp.ndarray mask, cnp.
     cdef void *pdq = _data(dq)
     cdef void *pdk = _data(dk)
     cdef void *pdv = _data(dv)
+    fml_interrupt_arm()
     with nogil:
         if f32:
             status = fml_attention_backward_f32(&a, <const float *>pq, <const float *>pk,
@@ -202,6 +204,7 @@ cdef extern from "attention/transformer.h":
 def softmax(const floating[:, ::1] x, floating[:, ::1] y, bint log_out, int64_t n_threads):
     """Rows of x (softmax or log_softmax) into y."""
     cdef int status
+    fml_interrupt_arm()
     with nogil:
         if floating is float:
             status = fml_softmax_f32(x.shape[0], x.shape[1], &x[0, 0], &y[0, 0], log_out, n_threads)
@@ -216,6 +219,7 @@ def layer_norm(const floating[:, ::1] x, cnp.ndarray w, cnp.ndarray b, double ep
     cdef int status
     cdef void *pw = _data(w)
     cdef void *pb = _data(b)
+    fml_interrupt_arm()
     with nogil:
         if floating is float:
             status = fml_layer_norm_f32(x.shape[0], x.shape[1], &x[0, 0], <const float *>pw,
@@ -236,6 +240,7 @@ def layer_norm_backward(const floating[:, ::1] x, const floating[:, ::1] dy, cnp
     cdef void *pw = _data(w)
     cdef double *pdw = <double *>_data(dw)
     cdef double *pdb = <double *>_data(db)
+    fml_interrupt_arm()
     with nogil:
         if floating is float:
             status = fml_layer_norm_backward_f32(x.shape[0], x.shape[1], &x[0, 0], &dy[0, 0],
@@ -250,6 +255,7 @@ def layer_norm_backward(const floating[:, ::1] x, const floating[:, ::1] dy, cnp
 
 def gelu(const floating[::1] x, floating[::1] y, bint approximate, int64_t n_threads):
     cdef int status
+    fml_interrupt_arm()
     with nogil:
         if floating is float:
             status = fml_gelu_f32(x.shape[0], &x[0], &y[0], approximate, n_threads)
@@ -260,6 +266,7 @@ def gelu(const floating[::1] x, floating[::1] y, bint approximate, int64_t n_thr
 
 def dropout(const floating[::1] x, floating[::1] y, double p, uint64_t seed, int64_t n_threads):
     cdef int status
+    fml_interrupt_arm()
     with nogil:
         if floating is float:
             status = fml_dropout_f32(x.shape[0], &x[0], &y[0], p, seed, n_threads)
@@ -276,6 +283,7 @@ def linear(cnp.ndarray x, const floating[:, ::1] w, cnp.ndarray b, int activatio
     cdef int64_t ldx = x.strides[0] // x.itemsize if m > 1 else k
     cdef void *px = _data(x)
     cdef void *pb = _data(b)
+    fml_interrupt_arm()
     with nogil:
         if floating is float:
             status = fml_linear_f32(m, k, n, <const float *>px, ldx, &w[0, 0], <const float *>pb,

@@ -104,6 +104,7 @@ def conv2d_forward(tuple geom, const floating[::1] x, const floating[::1] w,
     cdef fml_conv2d_geom g = _geom(geom)
     cdef int status
     cdef const floating *b = &bias[0] if bias.shape[0] > 0 else NULL
+    fml_interrupt_arm()
     with nogil:
         if floating is float:
             status = fml_conv2d_forward_f32(&g, &x[0], &w[0], b, act, &y[0], n_threads)
@@ -123,6 +124,7 @@ def conv2d_backward(tuple geom, const floating[::1] gy, const floating[::1] x,
     cdef const floating *px = &x[0] if x.shape[0] > 0 else NULL
     cdef const floating *pw = &w[0] if w.shape[0] > 0 else NULL
     cdef const floating *pgy = &gy[0] if gy.shape[0] > 0 else NULL
+    fml_interrupt_arm()
     with nogil:
         if floating is float:
             status = fml_conv2d_backward_f32(&g, pgy, px, pw, pgx, pgw, pgb, n_threads)
@@ -136,6 +138,7 @@ def max_pool2d(tuple geom, const floating[::1] x, floating[::1] y, int64_t[::1] 
     cdef fml_conv2d_geom g = _geom(geom)
     cdef int status
     cdef int64_t *pi = &idx[0] if idx.shape[0] > 0 else NULL
+    fml_interrupt_arm()
     with nogil:
         if floating is float:
             status = fml_max_pool2d_f32(&g, &x[0], &y[0], pi, n_threads)
@@ -148,6 +151,7 @@ def max_pool2d_backward(tuple geom, const floating[::1] gy, const int64_t[::1] i
                         floating[::1] gx, int64_t n_threads):
     cdef fml_conv2d_geom g = _geom(geom)
     cdef int status
+    fml_interrupt_arm()
     with nogil:
         if floating is float:
             status = fml_max_pool2d_backward_f32(&g, &gy[0], &idx[0], &gx[0], n_threads)
@@ -160,6 +164,7 @@ def avg_pool2d(tuple geom, const floating[::1] x, floating[::1] y, bint count_in
                int64_t divisor_override, int64_t n_threads):
     cdef fml_conv2d_geom g = _geom(geom)
     cdef int status
+    fml_interrupt_arm()
     with nogil:
         if floating is float:
             status = fml_avg_pool2d_f32(&g, &x[0], count_include_pad, divisor_override, &y[0],
@@ -174,6 +179,7 @@ def avg_pool2d_backward(tuple geom, const floating[::1] gy, floating[::1] gx,
                         bint count_include_pad, int64_t divisor_override, int64_t n_threads):
     cdef fml_conv2d_geom g = _geom(geom)
     cdef int status
+    fml_interrupt_arm()
     with nogil:
         if floating is float:
             status = fml_avg_pool2d_backward_f32(&g, &gy[0], count_include_pad,
@@ -187,6 +193,7 @@ def avg_pool2d_backward(tuple geom, const floating[::1] gy, floating[::1] gx,
 def adaptive_avg_pool2d(tuple geom, const floating[::1] x, floating[::1] y, int64_t n_threads):
     cdef fml_conv2d_geom g = _geom(geom)
     cdef int status
+    fml_interrupt_arm()
     with nogil:
         if floating is float:
             status = fml_adaptive_avg_pool2d_f32(&g, &x[0], &y[0], n_threads)
@@ -199,6 +206,7 @@ def adaptive_avg_pool2d_backward(tuple geom, const floating[::1] gy, floating[::
                                  int64_t n_threads):
     cdef fml_conv2d_geom g = _geom(geom)
     cdef int status
+    fml_interrupt_arm()
     with nogil:
         if floating is float:
             status = fml_adaptive_avg_pool2d_backward_f32(&g, &gy[0], &gx[0], n_threads)
@@ -210,6 +218,7 @@ def adaptive_avg_pool2d_backward(tuple geom, const floating[::1] gy, floating[::
 def batch_stats(const floating[::1] x, int64_t n, int64_t c, int64_t hw, double[::1] mean,
                 double[::1] var, int64_t n_threads):
     cdef int status
+    fml_interrupt_arm()
     with nogil:
         if floating is float:
             status = fml_batch_stats_f32(n, c, hw, &x[0], &mean[0], &var[0], n_threads)
@@ -222,6 +231,7 @@ def channel_affine(const floating[::1] x, int64_t n, int64_t c, int64_t hw,
                    const floating[::1] scale, const floating[::1] shift, int act,
                    floating[::1] y, int64_t n_threads):
     cdef int status
+    fml_interrupt_arm()
     with nogil:
         if floating is float:
             status = fml_channel_affine_f32(n, c, hw, &x[0], &scale[0], &shift[0], act, &y[0],
@@ -234,6 +244,7 @@ def channel_affine(const floating[::1] x, int64_t n, int64_t c, int64_t hw,
 
 def relu(const floating[::1] x, floating[::1] y, int64_t n_threads):
     cdef int status
+    fml_interrupt_arm()
     with nogil:
         if floating is float:
             status = fml_relu_f32(x.shape[0], &x[0], &y[0], n_threads)

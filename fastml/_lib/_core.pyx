@@ -79,9 +79,11 @@ def fma_loop(str dtype, int64_t iters):
     cdef const fml_gemm_kernel_f64 *k64 = fml_gemm_kernel_get_f64()
     cdef double sink
     if dtype == "float32":
+        fml_interrupt_arm()
         with nogil:
             sink = k32.fma_loop(iters)
         return float(iters * k32.flops_per_iter)
+    fml_interrupt_arm()
     with nogil:
         sink = k64.fma_loop(iters)
     return float(iters * k64.flops_per_iter)
@@ -100,6 +102,7 @@ def gemm2d(cnp.ndarray a, cnp.ndarray b, cnp.ndarray c, int64_t n_threads):
     cdef void *pa = cnp.PyArray_DATA(a)
     cdef void *pb = cnp.PyArray_DATA(b)
     cdef void *pc = cnp.PyArray_DATA(c)
+    fml_interrupt_arm()
     with nogil:
         if item == 4:
             status = fml_gemm_batch_f32(1, m, n, k, <const float *>pa, &zero, rsa, csa,
@@ -122,6 +125,7 @@ def gemm(cnp.ndarray a, cnp.ndarray b, cnp.ndarray c, int64_t batch, int64_t m, 
     cdef void *pa = cnp.PyArray_DATA(a)
     cdef void *pb = cnp.PyArray_DATA(b)
     cdef void *pc = cnp.PyArray_DATA(c)
+    fml_interrupt_arm()
     with nogil:
         if is_f32:
             status = fml_gemm_batch_f32(batch, m, n, k, <const float *>pa, &a_off[0], rsa, csa,

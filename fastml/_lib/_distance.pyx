@@ -87,6 +87,7 @@ def pairwise(int metric, double p, const floating[:, ::1] X, const floating[:, :
     """out[i, j] = metric(X[i], Y[j]); shapes checked by the caller (m, n >= 1)."""
     cdef int64_t m = X.shape[0], n = Y.shape[0], d = X.shape[1]
     cdef int status
+    fml_interrupt_arm()
     with nogil:
         if floating is float:
             status = fml_distance_pairwise_f32(metric, p, &X[0, 0], m, &Y[0, 0], n, d, symmetric,
@@ -102,6 +103,7 @@ def kernel(int kind, double gamma, double coef0, double degree, const floating[:
     """out[i, j] = kernel(X[i], Y[j]); shapes checked by the caller (m, n >= 1)."""
     cdef int64_t m = X.shape[0], n = Y.shape[0], d = X.shape[1]
     cdef int status
+    fml_interrupt_arm()
     with nogil:
         if floating is float:
             status = fml_distance_kernel_f32(kind, gamma, coef0, degree, &X[0, 0], m, &Y[0, 0], n,
@@ -117,6 +119,7 @@ def knn(int metric, double p, const floating[:, ::1] X, const floating[:, ::1] Y
     """dist, ind (m x k): the k nearest rows of Y; 1 <= k <= len(Y), m >= 1."""
     cdef int64_t m = X.shape[0], n = Y.shape[0], d = X.shape[1]
     cdef int status
+    fml_interrupt_arm()
     with nogil:
         if floating is float:
             status = fml_distance_knn_f32(metric, p, &X[0, 0], m, &Y[0, 0], n, d, k,
@@ -133,6 +136,7 @@ def radius(int metric, double p, const floating[:, ::1] X, const floating[:, ::1
     cdef int64_t m = X.shape[0], n = Y.shape[0], d = X.shape[1], total
     cdef int status
     cdef fml_radius_result *res = NULL
+    fml_interrupt_arm()
     with nogil:
         if floating is float:
             status = fml_distance_radius_f32(metric, p, &X[0, 0], m, &Y[0, 0], n, d, radius,
@@ -149,6 +153,7 @@ def radius(int metric, double p, const floating[:, ::1] X, const floating[:, ::1
         indices_a = np.empty(max(total, 1), dtype=np.int64)
         dist_a = np.empty(max(total, 1), dtype=np.float32 if floating is float else np.float64)
         indptr, indices, dist = indptr_a, indices_a, dist_a
+        fml_interrupt_arm()
         with nogil:
             if floating is float:
                 fml_radius_copy_f32(res, &indptr[0], &indices[0], &dist[0])

@@ -80,19 +80,23 @@ def pack_rows(const floating[:, ::1] X, int64_t n_threads):
     if d <= FML_KMEANS_DIRECT_MAX_D:
         if floating is float:
             out = np.empty(fml_kmeans_lanes_len(n, d, 0), dtype=np.float32)
+            fml_interrupt_arm()
             with nogil:
                 fml_kmeans_pack_lanes_f32(n, d, &X[0, 0], &out[0], n_threads)
         else:
             out = np.empty(fml_kmeans_lanes_len(n, d, 1), dtype=np.float64)
+            fml_interrupt_arm()
             with nogil:
                 fml_kmeans_pack_lanes_f64(n, d, &X[0, 0], &out[0], n_threads)
         return out.base, 0
     if floating is float:
         out = np.empty(fml_gemm_packed_a_len_f32(n, d), dtype=np.float32)
+        fml_interrupt_arm()
         with nogil:
             fml_gemm_pack_a_f32(n, d, &X[0, 0], d, 1, &out[0], &mr, n_threads)
     else:
         out = np.empty(fml_gemm_packed_a_len_f64(n, d), dtype=np.float64)
+        fml_interrupt_arm()
         with nogil:
             fml_gemm_pack_a_f64(n, d, &X[0, 0], d, 1, &out[0], &mr, n_threads)
     return out.base, mr
@@ -115,6 +119,7 @@ def lloyd(const floating[:, ::1] X, const floating[::1] xpack, int64_t mr,
         raise ValueError(f"update must be 0, 1 or 2, got {update}")
     if update and workspace.shape[0] < fml_kmeans_workspace_len(n, k, d):
         raise ValueError("workspace too small")
+    fml_interrupt_arm()
     with nogil:
         if floating is float:
             status = fml_kmeans_lloyd_f32(n, d, &X[0, 0], xp, mr, &sample_weight[0], k, &centers[0, 0],
@@ -137,6 +142,7 @@ def hamerly(const floating[:, ::1] X, const floating[::1] sample_weight,
         raise ValueError(f"update must be 1 or 2, got {update}")
     if workspace.shape[0] < fml_kmeans_workspace_len(n, k, d):
         raise ValueError("workspace too small")
+    fml_interrupt_arm()
     with nogil:
         if floating is float:
             status = fml_kmeans_hamerly_f32(n, d, &X[0, 0], &sample_weight[0], k, &centers[0, 0],
@@ -157,6 +163,7 @@ def inertia(const floating[:, ::1] X, const floating[::1] sample_weight,
     cdef int64_t n = X.shape[0], d = X.shape[1]
     cdef double out = 0
     cdef int status
+    fml_interrupt_arm()
     with nogil:
         if floating is float:
             status = fml_kmeans_inertia_f32(n, d, &X[0, 0], &sample_weight[0], &centers[0, 0],
@@ -172,6 +179,7 @@ def point_d2(const floating[:, ::1] X, const floating[:, ::1] centers,
              const int32_t[::1] labels, double[::1] out, int64_t n_threads):
     """out[i] = exact squared distance from row i to its centre."""
     cdef int64_t n = X.shape[0], d = X.shape[1]
+    fml_interrupt_arm()
     with nogil:
         if floating is float:
             fml_kmeans_point_d2_f32(n, d, &X[0, 0], &centers[0, 0], &labels[0], &out[0], n_threads)
@@ -182,6 +190,7 @@ def point_d2(const floating[:, ::1] X, const floating[:, ::1] centers,
 def bounds_move(const int32_t[::1] labels, const double[::1] shift, int32_t top, double top_drift,
                 double second_drift, double[::1] upper, double[::1] lower, int64_t n_threads):
     """Loosen Hamerly's bounds after the centres moved (in place)."""
+    fml_interrupt_arm()
     with nogil:
         fml_kmeans_bounds_move(labels.shape[0], &labels[0], &shift[0], top, top_drift,
                                second_drift, &upper[0], &lower[0], n_threads)

@@ -7,7 +7,8 @@ from libc.string cimport memcpy
 
 import numpy as np
 
-from fastml._lib.fml cimport raise_for_status, fml_cpu_select, fml_cpu_detect, fml_simd_name
+from fastml._lib.fml cimport (raise_for_status, fml_cpu_select, fml_cpu_detect, fml_simd_name,
+                               fml_interrupt_arm)
 
 cnp.import_array()
 
@@ -191,6 +192,7 @@ cdef class Grower:
         cdef const double *pw = <const double *>_ptr_or_null(w)
         cdef const double *pyp = <const double *>_ptr_or_null(y_pure)
         cdef int64_t n = bins.shape[0], d = bins.shape[1]
+        fml_interrupt_arm()
         with nogil:
             status = fml_tree_grow(self.g, &q, &bins[0, 0], &n_bins[0], n, d, &features[0],
                                    features.shape[0], pgh, pyc, pw, pyp, &rows[0], rows.shape[0],
@@ -226,6 +228,7 @@ def forest_grow(dict params, const uint8_t[::1, :] bins, const int32_t[::1] n_bi
     cdef int64_t n = bins.shape[0], d = bins.shape[1]
     out_arr = np.zeros(max(n_trees, 1) * sizeof(fml_forest_tree), dtype=np.uint8)
     cdef fml_forest_tree *out = <fml_forest_tree *>cnp.PyArray_DATA(out_arr)
+    fml_interrupt_arm()
     with nogil:
         status = fml_forest_grow(&q, &bins[0, 0], &n_bins[0], n, d, pgh, pyc, pw, pyp, &seeds[0],
                                  n_trees, bootstrap, n_draw, &thresholds[0, 0], out, n_threads)
@@ -251,6 +254,7 @@ def bootstrap_counts(uint64_t seed, int64_t n_samples, int64_t n_draw):
     counts = np.empty(n_samples, dtype=np.int32)
     cdef int32_t[::1] c = counts
     if n_samples > 0:
+        fml_interrupt_arm()
         with nogil:
             fml_forest_bootstrap_counts(seed, n_samples, n_draw, &c[0])
     return counts
@@ -262,6 +266,7 @@ def bin_fit(cnp.ndarray X, const int64_t[::1] sample, int64_t max_bins, double[:
     cdef int64_t rs = X.strides[0] // item, cs = X.strides[1] // item, d = X.shape[1]
     cdef void *px = cnp.PyArray_DATA(X)
     cdef int status
+    fml_interrupt_arm()
     with nogil:
         if item == 4:
             status = fml_tree_bin_fit_f32(<const float *>px, rs, cs, d, &sample[0], sample.shape[0],
@@ -279,6 +284,7 @@ def bin_transform(cnp.ndarray X, const double[:, ::1] thresholds, uint8_t[::1, :
     cdef int64_t n = X.shape[0], d = X.shape[1]
     cdef void *px = cnp.PyArray_DATA(X)
     cdef int status
+    fml_interrupt_arm()
     with nogil:
         if item == 4:
             status = fml_tree_bin_transform_f32(<const float *>px, rs, cs, n, d, &thresholds[0, 0],
@@ -299,6 +305,7 @@ def predict(cnp.ndarray nodes, const int64_t[::1] offsets, object values, int64_
     cdef const fml_tree_node *pn = <const fml_tree_node *>cnp.PyArray_DATA(nodes)
     cdef const double *pv = <const double *>_ptr_or_null(values)
     cdef int status
+    fml_interrupt_arm()
     with nogil:
         if item == 4:
             status = fml_tree_predict_f32(pn, &offsets[0], n_trees, pv, n_out, scale,
@@ -317,6 +324,7 @@ def apply(cnp.ndarray nodes, const int64_t[::1] offsets, cnp.ndarray X, int32_t[
     cdef void *px = cnp.PyArray_DATA(X)
     cdef const fml_tree_node *pn = <const fml_tree_node *>cnp.PyArray_DATA(nodes)
     cdef int status
+    fml_interrupt_arm()
     with nogil:
         if item == 4:
             status = fml_tree_apply_f32(pn, &offsets[0], n_trees, <const float *>px, rs, cs, n,
@@ -331,6 +339,7 @@ def predict_binned(cnp.ndarray nodes, const uint8_t[::1, :] bins, double[:, ::1]
                    int64_t n_threads):
     cdef const fml_tree_node *pn = <const fml_tree_node *>cnp.PyArray_DATA(nodes)
     cdef int status
+    fml_interrupt_arm()
     with nogil:
         status = fml_tree_predict_binned(pn, &bins[0, 0], bins.shape[0], bins.shape[0], &out[0, 0],
                                          out.shape[1], k, n_threads)
@@ -341,6 +350,7 @@ def add_leaf_values(cnp.ndarray nodes, const int64_t[::1] node_start, const int3
                     double[:, ::1] out, int64_t k, int64_t n_threads):
     cdef const fml_tree_node *pn = <const fml_tree_node *>cnp.PyArray_DATA(nodes)
     cdef int status
+    fml_interrupt_arm()
     with nogil:
         status = fml_tree_add_leaf_values(pn, node_start.shape[0], &node_start[0], &rows[0],
                                           &out[0, 0], out.shape[1], k, n_threads)
@@ -353,6 +363,7 @@ def loss_gradients(str loss, const double[:, ::1] raw, const double[::1] y, obje
     cdef int code = LOSSES[loss]
     cdef const double *pw = <const double *>_ptr_or_null(w)
     cdef int status
+    fml_interrupt_arm()
     with nogil:
         status = fml_tree_loss_gradients(code, &raw[0, 0], &y[0], pw, raw.shape[0], raw.shape[1],
                                          delta, &gh[0, 0, 0], n_threads)
@@ -364,6 +375,7 @@ def loss_value(str loss, const double[:, ::1] raw, const double[::1] y, object w
     cdef const double *pw = <const double *>_ptr_or_null(w)
     cdef double result = 0
     cdef int status
+    fml_interrupt_arm()
     with nogil:
         status = fml_tree_loss_value(code, &raw[0, 0], &y[0], pw, raw.shape[0], raw.shape[1],
                                      delta, &result)

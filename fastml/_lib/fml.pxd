@@ -8,6 +8,9 @@ cdef extern from "core/fml_status.h":
     int FML_EINTERNAL
     int FML_EINTR
 
+cdef extern from "core/fml_interrupt.h":
+    void fml_interrupt_arm() nogil          # call right before releasing the GIL
+
 cdef extern from "Python.h":
     int PyErr_CheckSignals() except -1
 
