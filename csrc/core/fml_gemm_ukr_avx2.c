@@ -15,7 +15,6 @@
 #define NV 2
 #define MR 6
 #define VZERO() _mm256_setzero_ps()
-#define VLOAD(p) _mm256_load_ps(p)
 #define VLOADU(p) _mm256_loadu_ps(p)
 #define VSTOREU(p, v) _mm256_storeu_ps(p, v)
 #define VSET1(x) _mm256_set1_ps(x)
@@ -32,7 +31,6 @@
 #define NV 2
 #define MR 6
 #define VZERO() _mm256_setzero_pd()
-#define VLOAD(p) _mm256_load_pd(p)
 #define VLOADU(p) _mm256_loadu_pd(p)
 #define VSTOREU(p, v) _mm256_storeu_pd(p, v)
 #define VSET1(x) _mm256_set1_pd(x)

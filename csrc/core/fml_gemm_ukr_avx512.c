@@ -16,7 +16,6 @@
 #define NV 2
 #define MR 14
 #define VZERO() _mm512_setzero_ps()
-#define VLOAD(p) _mm512_load_ps(p)
 #define VLOADU(p) _mm512_loadu_ps(p)
 #define VSTOREU(p, v) _mm512_storeu_ps(p, v)
 #define VSET1(x) _mm512_set1_ps(x)
@@ -33,7 +32,6 @@
 #define NV 2
 #define MR 14
 #define VZERO() _mm512_setzero_pd()
-#define VLOAD(p) _mm512_load_pd(p)
 #define VLOADU(p) _mm512_loadu_pd(p)
 #define VSTOREU(p, v) _mm512_storeu_pd(p, v)
 #define VSET1(x) _mm512_set1_pd(x)

@@ -2,73 +2,33 @@
  * written once over a small vector vocabulary that each ISA file defines:
  *
  *   VT  vector type     VL  lanes      NV  vectors per tile row (NR = NV*VL)
- *   MR  tile rows       VZERO() VLOAD(p) VLOADU(p) VSTOREU(p, v) VSET1(x)
+ *   MR  tile rows       VZERO() VLOADU(p) VSTOREU(p, v) VSET1(x)
  *   VFMA(a, b, c) = a*b + c           VADD(a, b)
  *
  * No include guard: included once per (ISA, dtype).  The contract is in fml_gemm.h.
- * The tile is broadcast-A x vector-B: each step loads NV vectors of the B panel
+ * The tile (fml_gemm_ukr_acc_impl.h, shared with kernels that fuse their own
+ * store) is broadcast-A x vector-B: each step loads NV vectors of the B panel
  * and broadcasts MR values of the A panel, MR*NV independent FMAs. */
 
 #define NR (NV * VL)
 
+#define UKR_MR MR
+#define UKR_NV NV
+#include "core/fml_gemm_ukr_acc_impl.h"
+
 static void FML_FN(ukr)(int64_t k, const FT *restrict a, const FT *restrict b, FT *restrict c,
                         int64_t ldc, int64_t m, int64_t n, int accumulate)
 {
-    VT acc[MR][NV];
+    /* C is touched only after the k loop: start bringing its rows in now
+     * (a prefetch never faults, so edge tiles may prefetch past the end). */
 #pragma GCC unroll 16
     for (int i = 0; i < MR; i++) {
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; v++) acc[i][v] = VZERO();
-        /* C is touched only after the k loop: start bringing its rows in now
-         * (a prefetch never faults, so edge tiles may prefetch past the end). */
         __builtin_prefetch(c + i * ldc, 1, 3);
         __builtin_prefetch(c + i * ldc + NR - 1, 1, 3);
     }
-
-    for (int64_t p = 0; p < k; p++) {
-        VT bv[NV];
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; v++) bv[v] = VLOAD(b + v * VL);
-#pragma GCC unroll 16
-        for (int i = 0; i < MR; i++) {
-            const VT ai = VSET1(a[i]);
-#pragma GCC unroll 4
-            for (int v = 0; v < NV; v++) acc[i][v] = VFMA(ai, bv[v], acc[i][v]);
-        }
-        a += MR;
-        b += NR;
-    }
-
-    if (m == MR && n == NR) {                      /* full tile: straight to C */
-#pragma GCC unroll 16
-        for (int i = 0; i < MR; i++)
-#pragma GCC unroll 4
-            for (int v = 0; v < NV; v++) {
-                FT *cp = c + i * ldc + v * VL;
-                VSTOREU(cp, accumulate ? VADD(VLOADU(cp), acc[i][v]) : acc[i][v]);
-            }
-        return;
-    }
-    /* Edge tile: spill with constant indices (keeps acc in registers above),
-     * then copy the valid part. */
-    FT tmp[MR * NR];
-#pragma GCC unroll 16
-    for (int i = 0; i < MR; i++)
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; v++) VSTOREU(tmp + i * NR + v * VL, acc[i][v]);
-    if (n == NR) {                                 /* short panel, full rows: vectors */
-        for (int64_t i = 0; i < m; i++)
-#pragma GCC unroll 4
-            for (int v = 0; v < NV; v++) {
-                FT *cp = c + i * ldc + v * VL;
-                const VT t = VLOADU(tmp + i * NR + v * VL);
-                VSTOREU(cp, accumulate ? VADD(VLOADU(cp), t) : t);
-            }
-        return;
-    }
-    for (int64_t i = 0; i < m; i++)
-        for (int64_t j = 0; j < n; j++)
-            c[i * ldc + j] = accumulate ? c[i * ldc + j] + tmp[i * NR + j] : tmp[i * NR + j];
+    VT acc[MR][NV];
+    FML_FN(ukr_acc)(k, a, 1, MR, b, NR, acc);
+    FML_FN(ukr_store)(acc, c, ldc, m, n, accumulate);
 }
 
 /* Full A micro-panel (MR rows, kb columns) into dst[p*MR + i]; MR is a

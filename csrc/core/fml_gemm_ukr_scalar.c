@@ -15,7 +15,6 @@ static inline double f64_fma(double a, double b, double c) { return a * b + c; }
 #define NV 8
 #define MR 4
 #define VZERO() 0.0f
-#define VLOAD(p) (*(p))
 #define VLOADU(p) (*(p))
 #define VSTOREU(p, v) (*(p) = (v))
 #define VSET1(x) (x)
@@ -32,7 +31,6 @@ static inline double f64_fma(double a, double b, double c) { return a * b + c; }
 #define NV 8
 #define MR 4
 #define VZERO() 0.0
-#define VLOAD(p) (*(p))
 #define VLOADU(p) (*(p))
 #define VSTOREU(p, v) (*(p) = (v))
 #define VSET1(x) (x)

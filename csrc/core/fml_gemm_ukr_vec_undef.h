@@ -4,7 +4,6 @@
 #undef NV
 #undef MR
 #undef VZERO
-#undef VLOAD
 #undef VLOADU
 #undef VSTOREU
 #undef VSET1

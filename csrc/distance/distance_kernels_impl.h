@@ -173,38 +173,25 @@ static int64_t FML_FN(finish_cos)(const FT *g, int64_t nb, FT thr, FT *out)
 }
 
 #ifdef GMR
+#define UKR_MR GMR
+#define UKR_NV NV
+#include "core/fml_gemm_ukr_acc_impl.h"
+
 /* The GEMM core's micro-tile (GMR x NV vectors, A and B packed by the core)
- * with finish_sq fused into its store: the same k loop as the core's ukr, then
- * each row's vectors go through sq_lanes straight to C, so pairwise sqeuclidean
- * never reads its output back.  Same arithmetic as ukr + finish_sq, same bits.
- * nx: the tile's GMR row terms, ny: its NV*VL column terms.  Returns how many
- * entries are -1 (to recompute exactly). */
+ * with finish_sq fused into its store: each row's vectors go through sq_lanes
+ * straight to C, so pairwise sqeuclidean never reads its output back.  Same
+ * arithmetic as ukr + finish_sq, same bits.  nx: the tile's GMR row terms, ny:
+ * its NV*VL column terms.  Returns how many entries are -1 (to recompute). */
 static int64_t FML_FN(ukr_sq)(int64_t k, const FT *restrict a, const FT *restrict b,
                               FT *restrict c, int64_t ldc, int64_t m, int64_t n, int accumulate,
                               const FT *restrict nx, const FT *restrict ny, FT ratio, int root)
 {
     VT acc[GMR][NV];
-#pragma GCC unroll 16
-    for (int i = 0; i < GMR; i++)
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; v++) acc[i][v] = VZERO();
-    for (int64_t p = 0; p < k; p++) {
-        VT bv[NV];
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; v++) bv[v] = VLOADU(b + v * VL);
-#pragma GCC unroll 16
-        for (int i = 0; i < GMR; i++) {
-            const VT ai = VSET1(a[i]);
-#pragma GCC unroll 4
-            for (int v = 0; v < NV; v++) acc[i][v] = VFMA(ai, bv[v], acc[i][v]);
-        }
-        a += GMR;
-        b += NV * VL;
-    }
+    FML_FN(ukr_acc)(k, a, 1, GMR, b, NV * VL, acc);
     int64_t flagged = 0;
-    unsigned bad;
     if (m == GMR && n == NV * VL) {
         VT nyv[NV];
+        unsigned bad;
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++) nyv[v] = VLOADU(ny + v * VL);
         const VT vr = VSET1(ratio);
@@ -221,17 +208,9 @@ static int64_t FML_FN(ukr_sq)(int64_t k, const FT *restrict a, const FT *restric
         }
         return flagged;
     }
-    /* edge tile: the core's sums element by element, then finish_sq per row */
-    FT tmp[GMR * NV * VL];
-#pragma GCC unroll 16
-    for (int i = 0; i < GMR; i++)
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; v++) VSTOREU(tmp + (i * NV + v) * VL, acc[i][v]);
-    for (int64_t i = 0; i < m; i++) {
-        FT *cr = c + i * ldc;
-        for (int64_t j = 0; j < n; j++) cr[j] = accumulate ? cr[j] + tmp[i * NV * VL + j] : tmp[i * NV * VL + j];
-        flagged += FML_FN(finish_sq)(cr, n, nx[i], ny, ratio, root, cr);
-    }
+    FML_FN(ukr_store)(acc, c, ldc, m, n, accumulate);     /* edge tile: the core's store, */
+    for (int64_t i = 0; i < m; i++)                       /* then finish_sq in place */
+        flagged += FML_FN(finish_sq)(c + i * ldc, n, nx[i], ny, ratio, root, c + i * ldc);
     return flagged;
 }
 #endif
