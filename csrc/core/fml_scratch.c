@@ -1,15 +1,33 @@
+/* madvise / MADV_HUGEPAGE are outside strict C11 */
+#define _DEFAULT_SOURCE 1
+
 #include "core/fml_scratch.h"
 
 #include <stdint.h>
 #include <pthread.h>
 #include <stdlib.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
+/* Blocks from this size on are 2 MiB aligned and advised for transparent huge
+ * pages (as NumPy does for its arrays): a packed 10000 x 128 operand faulted
+ * in 4 KiB pages cost ~2500 page faults per call. */
+#define FML_HUGE_MIN ((size_t)4 << 20)
+#define FML_HUGE_ALIGN ((size_t)2 << 20)
 
 void *fml_scratch_alloc(size_t bytes)
 {
     if (bytes == 0) bytes = FML_ALIGN;
-    if (bytes > (size_t)INT64_MAX) return NULL;
-    /* aligned_alloc wants a size that is a multiple of the alignment */
-    return aligned_alloc(FML_ALIGN, (bytes + FML_ALIGN - 1) / FML_ALIGN * FML_ALIGN);
+    if (bytes > (size_t)INT64_MAX - FML_HUGE_ALIGN) return NULL;
+    if (bytes < FML_HUGE_MIN)   /* aligned_alloc wants a multiple of the alignment */
+        return aligned_alloc(FML_ALIGN, (bytes + FML_ALIGN - 1) / FML_ALIGN * FML_ALIGN);
+    const size_t len = (bytes + FML_HUGE_ALIGN - 1) / FML_HUGE_ALIGN * FML_HUGE_ALIGN;
+    void *p = aligned_alloc(FML_HUGE_ALIGN, len);
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    if (p != NULL) (void)madvise(p, len, MADV_HUGEPAGE);   /* advice only: failure is fine */
+#endif
+    return p;
 }
 
 void fml_scratch_free(void *p) { free(p); }
