@@ -8,6 +8,7 @@
 #include "core/fml_dtype.h"
 #include "core/fml_scratch.h"
 #include "core/fml_interrupt.h"
+#include "core/fml_prefetch.h"
 #include "core/fml_threads.h"
 
 /* Below this much work per thread a GEMM uses fewer threads.  Work counts

@@ -58,15 +58,18 @@ static void FML_T(pack_a_block)(const KERNEL_T *kt, int64_t mb, int64_t kb, cons
  * apart) x packed B (kb x nb, nr-wide panels `bstride` elements apart). */
 static void FML_T(macro_kernel)(const KERNEL_T *kt, int64_t mb, int64_t nb, int64_t kb,
                                 const FT *apack, int64_t astride, const FT *bpack,
-                                int64_t bstride, FT *c, int64_t ldc, int accumulate)
+                                int64_t bstride, FT *c, int64_t ldc, int accumulate,
+                                fml_prefetch_stream *pf)
 {
     const int64_t mr = kt->mr, nr = kt->nr;
     for (int64_t jj = 0; jj < nb; jj += nr) {          /* B micro-panel stays in L1 */
         const FT *bp = bpack + (jj / nr) * bstride;
         const int64_t nv = FML_MIN(nr, nb - jj);
-        for (int64_t ii = 0; ii < mb; ii += mr)        /* A micro-panels stream from L2 */
+        for (int64_t ii = 0; ii < mb; ii += mr) {      /* A micro-panels stream from L2 */
+            fml_prefetch_step(pf);
             kt->ukr(kb, apack + (ii / mr) * astride, bp, c + ii * ldc + jj, ldc,
                     FML_MIN(mr, mb - ii), nv, accumulate);
+        }
     }
 }
 
@@ -83,7 +86,7 @@ static void FML_T(zero_matrix)(int64_t m, int64_t n, FT *c, int64_t ldc)
 static void FML_T(compute_block)(const KERNEL_T *kt, int64_t k, const FT *a, int64_t rsa,
                                  int64_t csa, const FT *apre, int64_t i0, int64_t mb,
                                  const FT *bpack, int64_t j0, int64_t nb, FT *c, int64_t ldc,
-                                 FT *abuf)
+                                 FT *abuf, fml_prefetch_stream *pf)
 {
     const int64_t mr = kt->mr, nr = kt->nr;
     if (k == 0) {
@@ -101,7 +104,7 @@ static void FML_T(compute_block)(const KERNEL_T *kt, int64_t k, const FT *a, int
             FML_T(pack_a_block)(kt, mb, kb, a + i0 * rsa + p0 * csa, rsa, csa, abuf);
         }
         FML_T(macro_kernel)(kt, mb, nb, kb, ap, astride, bpack + (j0 / nr) * k * nr + p0 * nr,
-                            k * nr, c, ldc, p0 > 0);
+                            k * nr, c, ldc, p0 > 0, pf);
     }
 }
 
@@ -122,7 +125,7 @@ static void FML_T(gemm_serial)(const KERNEL_T *kt, int64_t m, int64_t n, int64_t
                 const int64_t mb = FML_MIN(kt->mc, m - ic);
                 FML_T(pack_a_block)(kt, mb, kb, a + ic * rsa + pc * csa, rsa, csa, abuf);
                 FML_T(macro_kernel)(kt, mb, nb, kb, abuf, kb * kt->mr, bbuf, kb * nr,
-                                    c + ic * ldc + jc, ldc, pc > 0);
+                                    c + ic * ldc + jc, ldc, pc > 0, NULL);
             }
         }
     }
@@ -232,7 +235,8 @@ int FML_T(fml_gemm_batch)(int64_t batch, int64_t m, int64_t n, int64_t k, const 
                                                 csa, abuf);
                             FML_T(macro_kernel)(kt, mb, FML_MIN(nb, p1 * nr) - p0 * nr, kb, abuf,
                                                 kb * kt->mr, bshared + p0 * kb * nr, kb * nr,
-                                                c + c_off[t] + ic * ldc + jc + p0 * nr, ldc, pc > 0);
+                                                c + c_off[t] + ic * ldc + jc + p0 * nr, ldc, pc > 0,
+                                                NULL);
                         }
                     }
                 }
@@ -320,10 +324,17 @@ static int FML_T(fused_run)(int64_t m, int64_t k, const FT *a, int64_t rsa, int6
             if (err == FML_OK && fml_interrupted(intr)) err |= FML_EINTR;
             if (err != FML_OK) continue;               /* this thread already failed */
             const int64_t i0 = task * mc, mb = FML_MIN(mc, m - i0);
+            /* pre-packed A: fetch the block this thread probably takes next
+               (tasks go round the team) during this block's first column block */
+            const int64_t inext = i0 + (int64_t)nt * mc;
+            fml_prefetch_stream pf = fml_prefetch_begin(
+                apre != NULL && inext < m ? apre + (inext / kt->mr) * k * kt->mr : NULL,
+                FML_MIN(mc, m - inext) * k * (int64_t)sizeof(FT),
+                ((FML_MIN(nbk, n) + kt->nr - 1) / kt->nr) * ((mb + kt->mr - 1) / kt->mr));
             for (int64_t j0 = 0; j0 < n; j0 += nbk) {
                 const int64_t nb = FML_MIN(nbk, n - j0);
                 FML_T(compute_block)(kt, k, a, rsa, csa, apre, i0, mb, (const FT *)pb->data, j0,
-                                     nb, tile, nbk, abuf);
+                                     nb, tile, nbk, abuf, &pf);
                 err |= epilogue(ctx, i0, j0, mb, nb, tile, nbk);
                 if (err != FML_OK) break;
             }
