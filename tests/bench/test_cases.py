@@ -41,7 +41,7 @@ def test_case_is_complete(case):
     assert case.peers
     shape = case.shapes("quick")[0]
     assert case.flops(shape) >= 0 and case.bytes(shape, np.dtype(case.dtypes[0])) > 0
-    assert 0 < case.rtol(np.dtype(np.float32), shape) < 1e-2
+    assert 0 < case.rtol(np.dtype(np.float32), shape) < 2e-2
 
 
 def test_gemm_costs():
