@@ -9,10 +9,19 @@ cdef extern from "core/fml_status.h":
     int FML_EINTR
 
 cdef extern from "core/fml_interrupt.h":
-    void fml_interrupt_arm() nogil          # call right before releasing the GIL
+    void fml_interrupt_take "fml_interrupt_arm"() nogil
 
 cdef extern from "Python.h":
     int PyErr_CheckSignals() except -1
+
+
+cdef inline int fml_interrupt_arm() except -1:
+    """Call right before releasing the GIL: takes the interrupt token, then
+    raises a SIGINT that reached Python's handler earlier in this call (while
+    no bytecode ran to raise it), so no signal falls between the two."""
+    fml_interrupt_take()
+    PyErr_CheckSignals()
+    return 0
 
 cdef extern from "core/fml_cpu.h":
     int fml_cpu_detect()
