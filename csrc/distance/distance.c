@@ -15,6 +15,7 @@
 #include "core/fml_scratch.h"
 #include "core/fml_threads.h"
 #include "distance/distance_amx.h"
+#include "distance/distance_i8.h"
 #include "distance/distance_kernels.h"
 
 /* Rows of X per task of the direct producer (a multiple of every direct MR). */
@@ -34,6 +35,8 @@
 /* AMX knn: rows per task, and the candidates a row may hold before giving up */
 #define FML_AMX_TASK_ROWS 256
 #define FML_AMX_CAP(k) (64 + 4 * (k))
+/* int8 knn: 7-bit values leave a wider window between the bounds */
+#define FML_I8_CAP(k) (128 + 16 * (k))
 
 enum { FML_CONSUMER_PAIRWISE, FML_CONSUMER_KERNEL, FML_CONSUMER_KNN, FML_CONSUMER_RADIUS };
 
@@ -132,6 +135,7 @@ static fml_distance_kernels_f64 g_kernels_f64;
 static int g_level = -1;
 static int g_amx_probe = -1;     /* the CPU/OS run AMX tiles (probed once) */
 static int g_amx_allowed = 1;    /* fml_distance_amx(0) turns the AMX path off */
+static int g_i8_allowed = 1;     /* fml_distance_i8(0) turns the int8 path off */
 
 int fml_distance_init(int level)
 {
@@ -158,6 +162,28 @@ int fml_distance_amx(int allow)
     if (g_level < 0) fml_distance_init(fml_cpu_select());
     return fml_distance_amx_active();
 }
+
+/* The int8 knn path is used: exactly the avx2 level is selected, allowed.  (At
+ * the avx512 level the float32 GEMM runs at the int8 rate of 256-bit vectors.) */
+static int fml_distance_i8_active(void)
+{
+#ifndef FML_NO_X86_SIMD
+    return g_level == FML_SIMD_AVX2 && g_i8_allowed;
+#else
+    return 0;
+#endif
+}
+
+int fml_distance_i8(int allow)
+{
+    if (allow >= 0) g_i8_allowed = allow != 0;
+    if (g_level < 0) fml_distance_init(fml_cpu_select());
+    return fml_distance_i8_active();
+}
+
+#ifdef FML_NO_X86_SIMD
+void fml_distance_i8_task_avx2(const fml_i8_task *t) { (void)t; }   /* never called */
+#endif
 
 static void ensure_init(void)
 {

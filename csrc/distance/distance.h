@@ -63,6 +63,10 @@ int fml_distance_init(int level);
  * (-1: leave); returns whether it is in use (CPU, OS and the avx512 level). */
 int fml_distance_amx(int allow);
 
+/* knn's int8 candidate search (distance_i8.h), the same way: in use at the avx2
+ * level (AVX-512 CPUs take their float32 path or AMX). */
+int fml_distance_i8(int allow);
+
 /* OUT out[i*ldo + j] = metric(X[i], Y[j]).  symmetric: Y is X (n == m), the
  * result is symmetric and its diagonal exactly 0 (true metrics). */
 int fml_distance_pairwise_f32(int metric, double p, const float *x, int64_t m, const float *y,

@@ -64,69 +64,19 @@ void fml_distance_amx_begin(void) { _tile_loadconfig(&g_tile_config); }
 
 void fml_distance_amx_end(void) { _tile_release(); }
 
-/* (a, ia) > (b, ib) in (value, index) order */
-static inline int pair_gt(float a, int64_t ia, float b, int64_t ib)
-{
-    return a > b || (a == b && ia > ib);
-}
-
-static void heap_replace(float *hv, int64_t *hi, int64_t k, float v, int64_t j)
-{
-    int64_t pos = 0;
-    for (;;) {
-        int64_t child = 2 * pos + 1;
-        if (child >= k) break;
-        if (child + 1 < k && pair_gt(hv[child + 1], hi[child + 1], hv[child], hi[child])) child++;
-        if (!pair_gt(hv[child], hi[child], v, j)) break;
-        hv[pos] = hv[child];
-        hi[pos] = hi[child];
-        pos = child;
-    }
-    hv[pos] = v;
-    hi[pos] = j;
-}
-
-/* Add column j (lower bound lo) to row i's candidates; when the list is full,
- * drop the entries the threshold has passed by, and give up on the row if
- * that frees nothing. */
-static void push_candidate(const fml_amx_task *t, int64_t i, int64_t j, float lo)
-{
-    int64_t *cj = t->cand_j + i * t->cap, *n = t->cand_n + i;
-    float *cl = t->cand_lo + i * t->cap;
-    if (*n == t->cap) {
-        const float thr = t->hv[i * t->k];
-        int64_t keep = 0;
-        for (int64_t q = 0; q < *n; q++)
-            if (cl[q] <= thr) {
-                cj[keep] = cj[q];
-                cl[keep++] = cl[q];
-            }
-        *n = keep;
-        if (keep == t->cap) {
-            t->overflow[i] = 1;
-            return;
-        }
-    }
-    cj[*n] = j;
-    cl[(*n)++] = lo;
-}
-
 /* The hits of one row of a block: lanes `bits` of s (columns jb + lane). */
 static void row_hits(const fml_amx_task *t, int64_t i, int64_t jb, __m512 s, unsigned bits)
 {
     float sv[16];
     _mm512_storeu_ps(sv, s);
-    float *hv = t->hv + i * t->k;
-    int64_t *hi = t->hi + i * t->k;
+    const float *hv = t->cand.hv + i * t->cand.k;
     const float ri = t->r[i];
-    while (bits && !t->overflow[i]) {
+    while (bits && !t->cand.overflow[i]) {
         const int l = __builtin_ctz(bits);
         bits &= bits - 1;
         const int64_t j = jb + l;
         if (!(sv[l] <= hv[0] + ri)) continue;         /* the root moved since the compare */
-        push_candidate(t, i, j, sv[l] - ri);
-        const float up = sv[l] + t->w[j] + ri;
-        if (pair_gt(hv[0], hi[0], up, j)) heap_replace(hv, hi, t->k, up, j);
+        fml_cand_add(&t->cand, i, j, sv[l] - ri, sv[l] + t->w[j] + ri);
     }
 }
 
@@ -137,8 +87,8 @@ static void scan_block(const fml_amx_task *t, int64_t ib, int64_t jb, const floa
     const int64_t rows = FML_AMX_ROWS < t->m - ib ? FML_AMX_ROWS : t->m - ib;
     for (int64_t r = 0; r < rows; r++) {
         const int64_t i = ib + r;
-        if (t->overflow[i]) continue;
-        const __m512 thr = _mm512_set1_ps(t->hv[i * t->k] + t->r[i]);
+        if (t->cand.overflow[i]) continue;
+        const __m512 thr = _mm512_set1_ps(t->cand.hv[i * t->cand.k] + t->r[i]);
         const __m512 s0 = _mm512_fmadd_ps(vs, _mm512_load_ps(cb + r * 32), bl0);
         const __m512 s1 = _mm512_fmadd_ps(vs, _mm512_load_ps(cb + r * 32 + 16), bl1);
         const unsigned m0 = _mm512_cmp_ps_mask(s0, thr, _CMP_LE_OQ);

@@ -6,8 +6,8 @@
  * tile instructions (~16x the float32 FMA rate).  Each product carries a
  * rigorous error bound, so each (row i, column j) gets an interval
  *     lo_ij <= true key_ij <= hi_ij,        key = bias_j + scale * x'_i . y'_j
- * A row keeps the k smallest hi (a heap: its root T is >= the true k-th key)
- * and every j with lo_ij <= T as a candidate.  A row not in the candidate list
+ * Rows keep candidates as distance_cand.h says (a heap of the k smallest hi
+ * whose root T is >= the true k-th key, and every j with lo_ij <= T).  A row not in the candidate list
  * has true key >= lo > T >= k-th key, so the exact float64 re-rank of the
  * candidates (distance_impl.h) gives the exact neighbours.  A row whose
  * candidate list overflows (bf16 cannot separate its points: far from the
@@ -24,6 +24,8 @@
 
 #include <stdint.h>
 
+#include "distance/distance_cand.h"
+
 #define FML_AMX_MIN_D 32     /* below this, bf16 rarely separates neighbours */
 #define FML_AMX_ROWS 32      /* rows per tile block (2 A tiles) */
 #define FML_AMX_COLS 32      /* columns per tile block (2 B tiles) */
@@ -38,15 +40,7 @@ typedef struct {
     const float *w;              /* per column: 2 C q_j */
     const float *r;              /* per row: C p_i */
     float scale;                 /* key = bias + scale * dot */
-    /* per-row state, row i at offset i * k / i * cap */
-    float *hv;                   /* max-heap of the k smallest hi */
-    int64_t *hi;
-    int64_t k;
-    int64_t *cand_j;             /* candidates: column and lo */
-    float *cand_lo;
-    int64_t *cand_n;
-    int64_t cap;
-    unsigned char *overflow;     /* the row's list overflowed: redo it exactly */
+    fml_cand_rows cand;          /* per-row state (distance_cand.h) */
     float *cbuf;                 /* 32 x 32 floats, 64-byte aligned, per thread */
 } fml_amx_task;
 

@@ -1053,19 +1053,19 @@ static int FML_T(knn_redo_rows)(const CTX *c, const unsigned char *flag, FT *dis
                                 int64_t n_threads);
 static int FML_T(knn_run)(int metric, double p, const FT *x, int64_t m, const FT *y, int64_t n,
                           int64_t d, int64_t k, FT *dist, int64_t *ind, int64_t n_threads,
-                          int allow_amx);
+                          int allow_lowp);
 
 /* Row i: candidates -> exact re-rank -> its k neighbours; 0 if it must be redone. */
-static int FML_T(amx_finish_row)(const CTX *c, const fml_amx_task *t, int64_t i, PAIR *tmp,
-                                 FT *dist, int64_t *ind)
+static int FML_T(cand_finish_row)(const CTX *c, const fml_cand_rows *s, int64_t i, PAIR *tmp,
+                                  FT *dist, int64_t *ind)
 {
     const int64_t k = c->k;
-    if (t->overflow[i] || t->hi[i * k] == INT64_MAX) return 0;
-    const float thr = t->hv[i * k];
-    const int64_t *cj = t->cand_j + i * t->cap;
-    const float *cl = t->cand_lo + i * t->cap;
+    if (s->overflow[i] || s->hi[i * k] == INT64_MAX) return 0;
+    const float thr = s->hv[i * k];
+    const int64_t *cj = s->cand_j + i * s->cap;
+    const float *cl = s->cand_lo + i * s->cap;
     int64_t cnt = 0;
-    for (int64_t q = 0; q < t->cand_n[i]; q++) {
+    for (int64_t q = 0; q < s->cand_n[i]; q++) {
         if (!(cl[q] <= thr)) continue;
         double v = FML_T(exact)(c, i, cj[q]);
         if (v != v) return 0;
@@ -1081,6 +1081,37 @@ static int FML_T(amx_finish_row)(const CTX *c, const fml_amx_task *t, int64_t i,
         ind[q] = tmp[q].j;
     }
     return 1;
+}
+
+/* After a candidate search filled s: every row re-ranked exactly, the rows it
+ * could not settle redone on the float path. */
+static int FML_T(cand_finish)(const CTX *c, const fml_cand_rows *s, FT *dist, int64_t *ind,
+                              int64_t n_threads)
+{
+    const int64_t m = c->m, d = c->d, k = c->k, cap = s->cap;
+    int64_t redo = 0;
+    int st = FML_OK;
+    const int nt = fml_threads_for(n_threads, (m + 63) / 64, (double)m * (double)cap * (double)d,
+                                   FML_DISTANCE_MIN_PREP_PER_THREAD);
+    (void)nt;
+#pragma omp parallel num_threads(nt) reduction(| : st) reduction(+ : redo)
+    {
+        PAIR *tmp = (PAIR *)malloc((size_t)cap * sizeof(PAIR));
+        if (tmp == NULL) st |= FML_ENOMEM;
+#pragma omp for schedule(dynamic, 64)
+        for (int64_t i = 0; i < m; i++) {
+            if (tmp == NULL) continue;
+            if (!FML_T(cand_finish_row)(c, s, i, tmp, dist + i * k, ind + i * k)) {
+                s->overflow[i] = 1;
+                redo++;
+            } else {
+                s->overflow[i] = 0;
+            }
+        }
+        free(tmp);
+    }
+    if (st == FML_OK && redo > 0) st = FML_T(knn_redo_rows)(c, s->overflow, dist, ind, n_threads);
+    return st;
 }
 
 /* knn of c (a GEMM metric other than kl, d >= FML_AMX_MIN_D, no column split)
@@ -1172,8 +1203,8 @@ static int FML_T(knn_amx)(CTX *c, FT *dist, int64_t *ind, int64_t n_threads, int
         hv[q] = INFINITY;
         hi[q] = INT64_MAX;
     }
-    fml_amx_task base = {apack, bpack, kp, m, 0, 0, 0, np, bl, w, r, (float)scale, hv, hi, k,
-                         cand_j, cand_lo, cand_n, cap, overflow, NULL};
+    fml_amx_task base = {apack, bpack, kp, m, 0, 0, 0, np, bl, w, r, (float)scale,
+                         {hv, hi, k, cand_j, cand_lo, cand_n, cap, overflow}, NULL};
     const int64_t n_tasks = (m + FML_AMX_TASK_ROWS - 1) / FML_AMX_TASK_ROWS;
     const int nt = fml_threads_for(n_threads, n_tasks, 2.0 * (double)m * (double)n * (double)d / 16,
                                    FML_DISTANCE_MIN_WORK_PER_THREAD);
@@ -1198,29 +1229,7 @@ static int FML_T(knn_amx)(CTX *c, FT *dist, int64_t *ind, int64_t n_threads, int
     }
     if (st != FML_OK) goto done;
     *ran = 1;
-    {
-        int64_t redo = 0;
-        const int nt2 = fml_threads_for(n_threads, (m + 63) / 64, (double)m * (double)cap * (double)d,
-                                        FML_DISTANCE_MIN_PREP_PER_THREAD);
-        (void)nt2;
-#pragma omp parallel num_threads(nt2) reduction(| : st) reduction(+ : redo)
-        {
-            PAIR *tmp = (PAIR *)malloc((size_t)cap * sizeof(PAIR));
-            if (tmp == NULL) st |= FML_ENOMEM;
-#pragma omp for schedule(dynamic, 64)
-            for (int64_t i = 0; i < m; i++) {
-                if (tmp == NULL) continue;
-                if (!FML_T(amx_finish_row)(c, &base, i, tmp, dist + i * k, ind + i * k)) {
-                    overflow[i] = 1;
-                    redo++;
-                } else {
-                    overflow[i] = 0;
-                }
-            }
-            free(tmp);
-        }
-        if (st == FML_OK && redo > 0) st = FML_T(knn_redo_rows)(c, overflow, dist, ind, n_threads);
-    }
+    st = FML_T(cand_finish)(c, &base.cand, dist, ind, n_threads);
 done:
     fml_scratch_free(apack);
     fml_scratch_free(bpack);
@@ -1235,6 +1244,8 @@ done:
     fml_scratch_free(overflow);
     return st;
 }
+
+#include "distance/distance_i8_impl.h"
 
 static int FML_T(knn_redo_rows)(const CTX *c, const unsigned char *flag, FT *dist, int64_t *ind,
                                 int64_t n_threads)
@@ -1267,7 +1278,7 @@ static int FML_T(knn_redo_rows)(const CTX *c, const unsigned char *flag, FT *dis
 
 static int FML_T(knn_run)(int metric, double p, const FT *x, int64_t m, const FT *y, int64_t n,
                           int64_t d, int64_t k, FT *dist, int64_t *ind, int64_t n_threads,
-                          int allow_amx)
+                          int allow_lowp)
 {
     if (m <= 0 || n <= 0 || k <= 0) return FML_OK;
     if (k > n) return FML_EINVAL;
@@ -1278,15 +1289,20 @@ static int FML_T(knn_run)(int metric, double p, const FT *x, int64_t m, const FT
     /* GEMM metrics keep extra candidates for the exact re-rank */
     c.kk = FML_T(is_gemm_metric)(metric) ? FML_MIN(n, k + 8 + k / 4) : k;
     c.splits = FML_T(choose_splits)(&c, c.kk);
-    if (allow_amx && fml_distance_amx_active() && d >= FML_AMX_MIN_D && c.splits == 1 &&
-        FML_T(is_gemm_metric)(metric) && metric != FML_METRIC_KL) {
+    /* a low-precision candidate search, where one runs and the data suit it */
+    const int lowp = allow_lowp && c.splits == 1 && FML_T(is_gemm_metric)(metric) &&
+                     metric != FML_METRIC_KL;
+    const int amx = lowp && fml_distance_amx_active() && d >= FML_AMX_MIN_D;
+    const int i8 = lowp && !amx && fml_distance_i8_active() && d >= FML_I8_MIN_D && d <= FML_I8_MAX_D;
+    if (amx || i8) {
         int ran = 0;
-        const int st = FML_T(knn_amx)(&c, dist, ind, n_threads, &ran);
+        const int st = amx ? FML_T(knn_amx)(&c, dist, ind, n_threads, &ran)
+                           : FML_T(knn_i8)(&c, dist, ind, n_threads, &ran);
         if (st != FML_OK || ran) {
             FML_T(ctx_free)(&c);
             return st;
         }
-        FML_T(ctx_free)(&c);                      /* unsuited data: the float32 path */
+        FML_T(ctx_free)(&c);                      /* unsuited data: the float path */
         FML_T(ctx_init)(&c, metric, p, x, m, y, n, d, FML_CONSUMER_KNN);
         c.symmetric = x == y && m == n;
         c.k = k;
@@ -1328,11 +1344,12 @@ static int FML_T(knn_run)(int metric, double p, const FT *x, int64_t m, const FT
 int FML_T(fml_distance_knn)(int metric, double p, const FT *x, int64_t m, const FT *y, int64_t n,
                             int64_t d, int64_t k, FT *dist, int64_t *ind, int64_t n_threads)
 {
-    /* The AMX search holds FML_AMX_CAP(k) candidates per row: queries go in
-     * batches so that this state stays below ~200 MB (results do not depend on
-     * the batches: every row is exact). */
-    const int64_t batch = FML_MAX(256, ((int64_t)1 << 24) / FML_AMX_CAP(k)) / 256 * 256;
-    if (m <= batch || !fml_distance_amx_active())
+    /* The candidate searches (AMX, int8) hold FML_AMX_CAP(k) candidates per
+     * row: queries go in batches so that this state stays below ~200 MB
+     * (results do not depend on the batches: every row is exact). */
+    const int64_t cap = fml_distance_i8_active() ? FML_I8_CAP(k) : FML_AMX_CAP(k);
+    const int64_t batch = FML_MAX(256, ((int64_t)1 << 24) / cap) / 256 * 256;
+    if (m <= batch || !(fml_distance_amx_active() || fml_distance_i8_active()))
         return FML_T(knn_run)(metric, p, x, m, y, n, d, k, dist, ind, n_threads, 1);
     for (int64_t i0 = 0; i0 < m; i0 += batch) {
         const int64_t mb = FML_MIN(batch, m - i0);

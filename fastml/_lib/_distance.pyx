@@ -17,6 +17,7 @@ cdef extern from "distance/distance.h":
         pass
     int fml_distance_init(int level)
     int fml_distance_amx(int allow)
+    int fml_distance_i8(int allow)
     int fml_distance_pairwise_f32(int metric, double p, const float *x, int64_t m, const float *y,
                                   int64_t n, int64_t d, int symmetric, float *out, int64_t ldo,
                                   int64_t n_threads) nogil
@@ -75,6 +76,17 @@ def set_amx(bint allow):
     """Allow or forbid knn's AMX (bf16 tile) candidate search; returns whether it is
     now in use (it also needs the CPU, the OS and the avx512 level)."""
     return bool(fml_distance_amx(1 if allow else 0))
+
+
+def set_i8(bint allow):
+    """Allow or forbid knn's int8 candidate search; returns whether it is now in
+    use (it runs at the avx2 SIMD level)."""
+    return bool(fml_distance_i8(1 if allow else 0))
+
+
+def i8_active():
+    """Whether knn uses the int8 candidate search in this process."""
+    return bool(fml_distance_i8(-1))
 
 
 def amx_active():

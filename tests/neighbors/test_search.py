@@ -250,53 +250,75 @@ def test_profile_records(rng):
     assert all(r["flops"] == 2.0 * 30 * 50 * 4 for r in prof.records)
 
 
-# ---- the AMX (bf16 tile) candidate search, where the CPU has it ----------------
+# ---- the low-precision candidate searches: AMX (bf16 tiles) where the CPU has
+# it, int8 products at the avx2 level ---------------------------------------------
 
 from fastml._lib import _distance as _dist  # noqa: E402
 
 HAS_AMX = _dist.amx_active()
+SEARCHES = {"amx": _dist.set_amx, "i8": _dist.set_i8}
 
 
-def _both_paths(fn):
-    """fn() with the AMX candidate search allowed, then forbidden."""
+def _both_paths(fn, search):
+    """fn() with the candidate search `search` allowed, then forbidden."""
+    allow = SEARCHES[search]
     try:
-        _dist.set_amx(True)
-        with_amx = fn()
-        _dist.set_amx(False)
+        allow(True)
+        with_it = fn()
+        allow(False)
         without = fn()
     finally:
-        _dist.set_amx(True)
-    return with_amx, without
+        allow(True)
+    return with_it, without
 
 
+@pytest.mark.parametrize("search", list(SEARCHES))
 @pytest.mark.parametrize("metric", ["sqeuclidean", "euclidean", "cosine", "dot"])
-@pytest.mark.parametrize("m,n,d,k", [(1, 50, 32, 3), (45, 700, 33, 7), (100, 1500, 128, 10), (70, 300, 64, 40)])
-def test_amx_path_equals_float32_path(metric, m, n, d, k, dtype, rng):
-    """Both paths end in the exact re-rank: identical bits (the AMX one only
-    proposes the candidates).  On CPUs without AMX both runs take the float32 path."""
+@pytest.mark.parametrize("m,n,d,k", [(1, 50, 32, 3), (45, 700, 33, 7), (100, 1500, 128, 10),
+                                     (70, 300, 64, 40), (30, 400, 1001, 5)])
+def test_candidate_path_equals_float_path(search, metric, m, n, d, k, dtype, rng):
+    """Both paths end in the exact re-rank: identical bits (the candidate search
+    only proposes the columns).  Where a search does not run, both runs take
+    the float path."""
     X, Y = rng.standard_normal((m, d)).astype(dtype), rng.standard_normal((n, d)).astype(dtype)
-    a, b = _both_paths(lambda: knn(X, Y, k, metric=metric))
+    a, b = _both_paths(lambda: knn(X, Y, k, metric=metric), search)
     assert a[1].tobytes() == b[1].tobytes() and a[0].tobytes() == b[0].tobytes()
     check_knn(a[0], a[1], X, Y, k, metric, dtype, d)
 
 
-def test_amx_candidates_overflow_falls_back(rng):
-    """Far from the origin relative to the spread, bf16 cannot separate the
-    points: rows overflow their candidate lists and are redone exactly."""
+@pytest.mark.parametrize("search", list(SEARCHES))
+def test_candidates_overflow_falls_back(search, rng):
+    """Far from the origin relative to the spread: rows whose candidate lists
+    overflow are redone exactly."""
     c = np.zeros((2, 64))
     c[0, 0], c[1, 0] = -1e4, 1e4
     Y = (c[rng.integers(0, 2, 3000)] + 0.01 * rng.standard_normal((3000, 64))).astype(np.float32)
     X = (c[rng.integers(0, 2, 64)] + 0.01 * rng.standard_normal((64, 64))).astype(np.float32)
-    a, b = _both_paths(lambda: knn(X, Y, 5, metric="sqeuclidean"))
+    a, b = _both_paths(lambda: knn(X, Y, 5, metric="sqeuclidean"), search)
     rd, ri = ref.knn(X, Y, 5, "sqeuclidean")
     assert_array_equal(a[1], ri)
     assert a[1].tobytes() == b[1].tobytes() and a[0].tobytes() == b[0].tobytes()
 
 
-def test_amx_duplicates_and_threads(rng):
+def test_i8_clustered_rows_and_outliers(rng):
+    """Rows with one huge coordinate (a coarse int8 step for the rest), many
+    near-ties and duplicates: still the exact neighbours."""
+    Y = rng.standard_normal((2000, 48)).astype(np.float32)
+    Y[::7, 3] = 1e3                                     # outliers set the row's step
+    Y[1::5] = Y[0]                                       # 400 duplicates of row 0
+    X = np.vstack([Y[:40], Y[:40] + 1e-4 * rng.standard_normal((40, 48)).astype(np.float32)])
+    for metric in ("sqeuclidean", "cosine", "dot"):
+        a, b = _both_paths(lambda: knn(X, Y, 12, metric=metric), "i8")
+        assert a[1].tobytes() == b[1].tobytes() and a[0].tobytes() == b[0].tobytes()
+        check_knn(a[0], a[1], X, Y, 12, metric, np.float32, 48)
+
+
+@pytest.mark.parametrize("search", list(SEARCHES))
+def test_candidate_duplicates_and_threads(search, rng):
     base = rng.standard_normal((40, 48)).astype(np.float32)
     Y = np.repeat(base, 30, axis=0)                      # 30 copies of each point
     X = base[:20] + 1e-3 * rng.standard_normal((20, 48)).astype(np.float32)
+    SEARCHES[search](True)
     a = knn(X, Y, 40, n_threads=1)
     b = knn(X, Y, 40, n_threads=2)
     assert a[0].tobytes() == b[0].tobytes() and a[1].tobytes() == b[1].tobytes()
@@ -304,10 +326,25 @@ def test_amx_duplicates_and_threads(rng):
     assert_array_equal(a[1], ri)
 
 
-def test_amx_flag_reports_state():
+def test_candidate_flags_report_state():
     assert isinstance(HAS_AMX, bool)
     assert _dist.set_amx(False) is False
     assert _dist.set_amx(True) is HAS_AMX
+    assert _dist.set_i8(False) is False
+    # int8 runs exactly at the avx2 level (AVX-512 CPUs use their float path or AMX)
+    assert _dist.set_i8(True) is (_dist.simd_selected() == "avx2")
+
+
+def test_i8_follows_the_simd_level():
+    """The scalar level never takes the int8 search; avx2 (where the CPU has it) does."""
+    before = _dist.simd_selected()
+    try:
+        assert _dist.set_simd("scalar") == "scalar"
+        assert _dist.i8_active() is False
+        if _dist.set_simd("avx2") == "avx2":
+            assert _dist.i8_active() is True
+    finally:
+        _dist.set_simd(before)
 
 
 def test_knn_tiny_and_huge_magnitudes(rng):
