@@ -106,7 +106,11 @@ def _family_extension(family, c_dirs):
     macros = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
     if not IS_X86:
         macros.append(("FML_NO_X86_SIMD", "1"))
-    return Extension("fastml._lib._" + family, sources=sources,
+    # headers and ISA files as dependencies: build_ext compiles the ISA files
+    # itself, so without this an edit to one of them would not trigger a rebuild
+    depends = [src for src in sources if _isa_of(src)] + sorted(
+        glob(os.path.join("csrc", "core", "*.h")) + sum((glob(os.path.join("csrc", d, "*.h")) for d in c_dirs), []))
+    return Extension("fastml._lib._" + family, sources=sources, depends=depends,
                      include_dirs=["csrc", np.get_include()], define_macros=macros)
 
 
