@@ -358,4 +358,5 @@ def test_each_algorithm_is_reached():
     assert _algorithm((1, 7, 17, 15), (9, 7, 1, 1)) == "flat"
     if fastml.simd_level() != "scalar":
         assert _algorithm(CTILE[0][0], CTILE[0][1], 2, 0) == "channels_in_lanes"
+    if fastml.simd_level() == "avx512":      # the work estimate of avx2 keeps the flat tile here
         assert _algorithm((8, 128, 28, 28), (128, 128, 3, 3), 2, 1) == "channels_in_lanes"
