@@ -83,11 +83,12 @@ static int FML_T(knn_i8)(CTX *c, FT *dist, int64_t *ind, int64_t n_threads, int 
     float *tq = colf, *bias_lo = colf + np, *bias_hi = colf + 2 * np, *rho = colf + 3 * np;
     float *bn = colf + 4 * np, *sig = rowf, *alpha = rowf + mp, *eps = rowf + 2 * mp;
     float *emax = rowf + 3 * mp;
-    /* Slack for the float32 arithmetic of the scan (a few operations, each off
-     * by 2^-24 of magnitudes below |bias| + |scale| ||s x'|| ||t y'||), for the
-     * FT rounding of the shifted rows and norms, and an absolute term for
-     * underflow. */
-    const double rel = 0x1p-20, dbias = (double)(d + 8) * 0x1p-24 + rel, tiny = 0x1p-120;
+    /* Slack rel for the float32 arithmetic between the exact integer product
+     * and the compare (about six operations, each off by 2^-24 of magnitudes
+     * below |bias| + |scale| ||s x'|| ||t y'||: rel = 2^-18 is 64 of those) and
+     * for the FT rounding of the shifted rows; dbias adds the error of the FT
+     * norms, tiny an absolute term for underflow. */
+    const double rel = 0x1p-18, dbias = (double)(d + 8) * 0x1p-24 + rel, tiny = 0x1p-120;
     const int ntp = FML_T(prep_threads)(n_threads, FML_MAX(m, n), (double)(m + n) * (double)d);
     (void)ntp;
 #pragma omp parallel num_threads(ntp)
