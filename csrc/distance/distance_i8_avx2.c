@@ -73,20 +73,37 @@ static void row_hits(const fml_i8_task *t, int64_t i, int64_t j, unsigned bits, 
     }
 }
 
-/* Row i of a tile: lanes acc0 (columns j..j+7), acc1 (j+8..j+15).  The coarse
- * compare takes the row's largest error term (emax >= alpha rho_j + eps bn_j). */
-static inline void scan_row(const fml_i8_task *t, int64_t i, int64_t j, __m256i acc0, __m256i acc1)
+/* The 4 x 16 tile acc at rows i.. (nr of them real), columns j..j+15: every
+ * lane's coarse bound first (the column terms loaded once, no branch), then the
+ * rows with hits.  The coarse compare takes the row's largest error term
+ * (emax >= alpha rho_j + eps bn_j); rows past nr or overflowed get -inf. */
+static inline void scan_tile(const fml_i8_task *t, int64_t i, int64_t nr, int64_t j,
+                             const __m256i acc[8])
 {
-    const __m256 thr = _mm256_set1_ps(t->cand.hv[i * t->cand.k] + t->emax[i]);
-    const __m256 sig = _mm256_set1_ps(t->sig[i]);
-    __m256i acc[2] = {acc0, acc1};
-    for (int h = 0; h < 2; h++) {
-        const int64_t jh = j + 8 * h;
-        const __m256i q = _mm256_sub_epi32(acc[h], _mm256_loadu_si256((const __m256i *)(t->csum + jh)));
-        const __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(q), _mm256_loadu_ps(t->tq + jh));
-        const __m256 v = _mm256_fmadd_ps(sig, f, _mm256_loadu_ps(t->bias_lo + jh));
-        const unsigned bits = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(v, thr, _CMP_LE_OQ));
-        if (__builtin_expect(bits != 0, 0)) row_hits(t, i, jh, bits, v, f);
+    const __m256i cs0 = _mm256_loadu_si256((const __m256i *)(t->csum + j));
+    const __m256i cs1 = _mm256_loadu_si256((const __m256i *)(t->csum + j + 8));
+    const __m256 tq0 = _mm256_loadu_ps(t->tq + j), tq1 = _mm256_loadu_ps(t->tq + j + 8);
+    const __m256 bl0 = _mm256_loadu_ps(t->bias_lo + j), bl1 = _mm256_loadu_ps(t->bias_lo + j + 8);
+    __m256 v[8], f[8];
+    uint64_t bits = 0;
+    for (int64_t r = 0; r < 4; r++) {
+        const int live = r < nr && !t->cand.overflow[i + r];
+        const __m256 thr = _mm256_set1_ps(live ? t->cand.hv[(i + r) * t->cand.k] + t->emax[i + r]
+                                               : -INFINITY);
+        const __m256 sig = _mm256_set1_ps(live ? t->sig[i + r] : 0.0f);
+        f[2 * r] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(acc[2 * r], cs0)), tq0);
+        f[2 * r + 1] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(acc[2 * r + 1], cs1)), tq1);
+        v[2 * r] = _mm256_fmadd_ps(sig, f[2 * r], bl0);
+        v[2 * r + 1] = _mm256_fmadd_ps(sig, f[2 * r + 1], bl1);
+        const unsigned m0 = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(v[2 * r], thr, _CMP_LE_OQ));
+        const unsigned m1 = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(v[2 * r + 1], thr, _CMP_LE_OQ));
+        bits |= (uint64_t)(m0 | m1 << 8) << (16 * r);
+    }
+    if (__builtin_expect(bits == 0, 1)) return;
+    for (int64_t r = 0; r < 4; r++) {
+        const unsigned rb = (unsigned)(bits >> (16 * r)) & 0xffffu;
+        if (rb & 0xffu) row_hits(t, i + r, j, rb & 0xffu, v[2 * r], f[2 * r]);
+        if (rb >> 8) row_hits(t, i + r, j + 8, rb >> 8, v[2 * r + 1], f[2 * r + 1]);
     }
 }
 
@@ -101,8 +118,7 @@ void fml_distance_i8_task_avx2(const fml_i8_task *t)
             for (int64_t j = jc; j < jc1; j += 16) {
                 __m256i acc[8];
                 tile_4x16(a, kp, t->bpack + j * kp, acc);
-                for (int64_t r = 0; r < nr; r++)
-                    if (!t->cand.overflow[i + r]) scan_row(t, i + r, j, acc[2 * r], acc[2 * r + 1]);
+                scan_tile(t, i, nr, j, acc);
             }
         }
     }
