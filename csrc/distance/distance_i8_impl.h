@@ -59,23 +59,15 @@ static int FML_T(knn_i8)(CTX *c, FT *dist, int64_t *ind, int64_t n_threads, int 
     if (st != FML_OK) return st;
     const int sq = c->metric == FML_METRIC_SQEUCLIDEAN || c->metric == FML_METRIC_EUCLIDEAN;
     const double scale = sq ? -2.0 : -1.0;
-    /* keys must stay far inside the float range */
-    double pmax = 0, qmax = 0;
-    for (int64_t i = 0; i < m; i++) pmax = fmax(pmax, sq ? c->nx[i] : c->nx[i] * c->nx[i]);
-    for (int64_t j = 0; j < n; j++) qmax = fmax(qmax, sq ? c->ny[j] : c->ny[j] * c->ny[j]);
-    if (!(pmax < 1e30 && qmax < 1e30)) return FML_OK;
+    if (!FML_T(cand_keys_fit)(c, sq)) return FML_OK;
     int ok = 1;
     uint8_t *apack = (uint8_t *)FML_T(alloc)(mp * kp, 1, &ok);
     int8_t *bpack = (int8_t *)FML_T(alloc)(np * kp, 1, &ok);
     int32_t *csum = (int32_t *)FML_T(alloc)(np, sizeof(int32_t), &ok);
     float *colf = (float *)FML_T(alloc)(5 * np, sizeof(float), &ok);
     float *rowf = (float *)FML_T(alloc)(4 * mp, sizeof(float), &ok);
-    float *hv = (float *)FML_T(alloc)(m * k, sizeof(float), &ok);
-    int64_t *hi = (int64_t *)FML_T(alloc)(m * k, sizeof(int64_t), &ok);
-    int64_t *cand_j = (int64_t *)FML_T(alloc)(m * cap, sizeof(int64_t), &ok);
-    float *cand_lo = (float *)FML_T(alloc)(m * cap, sizeof(float), &ok);
-    int64_t *cand_n = (int64_t *)FML_T(alloc)(m, sizeof(int64_t), &ok);
-    unsigned char *overflow = (unsigned char *)FML_T(alloc)(m, 1, &ok);
+    fml_cand_rows cand = {0};
+    if (!FML_T(cand_alloc)(&cand, m, k, cap)) ok = 0;
     if (!ok) {
         st = FML_ENOMEM;
         goto done;
@@ -144,17 +136,10 @@ static int FML_T(knn_i8)(CTX *c, FT *dist, int64_t *ind, int64_t n_threads, int 
         rmax = fmaxf(rmax, rho[j]);
         bmax = fmaxf(bmax, bn[j]);
     }
-    for (int64_t i = 0; i < m; i++) {
+    for (int64_t i = 0; i < m; i++)
         emax[i] = FML_T(f32_up)(((double)alpha[i] * rmax + (double)eps[i] * bmax) * (1 + rel));
-        cand_n[i] = 0;
-        overflow[i] = 0;
-    }
-    for (int64_t q = 0; q < m * k; q++) {
-        hv[q] = INFINITY;
-        hi[q] = INT64_MAX;
-    }
     fml_i8_task base = {apack, bpack, kp, m, 0, 0, np, csum, tq, bias_lo, bias_hi, rho, bn,
-                        sig, alpha, eps, emax, {hv, hi, k, cand_j, cand_lo, cand_n, cap, overflow}};
+                        sig, alpha, eps, emax, cand};
     const int64_t n_tasks = (m + FML_AMX_TASK_ROWS - 1) / FML_AMX_TASK_ROWS;
     const int nt = fml_threads_for(n_threads, n_tasks, (double)m * (double)n * (double)d,
                                    FML_DISTANCE_MIN_WORK_PER_THREAD);
@@ -178,11 +163,6 @@ done:
     fml_scratch_free(csum);
     fml_scratch_free(colf);
     fml_scratch_free(rowf);
-    fml_scratch_free(hv);
-    fml_scratch_free(hi);
-    fml_scratch_free(cand_j);
-    fml_scratch_free(cand_lo);
-    fml_scratch_free(cand_n);
-    fml_scratch_free(overflow);
+    FML_T(cand_free)(&cand);
     return st;
 }

@@ -1114,6 +1114,53 @@ static int FML_T(cand_finish)(const CTX *c, const fml_cand_rows *s, FT *dist, in
     return st;
 }
 
+/* Candidate state of m rows (distance_cand.h): empty heaps and lists.  0 when
+ * out of memory (what was allocated is freed by cand_free). */
+static int FML_T(cand_alloc)(fml_cand_rows *s, int64_t m, int64_t k, int64_t cap)
+{
+    int ok = 1;
+    s->k = k;
+    s->cap = cap;
+    s->hv = (float *)FML_T(alloc)(m * k, sizeof(float), &ok);
+    s->hi = (int64_t *)FML_T(alloc)(m * k, sizeof(int64_t), &ok);
+    s->cand_j = (int64_t *)FML_T(alloc)(m * cap, sizeof(int64_t), &ok);
+    s->cand_lo = (float *)FML_T(alloc)(m * cap, sizeof(float), &ok);
+    s->cand_n = (int64_t *)FML_T(alloc)(m, sizeof(int64_t), &ok);
+    s->overflow = (unsigned char *)FML_T(alloc)(m, 1, &ok);
+    if (!ok) return 0;
+    for (int64_t i = 0; i < m; i++) {
+        s->cand_n[i] = 0;
+        s->overflow[i] = 0;
+    }
+    for (int64_t q = 0; q < m * k; q++) {
+        s->hv[q] = INFINITY;
+        s->hi[q] = INT64_MAX;
+    }
+    return 1;
+}
+
+static void FML_T(cand_free)(fml_cand_rows *s)
+{
+    fml_scratch_free(s->hv);
+    fml_scratch_free(s->hi);
+    fml_scratch_free(s->cand_j);
+    fml_scratch_free(s->cand_lo);
+    fml_scratch_free(s->cand_n);
+    fml_scratch_free(s->overflow);
+}
+
+/* The rows' key terms (squared norms, or 1 for cosine) stay far inside the
+ * float range: float32 sums of the candidate searches cannot overflow. */
+static int FML_T(cand_keys_fit)(const CTX *c, int sq)
+{
+    double pmax = 0, qmax = 0;
+    for (int64_t i = 0; i < c->m; i++)
+        pmax = fmax(pmax, c->metric == FML_METRIC_COSINE ? 1.0 : (sq ? c->nx[i] : c->nx[i] * c->nx[i]));
+    for (int64_t j = 0; j < c->n; j++)
+        qmax = fmax(qmax, c->metric == FML_METRIC_COSINE ? 1.0 : (sq ? c->ny[j] : c->ny[j] * c->ny[j]));
+    return pmax < 1e30 && qmax < 1e30;
+}
+
 /* knn of c (a GEMM metric other than kl, d >= FML_AMX_MIN_D, no column split)
  * with bf16 tiles for the candidates.  Sets *ran = 0 (and returns FML_OK) when
  * the data do not suit it, before anything is written. */
@@ -1129,16 +1176,7 @@ static int FML_T(knn_amx)(CTX *c, FT *dist, int64_t *ind, int64_t n_threads, int
     /* squared norms of the rows turned into bf16, and the key's form */
     const int sq = c->metric == FML_METRIC_SQEUCLIDEAN || c->metric == FML_METRIC_EUCLIDEAN;
     const double scale = sq ? -2.0 : -1.0;
-    double pmax = 0, qmax = 0;
-    for (int64_t i = 0; i < m; i++) {
-        const double pi = c->metric == FML_METRIC_COSINE ? 1.0 : (sq ? c->nx[i] : c->nx[i] * c->nx[i]);
-        if (pi > pmax) pmax = pi;
-    }
-    for (int64_t j = 0; j < n; j++) {
-        const double qj = c->metric == FML_METRIC_COSINE ? 1.0 : (sq ? c->ny[j] : c->ny[j] * c->ny[j]);
-        if (qj > qmax) qmax = qj;
-    }
-    if (!(pmax < 1e30 && qmax < 1e30)) return FML_OK;      /* float32 sums could overflow */
+    if (!FML_T(cand_keys_fit)(c, sq)) return FML_OK;
     /* |key - approx| <= C (p_i + q_j): bf16 rounding of both factors (2^-8 each),
      * float32 sums of kp products, the FT rounding of the shifted rows, and the
      * float32 arithmetic of the bounds themselves */
@@ -1150,12 +1188,8 @@ static int FML_T(knn_amx)(CTX *c, FT *dist, int64_t *ind, int64_t n_threads, int
     float *bl = (float *)FML_T(alloc)(np, sizeof(float), &ok);
     float *w = (float *)FML_T(alloc)(np, sizeof(float), &ok);
     float *r = (float *)FML_T(alloc)(m, sizeof(float), &ok);
-    float *hv = (float *)FML_T(alloc)(m * k, sizeof(float), &ok);
-    int64_t *hi = (int64_t *)FML_T(alloc)(m * k, sizeof(int64_t), &ok);
-    int64_t *cand_j = (int64_t *)FML_T(alloc)(m * cap, sizeof(int64_t), &ok);
-    float *cand_lo = (float *)FML_T(alloc)(m * cap, sizeof(float), &ok);
-    int64_t *cand_n = (int64_t *)FML_T(alloc)(m, sizeof(int64_t), &ok);
-    unsigned char *overflow = (unsigned char *)FML_T(alloc)(m, 1, &ok);
+    fml_cand_rows cand = {0};
+    if (!FML_T(cand_alloc)(&cand, m, k, cap)) ok = 0;
     if (!ok) {
         st = FML_ENOMEM;
         goto done;
@@ -1196,15 +1230,8 @@ static int FML_T(knn_amx)(CTX *c, FT *dist, int64_t *ind, int64_t n_threads, int
     for (int64_t i = 0; i < m; i++) {
         const double pi = c->metric == FML_METRIC_COSINE ? 1.0 : (sq ? c->nx[i] : c->nx[i] * c->nx[i]);
         r[i] = (float)(C * pi + tiny);
-        cand_n[i] = 0;
-        overflow[i] = 0;
     }
-    for (int64_t q = 0; q < m * k; q++) {
-        hv[q] = INFINITY;
-        hi[q] = INT64_MAX;
-    }
-    fml_amx_task base = {apack, bpack, kp, m, 0, 0, 0, np, bl, w, r, (float)scale,
-                         {hv, hi, k, cand_j, cand_lo, cand_n, cap, overflow}, NULL};
+    fml_amx_task base = {apack, bpack, kp, m, 0, 0, 0, np, bl, w, r, (float)scale, cand, NULL};
     const int64_t n_tasks = (m + FML_AMX_TASK_ROWS - 1) / FML_AMX_TASK_ROWS;
     const int nt = fml_threads_for(n_threads, n_tasks, 2.0 * (double)m * (double)n * (double)d / 16,
                                    FML_DISTANCE_MIN_WORK_PER_THREAD);
@@ -1236,12 +1263,7 @@ done:
     fml_scratch_free(bl);
     fml_scratch_free(w);
     fml_scratch_free(r);
-    fml_scratch_free(hv);
-    fml_scratch_free(hi);
-    fml_scratch_free(cand_j);
-    fml_scratch_free(cand_lo);
-    fml_scratch_free(cand_n);
-    fml_scratch_free(overflow);
+    FML_T(cand_free)(&cand);
     return st;
 }
 
