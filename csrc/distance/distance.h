@@ -16,7 +16,8 @@
  *   function), keep per-row top-k heaps (knn), or collect the entries within a
  *   radius.  knn over the GEMM metrics with d >= 32 on CPUs with AMX-BF16 gets
  *   its candidates from bf16 tiles with rigorous error bounds instead
- *   (distance_amx.h), then the same exact re-rank.
+ *   (distance_amx.h), at the avx2 level from int8 products with Cauchy-Schwarz
+ *   bounds (distance_i8.h, d <= 4096), then the same exact re-rank.
  *
  * Accuracy: the expansion ||x||^2 + ||y||^2 - 2 x.y cancels when points are far
  * from the origin and close together.  The data are first shifted by the mean

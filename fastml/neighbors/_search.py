@@ -15,7 +15,10 @@ smaller index.  Results are bit-identical for any thread count.
 On CPUs with AMX-BF16 (Sapphire Rapids and later, Linux), knn over the
 euclidean family, cosine and dot with n_features >= 32 proposes its candidates
 from bf16 tile products carrying rigorous error bounds (about 16x the float32
-FMA rate); the exact re-rank makes the result identical to the float32 path.
+FMA rate); on AVX2 CPUs (no AVX-512) it takes them from int8 products of
+7-bit per-row quantised rows with Cauchy-Schwarz error bounds (about twice the
+float32 FMA rate; 32 <= n_features <= 4096).  The exact re-rank makes the
+result identical to the float path.
 """
 import math
 import numbers
