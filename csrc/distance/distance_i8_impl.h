@@ -55,11 +55,10 @@ static int FML_T(knn_i8)(CTX *c, FT *dist, int64_t *ind, int64_t n_threads, int 
     const int64_t cap = FML_I8_CAP(k);
     *ran = 0;
     const FT *bsrc = NULL;
-    int st = FML_T(prepare_gemm)(c, &bsrc, n_threads);
-    if (st != FML_OK) return st;
-    const int sq = c->metric == FML_METRIC_SQEUCLIDEAN || c->metric == FML_METRIC_EUCLIDEAN;
+    int sq, fits;
+    int st = FML_T(cand_prepare)(c, &bsrc, &sq, &fits, n_threads);
+    if (st != FML_OK || !fits) return st;
     const double scale = sq ? -2.0 : -1.0;
-    if (!FML_T(cand_keys_fit)(c, sq)) return FML_OK;
     int ok = 1;
     uint8_t *apack = (uint8_t *)FML_T(alloc)(mp * kp, 1, &ok);
     int8_t *bpack = (int8_t *)FML_T(alloc)(np * kp, 1, &ok);

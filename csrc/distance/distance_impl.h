@@ -1161,6 +1161,16 @@ static int FML_T(cand_keys_fit)(const CTX *c, int sq)
     return pmax < 1e30 && qmax < 1e30;
 }
 
+/* The GEMM rows of c for a candidate search; *sq: the euclidean family (key =
+ * ||y||^2 - 2 x.y, else - x.y); *fits: cand_keys_fit (else the float path). */
+static int FML_T(cand_prepare)(CTX *c, const FT **bsrc, int *sq, int *fits, int64_t n_threads)
+{
+    const int st = FML_T(prepare_gemm)(c, bsrc, n_threads);
+    *sq = c->metric == FML_METRIC_SQEUCLIDEAN || c->metric == FML_METRIC_EUCLIDEAN;
+    *fits = st == FML_OK && FML_T(cand_keys_fit)(c, *sq);
+    return st;
+}
+
 /* knn of c (a GEMM metric other than kl, d >= FML_AMX_MIN_D, no column split)
  * with bf16 tiles for the candidates.  Sets *ran = 0 (and returns FML_OK) when
  * the data do not suit it, before anything is written. */
@@ -1171,12 +1181,10 @@ static int FML_T(knn_amx)(CTX *c, FT *dist, int64_t *ind, int64_t n_threads, int
     const int64_t cap = FML_AMX_CAP(k);
     *ran = 0;
     const FT *bsrc = NULL;
-    int st = FML_T(prepare_gemm)(c, &bsrc, n_threads);
-    if (st != FML_OK) return st;
-    /* squared norms of the rows turned into bf16, and the key's form */
-    const int sq = c->metric == FML_METRIC_SQEUCLIDEAN || c->metric == FML_METRIC_EUCLIDEAN;
+    int sq, fits;
+    int st = FML_T(cand_prepare)(c, &bsrc, &sq, &fits, n_threads);
+    if (st != FML_OK || !fits) return st;
     const double scale = sq ? -2.0 : -1.0;
-    if (!FML_T(cand_keys_fit)(c, sq)) return FML_OK;
     /* |key - approx| <= C (p_i + q_j): bf16 rounding of both factors (2^-8 each),
      * float32 sums of kp products, the FT rounding of the shifted rows, and the
      * float32 arithmetic of the bounds themselves */
