@@ -13,8 +13,9 @@
  *     lo = bias_lo_j + sig_i (t_j x'.y') - (alpha_i rho_j + eps_i bn_j) <= key,
  *     hi = bias_hi_j + sig_i (t_j x'.y') + (alpha_i rho_j + eps_i bn_j) >= key,
  * where sig_i = scale s_i and the per-row / per-column factors were rounded
- * outwards with room for the float32 arithmetic of the scan (distance_i8_impl.h
- * sets them).  Rows keep candidates as distance_cand.h says.
+ * outwards with room for the float32 arithmetic of the scan (distance_i8_pack.c
+ * sets them).  Rows keep candidates as distance_cand.h says; knn
+ * (distance_i8_impl.h) and the k-means assignment (kmeans_i8_impl.h) use it.
  *
  * Layouts: A: row i at apack + i * kp, bytes u = x' + 63 (kp = d padded to a
  * multiple of 8 with x' = 0; rows padded to a multiple of 4).  B: panel jp of
@@ -32,6 +33,46 @@
 #define FML_I8_MIN_D 32       /* below this, 7-bit values rarely separate neighbours */
 #define FML_I8_MAX_D 4096     /* |x'.y'| < 2^24: exact as a float */
 #define FML_I8_Q 63           /* |x'|, |y'| <= FML_I8_Q */
+
+/* Slack rel for the float32 arithmetic between the exact integer product and
+ * the compare (about six operations, each off by 2^-24 of magnitudes below
+ * |bias| + |scale| ||s x'|| ||t y'||: rel = 2^-18 is 64 of those) and for the
+ * FT rounding of the shifted rows; tiny: an absolute term for underflow. */
+#define FML_I8_REL 0x1p-18
+#define FML_I8_TINY 0x1p-120
+
+/* The column side, arrays of np entries (np = columns padded to 16). */
+typedef struct {
+    int8_t *bpack;               /* np * kp bytes, layout above */
+    int32_t *csum;               /* 63 * sum_p y'_jp */
+    float *tq;                   /* t_j */
+    float *bias_lo, *bias_hi;    /* bias_j rounded outwards, with its error */
+    float *rho;                  /* ||y_j - t_j y'_j||, with the slack */
+    float *bn;                   /* ||y_j||, rounded up */
+} fml_i8_cols;
+
+/* v rounded to float downwards / upwards (v finite). */
+float fml_i8_f32_down(double v);
+float fml_i8_f32_up(double v);
+
+/* Row r (d values; NULL for a padding row) of the A side for keys
+ * bias + scale x.y (scale -1 or -2): u (kp bytes, x' + 63) and the row terms
+ * sig = scale s, alpha, eps (rounded outwards, with the slack). */
+void fml_i8_pack_row_f32(const float *r, int64_t d, int64_t kp, double scale, uint8_t *u,
+                         float *sig, float *alpha, float *eps);
+void fml_i8_pack_row_f64(const double *r, int64_t d, int64_t kp, double scale, uint8_t *u,
+                         float *sig, float *alpha, float *eps);
+
+/* Panel jp (columns 16 jp .. 16 jp + 15 of src, n x d row-major; those past n
+ * are padding) into cols; bias_j = bias[j] (NULL: 0), e.g. ||y_j||^2. */
+void fml_i8_pack_panel_f32(const float *src, int64_t n, int64_t d, int64_t kp, int64_t jp,
+                           const double *bias, const fml_i8_cols *cols);
+void fml_i8_pack_panel_f64(const double *src, int64_t n, int64_t d, int64_t kp, int64_t jp,
+                           const double *bias, const fml_i8_cols *cols);
+
+/* emax_i >= alpha_i rho_j + eps_i bn_j for every column j < n (m rows). */
+void fml_i8_emax(const fml_i8_cols *cols, int64_t n, const float *alpha, const float *eps,
+                 int64_t m, float *emax);
 
 typedef struct {
     const uint8_t *apack;

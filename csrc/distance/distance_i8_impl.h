@@ -2,49 +2,6 @@
  * dtype-generic.  No include guard: included by distance_impl.h once per dtype,
  * after the AMX driver (it shares cand_finish). */
 
-/* v rounded to float downwards / upwards (v finite) */
-static inline float FML_T(f32_down)(double v)
-{
-    float f = (float)v;
-    return (double)f > v ? nextafterf(f, -INFINITY) : f;
-}
-
-static inline float FML_T(f32_up)(double v)
-{
-    float f = (float)v;
-    return (double)f < v ? nextafterf(f, INFINITY) : f;
-}
-
-/* Row r (d values) quantised to q (kp values, zero past d) with the float step
- * *step: q = round(r / step) in [-FML_I8_Q, FML_I8_Q].  Returns ||r - step q||
- * and sets *qn = ||step q|| and *rn = ||r|| (float64). */
-static double FML_T(i8_quantise)(const FT *r, int64_t d, int64_t kp, int8_t *q, float *step,
-                                 double *qn, double *rn)
-{
-    double amax = 0;
-    for (int64_t p = 0; p < d; p++) amax = fmax(amax, fabs((double)r[p]));
-    float s = amax > 0 ? (float)(amax / FML_I8_Q) : 1.0f;
-    if (s == 0) s = 0x1p-149f;                        /* amax below 63 * the least float */
-    double e2 = 0, q2 = 0, r2 = 0;
-    for (int64_t p = 0; p < kp; p++) {
-        if (p >= d) {
-            q[p] = 0;
-            continue;
-        }
-        double v = nearbyint((double)r[p] / (double)s);
-        v = fmin(fmax(v, -FML_I8_Q), FML_I8_Q);
-        q[p] = (int8_t)v;
-        const double back = (double)s * v, diff = (double)r[p] - back;
-        e2 += diff * diff;
-        q2 += back * back;
-        r2 += (double)r[p] * (double)r[p];
-    }
-    *step = s;
-    *qn = sqrt(q2);
-    *rn = sqrt(r2);
-    return sqrt(e2);
-}
-
 /* knn of c (a GEMM metric other than kl, FML_I8_MIN_D <= d <= FML_I8_MAX_D, no
  * column split) with int8 products for the candidates.  Sets *ran = 0 (and
  * returns FML_OK) when the data do not suit it, before anything is written. */
@@ -71,74 +28,24 @@ static int FML_T(knn_i8)(CTX *c, FT *dist, int64_t *ind, int64_t n_threads, int 
         st = FML_ENOMEM;
         goto done;
     }
-    float *tq = colf, *bias_lo = colf + np, *bias_hi = colf + 2 * np, *rho = colf + 3 * np;
-    float *bn = colf + 4 * np, *sig = rowf, *alpha = rowf + mp, *eps = rowf + 2 * mp;
-    float *emax = rowf + 3 * mp;
-    /* Slack rel for the float32 arithmetic between the exact integer product
-     * and the compare (about six operations, each off by 2^-24 of magnitudes
-     * below |bias| + |scale| ||s x'|| ||t y'||: rel = 2^-18 is 64 of those) and
-     * for the FT rounding of the shifted rows; dbias adds the error of the FT
-     * norms, tiny an absolute term for underflow. */
-    const double rel = 0x1p-18, dbias = (double)(d + 8) * 0x1p-24 + rel, tiny = 0x1p-120;
+    const fml_i8_cols cols = {bpack, csum, colf, colf + np, colf + 2 * np, colf + 3 * np,
+                              colf + 4 * np};
+    float *sig = rowf, *alpha = rowf + mp, *eps = rowf + 2 * mp, *emax = rowf + 3 * mp;
     const int ntp = FML_T(prep_threads)(n_threads, FML_MAX(m, n), (double)(m + n) * (double)d);
     (void)ntp;
 #pragma omp parallel num_threads(ntp)
     {
 #pragma omp for schedule(static) nowait
-        for (int64_t i = 0; i < mp; i++) {
-            uint8_t *u = apack + i * kp;
-            if (i >= m) {
-                memset(u, FML_I8_Q, (size_t)kp);
-                sig[i] = alpha[i] = eps[i] = 0;
-                continue;
-            }
-            int8_t *q = (int8_t *)u;                     /* quantised in place, then offset */
-            float s;
-            double qn, rn;
-            const double e = FML_T(i8_quantise)(c->a + i * d, d, kp, q, &s, &qn, &rn);
-            for (int64_t p = 0; p < kp; p++) u[p] = (uint8_t)(q[p] + FML_I8_Q);
-            sig[i] = (float)(scale * s);                  /* exact: scale is -1 or -2 */
-            alpha[i] = FML_T(f32_up)(-scale * qn * (1 + rel));
-            eps[i] = FML_T(f32_up)(-scale * e * (1 + rel));
-        }
+        for (int64_t i = 0; i < mp; i++)
+            FML_T(fml_i8_pack_row)(i < m ? c->a + i * d : NULL, d, kp, scale, apack + i * kp,
+                                   sig + i, alpha + i, eps + i);
 #pragma omp for schedule(static) nowait
-        for (int64_t jp = 0; jp < np / 16; jp++) {
-            int8_t row[FML_I8_MAX_D];
-            for (int64_t jj = 0; jj < 16; jj++) {
-                const int64_t j = jp * 16 + jj;
-                float s = 0;
-                double qn = 0, rn = 0, e = 0;
-                if (j < n) e = FML_T(i8_quantise)(bsrc + j * d, d, kp, row, &s, &qn, &rn);
-                else memset(row, 0, (size_t)kp);
-                int32_t sum = 0;
-                for (int64_t p = 0; p < kp; p++) {
-                    bpack[(jp * (kp / 4) + p / 4) * 64 + (jj / 8) * 32 + (jj % 8) * 4 + p % 4] = row[p];
-                    sum += row[p];
-                }
-                csum[j] = FML_I8_Q * sum;
-                tq[j] = s;
-                if (j >= n) {
-                    bias_lo[j] = INFINITY;
-                    bias_hi[j] = rho[j] = bn[j] = 0;
-                    continue;
-                }
-                const double b = sq ? c->ny[j] : 0.0;
-                bias_lo[j] = FML_T(f32_down)(b - dbias * b - tiny);
-                bias_hi[j] = FML_T(f32_up)(b + dbias * b + tiny);
-                rho[j] = FML_T(f32_up)((e + rel * (rn + e)) * (1 + rel));
-                bn[j] = FML_T(f32_up)(rn * (1 + rel));
-            }
-        }
+        for (int64_t jp = 0; jp < np / 16; jp++)
+            FML_T(fml_i8_pack_panel)(bsrc, n, d, kp, jp, sq ? c->ny : NULL, &cols);
     }
-    float rmax = 0, bmax = 0;
-    for (int64_t j = 0; j < n; j++) {
-        rmax = fmaxf(rmax, rho[j]);
-        bmax = fmaxf(bmax, bn[j]);
-    }
-    for (int64_t i = 0; i < m; i++)
-        emax[i] = FML_T(f32_up)(((double)alpha[i] * rmax + (double)eps[i] * bmax) * (1 + rel));
-    fml_i8_task base = {apack, bpack, kp, m, 0, 0, np, csum, tq, bias_lo, bias_hi, rho, bn,
-                        sig, alpha, eps, emax, cand};
+    fml_i8_emax(&cols, n, alpha, eps, m, emax);
+    fml_i8_task base = {apack, bpack, kp, m, 0, 0, np, csum, cols.tq, cols.bias_lo, cols.bias_hi,
+                        cols.rho, cols.bn, sig, alpha, eps, emax, cand};
     const int64_t n_tasks = (m + FML_AMX_TASK_ROWS - 1) / FML_AMX_TASK_ROWS;
     const int nt = fml_threads_for(n_threads, n_tasks, (double)m * (double)n * (double)d,
                                    FML_DISTANCE_MIN_WORK_PER_THREAD);
