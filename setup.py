@@ -101,23 +101,30 @@ class BuildExt(build_ext):
 
 def _family_extension(family, c_dirs):
     sources = [os.path.join("fastml", "_lib", "_%s.pyx" % family)]
-    for d in ["core"] + c_dirs:
-        sources += sorted(glob(os.path.join("csrc", d, "*.c")))
+    header_dirs = []
+    for d in ["core"] + c_dirs:      # a folder, or one file of another family
+        if d.endswith(".c"):
+            sources.append(os.path.join("csrc", d))
+            header_dirs.append(os.path.dirname(d))
+        else:
+            sources += sorted(glob(os.path.join("csrc", d, "*.c")))
+            header_dirs.append(d)
     macros = [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
     if not IS_X86:
         macros.append(("FML_NO_X86_SIMD", "1"))
     # headers and ISA files as dependencies: build_ext compiles the ISA files
     # itself, so without this an edit to one of them would not trigger a rebuild
     depends = [src for src in sources if _isa_of(src)] + sorted(
-        glob(os.path.join("csrc", "core", "*.h")) + sum((glob(os.path.join("csrc", d, "*.h")) for d in c_dirs), []))
+        sum((glob(os.path.join("csrc", d, "*.h")) for d in sorted(set(header_dirs))), []))
     return Extension("fastml._lib._" + family, sources=sources, depends=depends,
                      include_dirs=["csrc", np.get_include()], define_macros=macros)
 
 
-# family -> C folders beside csrc/core that it compiles.  A new family adds a line.
+# family -> C folders beside csrc/core that it compiles (or single files of
+# another folder, for a shared kernel).  A new family adds a line.
 FAMILIES = {
     "core": [],
-    "kmeans": ["kmeans"],
+    "kmeans": ["kmeans", "distance/distance_i8_avx2.c", "distance/distance_i8_pack.c"],
     "trees": ["trees"],
     "distance": ["distance"],
     "attention": ["attention"],

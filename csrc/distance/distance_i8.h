@@ -57,11 +57,12 @@ float fml_i8_f32_up(double v);
 
 /* Row r (d values; NULL for a padding row) of the A side for keys
  * bias + scale x.y (scale -1 or -2): u (kp bytes, x' + 63) and the row terms
- * sig = scale s, alpha, eps (rounded outwards, with the slack). */
-void fml_i8_pack_row_f32(const float *r, int64_t d, int64_t kp, double scale, uint8_t *u,
-                         float *sig, float *alpha, float *eps);
-void fml_i8_pack_row_f64(const double *r, int64_t d, int64_t kp, double scale, uint8_t *u,
-                         float *sig, float *alpha, float *eps);
+ * sig = scale s, alpha, eps (rounded outwards, with the slack).  Returns ||r||
+ * (float64, 0 for padding). */
+double fml_i8_pack_row_f32(const float *r, int64_t d, int64_t kp, double scale, uint8_t *u,
+                           float *sig, float *alpha, float *eps);
+double fml_i8_pack_row_f64(const double *r, int64_t d, int64_t kp, double scale, uint8_t *u,
+                           float *sig, float *alpha, float *eps);
 
 /* Panel jp (columns 16 jp .. 16 jp + 15 of src, n x d row-major; those past n
  * are padding) into cols; bias_j = bias[j] (NULL: 0), e.g. ||y_j||^2. */
@@ -95,5 +96,16 @@ typedef struct {
 
 /* Run one task: rows [i0, i0 + mb) against every column, in column order. */
 void fml_distance_i8_task_avx2(const fml_i8_task *t);
+
+/* Rows [i0, i0 + mb) against fixed thresholds thr[i] (rounded up by the
+ * caller, and by 2^-20 |thr| more for the float32 roundings of thr + err): bit jj of
+ * below[i * np / 16 + jp] is set when column 16 jp + jj has lo <= thr[i], so
+ * every column whose key is <= thr[i] is set.  cand and emax are unused. */
+void fml_distance_i8_below_avx2(const fml_i8_task *t, const float *thr, uint16_t *below);
+
+/* arg[i] for rows [i0, i0 + mb): a column with the least point estimate
+ * bias_lo + sig (t y'.x') of the key, a guess of the nearest (cand and emax
+ * unused). */
+void fml_distance_i8_argmin_avx2(const fml_i8_task *t, int32_t *arg);
 
 #endif

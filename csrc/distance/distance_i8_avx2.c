@@ -23,11 +23,17 @@ static inline __m256i bcast4(const uint8_t *p)
     return _mm256_set1_epi32(v);
 }
 
-/* acc[2 r + h] (r < 4 rows, h: columns 8h..8h+7) = sum_p u[r][p] * y'[col][p] */
-static inline void tile_4x16(const uint8_t *a, int64_t kp, const int8_t *b, __m256i acc[8])
+/* acc[2 r + h] (r < 4 rows, h: columns 8h..8h+7) = sum_p u[r][p] * y'[col][p]
+ * - csum[col] (the accumulators start at -csum: the offset's term comes off
+ * for free) */
+static inline void tile_4x16(const uint8_t *a, int64_t kp, const int8_t *b, const int32_t *cs,
+                             __m256i acc[8])
 {
     const __m256i ones = _mm256_set1_epi16(1);
-    __m256i c0 = _mm256_setzero_si256(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
+    const __m256i z = _mm256_setzero_si256();
+    __m256i c0 = _mm256_sub_epi32(z, _mm256_loadu_si256((const __m256i *)cs));
+    __m256i c1 = _mm256_sub_epi32(z, _mm256_loadu_si256((const __m256i *)(cs + 8)));
+    __m256i c2 = c0, c3 = c1, c4 = c0, c5 = c1, c6 = c0, c7 = c1;
     const uint8_t *a0 = a, *a1 = a + kp, *a2 = a + 2 * kp, *a3 = a + 3 * kp;
     for (int64_t p = 0; p < kp; p += 8, b += 128) {
         const __m256i b0 = _mm256_loadu_si256((const __m256i *)b);
@@ -73,38 +79,46 @@ static void row_hits(const fml_i8_task *t, int64_t i, int64_t j, unsigned bits, 
     }
 }
 
-/* The 4 x 16 tile acc at rows i.. (nr of them real), columns j..j+15: every
- * lane's coarse bound first (the column terms loaded once, no branch), then the
- * rows with hits.  The coarse compare takes the row's largest error term
- * (emax >= alpha rho_j + eps bn_j); rows past nr or overflowed get -inf. */
-static inline void scan_tile(const fml_i8_task *t, int64_t i, int64_t nr, int64_t j,
-                             const __m256i acc[8])
+/* The coarse thresholds of rows i..i+3 (nr real): the heap root plus the row's
+ * largest error term (emax >= alpha rho_j + eps bn_j), -inf for rows past nr or
+ * overflowed; and their sig (0 for those). */
+static inline void row_terms(const fml_i8_task *t, int64_t i, int64_t nr, float thr[4], float sig[4])
 {
-    const __m256i cs0 = _mm256_loadu_si256((const __m256i *)(t->csum + j));
-    const __m256i cs1 = _mm256_loadu_si256((const __m256i *)(t->csum + j + 8));
-    const __m256 tq0 = _mm256_loadu_ps(t->tq + j), tq1 = _mm256_loadu_ps(t->tq + j + 8);
-    const __m256 bl0 = _mm256_loadu_ps(t->bias_lo + j), bl1 = _mm256_loadu_ps(t->bias_lo + j + 8);
-    __m256 v[8], f[8];
-    uint64_t bits = 0;
     for (int64_t r = 0; r < 4; r++) {
         const int live = r < nr && !t->cand.overflow[i + r];
-        const __m256 thr = _mm256_set1_ps(live ? t->cand.hv[(i + r) * t->cand.k] + t->emax[i + r]
-                                               : -INFINITY);
-        const __m256 sig = _mm256_set1_ps(live ? t->sig[i + r] : 0.0f);
-        f[2 * r] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(acc[2 * r], cs0)), tq0);
-        f[2 * r + 1] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(acc[2 * r + 1], cs1)), tq1);
-        v[2 * r] = _mm256_fmadd_ps(sig, f[2 * r], bl0);
-        v[2 * r + 1] = _mm256_fmadd_ps(sig, f[2 * r + 1], bl1);
-        const unsigned m0 = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(v[2 * r], thr, _CMP_LE_OQ));
-        const unsigned m1 = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(v[2 * r + 1], thr, _CMP_LE_OQ));
-        bits |= (uint64_t)(m0 | m1 << 8) << (16 * r);
+        thr[r] = live ? t->cand.hv[(i + r) * t->cand.k] + t->emax[i + r] : -INFINITY;
+        sig[r] = live ? t->sig[i + r] : 0.0f;
     }
-    if (__builtin_expect(bits == 0, 1)) return;
+}
+
+/* The 4 x 16 tile acc at rows i.., columns j..j+15: every lane's coarse bound
+ * against its row's threshold, without branches; the rare tile with a hit
+ * goes to row_hits lane group by lane group.  Returns whether it had one (the
+ * thresholds are then stale). */
+static inline int scan_tile(const fml_i8_task *t, int64_t i, int64_t j, const __m256i acc[8],
+                            const float thr[4], const float sig[4])
+{
+    const __m256 tq0 = _mm256_loadu_ps(t->tq + j), tq1 = _mm256_loadu_ps(t->tq + j + 8);
+    const __m256 bl0 = _mm256_loadu_ps(t->bias_lo + j), bl1 = _mm256_loadu_ps(t->bias_lo + j + 8);
+    __m256 v[8], any = _mm256_setzero_ps();
     for (int64_t r = 0; r < 4; r++) {
-        const unsigned rb = (unsigned)(bits >> (16 * r)) & 0xffffu;
-        if (rb & 0xffu) row_hits(t, i + r, j, rb & 0xffu, v[2 * r], f[2 * r]);
-        if (rb >> 8) row_hits(t, i + r, j + 8, rb >> 8, v[2 * r + 1], f[2 * r + 1]);
+        const __m256 th = _mm256_broadcast_ss(thr + r), sg = _mm256_broadcast_ss(sig + r);
+        v[2 * r] = _mm256_fmadd_ps(sg, _mm256_mul_ps(_mm256_cvtepi32_ps(acc[2 * r]), tq0), bl0);
+        v[2 * r + 1] = _mm256_fmadd_ps(sg, _mm256_mul_ps(_mm256_cvtepi32_ps(acc[2 * r + 1]), tq1), bl1);
+        any = _mm256_or_ps(any, _mm256_or_ps(_mm256_cmp_ps(v[2 * r], th, _CMP_LE_OQ),
+                                             _mm256_cmp_ps(v[2 * r + 1], th, _CMP_LE_OQ)));
     }
+    if (__builtin_expect(_mm256_movemask_ps(any) == 0, 1)) return 0;
+    for (int64_t r = 0; r < 4; r++) {
+        const __m256 th = _mm256_broadcast_ss(thr + r);
+        for (int h = 0; h < 2; h++) {
+            const unsigned bits = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(v[2 * r + h], th, _CMP_LE_OQ));
+            if (bits == 0) continue;
+            const __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(acc[2 * r + h]), h ? tq1 : tq0);
+            row_hits(t, i + r, j + 8 * h, bits, v[2 * r + h], f);
+        }
+    }
+    return 1;
 }
 
 void fml_distance_i8_task_avx2(const fml_i8_task *t)
@@ -115,11 +129,111 @@ void fml_distance_i8_task_avx2(const fml_i8_task *t)
         for (int64_t r0 = 0; r0 < rows; r0 += 4) {
             const int64_t i = t->i0 + r0, nr = rows - r0 < 4 ? rows - r0 : 4;
             const uint8_t *a = t->apack + i * kp;
+            float thr[4], sig[4];
+            row_terms(t, i, nr, thr, sig);
             for (int64_t j = jc; j < jc1; j += 16) {
                 __m256i acc[8];
-                tile_4x16(a, kp, t->bpack + j * kp, acc);
-                scan_tile(t, i, nr, j, acc);
+                tile_4x16(a, kp, t->bpack + j * kp, t->csum + j, acc);
+                if (scan_tile(t, i, j, acc, thr, sig)) row_terms(t, i, nr, thr, sig);
             }
+        }
+    }
+}
+
+/* The lanes of tile acc (rows i.., columns j..j+15) whose lower bound
+ * lo = bias_lo + sig (t y'.x') - (alpha rho + eps bn) is <= thr, as 16-bit
+ * masks per row, computed as v <= thr + err without a branch. */
+static inline void below_tile(const fml_i8_task *t, int64_t i, int64_t nr, int64_t j,
+                              const __m256i acc[8], const float *thr, uint16_t *below,
+                              int64_t npan)
+{
+    const __m256 tq0 = _mm256_loadu_ps(t->tq + j), tq1 = _mm256_loadu_ps(t->tq + j + 8);
+    const __m256 bl0 = _mm256_loadu_ps(t->bias_lo + j), bl1 = _mm256_loadu_ps(t->bias_lo + j + 8);
+    const __m256 rh0 = _mm256_loadu_ps(t->rho + j), rh1 = _mm256_loadu_ps(t->rho + j + 8);
+    const __m256 bn0 = _mm256_loadu_ps(t->bn + j), bn1 = _mm256_loadu_ps(t->bn + j + 8);
+    for (int64_t r = 0; r < nr; r++) {
+        const __m256 sg = _mm256_broadcast_ss(t->sig + i + r), th = _mm256_broadcast_ss(thr + i + r);
+        const __m256 al = _mm256_broadcast_ss(t->alpha + i + r), ep = _mm256_broadcast_ss(t->eps + i + r);
+        const __m256 v0 = _mm256_fmadd_ps(sg, _mm256_mul_ps(_mm256_cvtepi32_ps(acc[2 * r]), tq0), bl0);
+        const __m256 v1 = _mm256_fmadd_ps(sg, _mm256_mul_ps(_mm256_cvtepi32_ps(acc[2 * r + 1]), tq1), bl1);
+        const __m256 t0 = _mm256_fmadd_ps(al, rh0, _mm256_fmadd_ps(ep, bn0, th));
+        const __m256 t1 = _mm256_fmadd_ps(al, rh1, _mm256_fmadd_ps(ep, bn1, th));
+        const unsigned m0 = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(v0, t0, _CMP_LE_OQ));
+        const unsigned m1 = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(v1, t1, _CMP_LE_OQ));
+        below[(i + r) * npan + j / 16] = (uint16_t)(m0 | m1 << 8);
+    }
+}
+
+void fml_distance_i8_below_avx2(const fml_i8_task *t, const float *thr, uint16_t *below)
+{
+    const int64_t kp = t->kp, rows = t->m - t->i0 < t->mb ? t->m - t->i0 : t->mb;
+    const int64_t npan = t->np / 16;
+    for (int64_t jc = 0; jc < t->np; jc += FML_I8_CHUNK) {
+        const int64_t jc1 = jc + FML_I8_CHUNK < t->np ? jc + FML_I8_CHUNK : t->np;
+        for (int64_t r0 = 0; r0 < rows; r0 += 4) {
+            const int64_t i = t->i0 + r0, nr = rows - r0 < 4 ? rows - r0 : 4;
+            const uint8_t *a = t->apack + i * kp;
+            for (int64_t j = jc; j < jc1; j += 16) {
+                __m256i acc[8];
+                tile_4x16(a, kp, t->bpack + j * kp, t->csum + j, acc);
+                below_tile(t, i, nr, j, acc, thr, below, npan);
+            }
+        }
+    }
+}
+
+/* Running argmin of the point estimates v = bias_lo + sig (t y'.x') of rows
+ * i.. (nr real) over the tile's columns j..j+15: per row one vector of lane
+ * minima and their columns (strict <: the first column of a lane wins). */
+static inline void argmin_tile(const fml_i8_task *t, int64_t i, int64_t nr, int64_t j,
+                               const __m256i acc[8], __m256 vmin[4], __m256i vidx[4])
+{
+    const __m256 tq0 = _mm256_loadu_ps(t->tq + j), tq1 = _mm256_loadu_ps(t->tq + j + 8);
+    const __m256 bl0 = _mm256_loadu_ps(t->bias_lo + j), bl1 = _mm256_loadu_ps(t->bias_lo + j + 8);
+    const __m256i j0 = _mm256_add_epi32(_mm256_set1_epi32((int32_t)j),
+                                        _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const __m256i j1 = _mm256_add_epi32(j0, _mm256_set1_epi32(8));
+    for (int64_t r = 0; r < nr; r++) {
+        const __m256 sg = _mm256_broadcast_ss(t->sig + i + r);
+        const __m256 v0 = _mm256_fmadd_ps(sg, _mm256_mul_ps(_mm256_cvtepi32_ps(acc[2 * r]), tq0), bl0);
+        const __m256 v1 = _mm256_fmadd_ps(sg, _mm256_mul_ps(_mm256_cvtepi32_ps(acc[2 * r + 1]), tq1), bl1);
+        const __m256 lt0 = _mm256_cmp_ps(v0, vmin[r], _CMP_LT_OQ);
+        __m256 m = _mm256_blendv_ps(vmin[r], v0, lt0);
+        __m256i x = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(vidx[r]),
+                                                         _mm256_castsi256_ps(j0), lt0));
+        const __m256 lt1 = _mm256_cmp_ps(v1, m, _CMP_LT_OQ);
+        vmin[r] = _mm256_blendv_ps(m, v1, lt1);
+        vidx[r] = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(x),
+                                                       _mm256_castsi256_ps(j1), lt1));
+    }
+}
+
+void fml_distance_i8_argmin_avx2(const fml_i8_task *t, int32_t *arg)
+{
+    const int64_t kp = t->kp, rows = t->m - t->i0 < t->mb ? t->m - t->i0 : t->mb;
+    for (int64_t r0 = 0; r0 < rows; r0 += 4) {
+        const int64_t i = t->i0 + r0, nr = rows - r0 < 4 ? rows - r0 : 4;
+        const uint8_t *a = t->apack + i * kp;
+        __m256 vmin[4];
+        __m256i vidx[4];
+        for (int r = 0; r < 4; r++) {
+            vmin[r] = _mm256_set1_ps(INFINITY);
+            vidx[r] = _mm256_setzero_si256();
+        }
+        for (int64_t j = 0; j < t->np; j += 16) {
+            __m256i acc[8];
+            tile_4x16(a, kp, t->bpack + j * kp, t->csum + j, acc);
+            argmin_tile(t, i, nr, j, acc, vmin, vidx);
+        }
+        for (int64_t r = 0; r < nr; r++) {
+            float mv[8];
+            int32_t mi[8];
+            _mm256_storeu_ps(mv, vmin[r]);
+            _mm256_storeu_si256((__m256i *)mi, vidx[r]);
+            int l = 0;
+            for (int q = 1; q < 8; q++)
+                if (mv[q] < mv[l]) l = q;
+            arg[i + r] = mi[l];
         }
     }
 }

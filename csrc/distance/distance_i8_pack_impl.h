@@ -32,13 +32,13 @@ static double FML_T(quantise)(const FT *r, int64_t d, int64_t kp, int8_t *q, flo
     return sqrt(e2);
 }
 
-void FML_T(fml_i8_pack_row)(const FT *r, int64_t d, int64_t kp, double scale, uint8_t *u,
-                            float *sig, float *alpha, float *eps)
+double FML_T(fml_i8_pack_row)(const FT *r, int64_t d, int64_t kp, double scale, uint8_t *u,
+                              float *sig, float *alpha, float *eps)
 {
     if (r == NULL) {
         memset(u, FML_I8_Q, (size_t)kp);
         *sig = *alpha = *eps = 0;
-        return;
+        return 0;
     }
     int8_t *q = (int8_t *)u;                           /* quantised in place, then offset */
     float s;
@@ -48,6 +48,7 @@ void FML_T(fml_i8_pack_row)(const FT *r, int64_t d, int64_t kp, double scale, ui
     *sig = (float)(scale * s);                         /* exact: scale is -1 or -2 */
     *alpha = fml_i8_f32_up(-scale * qn * (1 + FML_I8_REL));
     *eps = fml_i8_f32_up(-scale * e * (1 + FML_I8_REL));
+    return rn;
 }
 
 void FML_T(fml_i8_pack_panel)(const FT *src, int64_t n, int64_t d, int64_t kp, int64_t jp,

@@ -13,6 +13,8 @@
 #include "core/fml_threads.h"
 #include "core/fml_cpu.h"
 #include "kmeans/kmeans_kernels.h"
+#include "distance/distance_i8.h"
+#include "core/fml_interrupt.h"
 
 /* At most this many chunks, so partial sums stay at most 64 x k x d doubles. */
 #define FML_KMEANS_MAX_CHUNKS 64
@@ -50,9 +52,75 @@ int64_t fml_kmeans_workspace_len(int64_t n, int64_t k, int64_t d)
     return kmeans_n_chunks(n) * (k * d + k);
 }
 
+/* ---- the int8 assignment (kmeans_i8_impl.h) ------------------------------ */
+
+static int g_level = -1;
+static int g_i8_allowed = 1;     /* fml_kmeans_i8(0) turns it off */
+
+/* Used at exactly the avx2 level, as knn's (at avx512 the float32 GEMM runs
+ * at the int8 rate of 256-bit vectors), for the d the bounds suit. */
+static int kmeans_i8_on(int64_t d)
+{
+#ifndef FML_NO_X86_SIMD
+    return g_level == FML_SIMD_AVX2 && g_i8_allowed && d >= FML_I8_MIN_D && d <= FML_I8_MAX_D;
+#else
+    (void)d;
+    return 0;
+#endif
+}
+
+int fml_kmeans_i8(int allow)
+{
+    if (allow >= 0) g_i8_allowed = allow != 0;
+    if (g_level < 0) fml_kmeans_init(fml_cpu_select());
+    return kmeans_i8_on(FML_I8_MIN_D);
+}
+
+static int64_t kmeans_i8_kp(int64_t d) { return (d + 7) / 8 * 8; }
+static int64_t kmeans_i8_rows(int64_t n) { return (n + 3) / 4 * 4; }
+
+/* X's int8 form: n4 rows of kp bytes, then four float arrays of row terms:
+ * sig, alpha, eps (distance_i8.h) and ||x||^2 rounded down. */
+typedef struct {
+    uint8_t *u;
+    float *sig, *alpha, *eps, *xn2;
+} kmeans_i8_form;
+
+static size_t kmeans_i8_bytes(int64_t n4, int64_t kp)
+{
+    return (size_t)(n4 * kp) + 4 * (size_t)n4 * sizeof(float);
+}
+
+static kmeans_i8_form kmeans_i8_view(const uint8_t *buf, int64_t n4, int64_t kp)
+{
+    kmeans_i8_form f;
+    f.u = (uint8_t *)buf;
+    f.sig = (float *)(f.u + n4 * kp);                 /* n4 * kp: a multiple of 32 */
+    f.alpha = f.sig + n4;
+    f.eps = f.alpha + n4;
+    f.xn2 = f.eps + n4;
+    return f;
+}
+
+int64_t fml_kmeans_i8_len(int64_t n, int64_t d)
+{
+    if (g_level < 0) fml_kmeans_init(fml_cpu_select());
+    return kmeans_i8_on(d) && n > 0 ? (int64_t)kmeans_i8_bytes(kmeans_i8_rows(n), kmeans_i8_kp(d)) : 0;
+}
+
+#ifdef FML_NO_X86_SIMD
+void fml_distance_i8_below_avx2(const fml_i8_task *t, const float *thr, uint16_t *below)
+{
+    (void)t, (void)thr, (void)below;                               /* never called */
+}
+
+void fml_distance_i8_argmin_avx2(const fml_i8_task *t, int32_t *arg) { (void)t, (void)arg; }
+#endif
+
 #define FT float
 #define SFX f32
 #define FML_EPS FLT_EPSILON
+#include "kmeans/kmeans_i8_impl.h"
 #include "kmeans/kmeans_impl.h"
 #include "core/fml_dtype_end.h"
 #undef FML_EPS
@@ -60,6 +128,7 @@ int64_t fml_kmeans_workspace_len(int64_t n, int64_t k, int64_t d)
 #define FT double
 #define SFX f64
 #define FML_EPS DBL_EPSILON
+#include "kmeans/kmeans_i8_impl.h"
 #include "kmeans/kmeans_impl.h"
 #include "core/fml_dtype_end.h"
 #undef FML_EPS
@@ -100,7 +169,7 @@ int fml_kmeans_init(int level)
     else
 #endif
         fml_kmeans_kernels_scalar(&g_kernels);
-    return level;
+    return g_level = level;
 }
 
 int64_t fml_kmeans_lanes_len(int64_t n, int64_t d, int is_f64)

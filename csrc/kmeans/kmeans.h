@@ -35,21 +35,37 @@ enum {
 
 /* One Lloyd E-step + sums: labels[i] = argmin_j ||x_i - c_j||^2 (smallest j on
  * ties), computed as ||c_j||^2 - 2 x_i.c_j through the fused GEMM (the n x k
- * distance matrix is never built).  OUT: labels (n); sums (k x d) and wsum (k)
- * per `update` (above); min_d2 (n, may be NULL): the squared distance to the
- * chosen centre (from the expansion, clamped at 0).  xpack (may be NULL): X
- * packed once per fit by fml_gemm_pack_a_* with panel height mr, saves packing
- * X on every step.  workspace: fml_kmeans_workspace_len doubles (unused, may be
- * NULL, with FML_KMEANS_LABELS_ONLY).  Every mode adds per label in row order
- * within fixed chunks merged in chunk order: bits do not depend on threads. */
+ * distance matrix is never built) or the int8 assignment (below).  OUT:
+ * labels (n); sums (k x d) and wsum (k) per `update` (above); min_d2 (n, may
+ * be NULL): the squared distance to the chosen centre (from the expansion,
+ * clamped at 0, or exact on the int8 path).  xpack (may be NULL): X packed once
+ * per fit by fml_gemm_pack_a_* with panel height mr, saves packing X on every
+ * step; xq (may be NULL): X's int8 form.  workspace: fml_kmeans_workspace_len
+ * doubles (unused, may be NULL, with FML_KMEANS_LABELS_ONLY).  Every mode adds
+ * per label in row order within fixed chunks merged in chunk order: bits do
+ * not depend on threads. */
 int fml_kmeans_lloyd_f32(int64_t n, int64_t d, const float *x, const float *xpack, int64_t mr,
-                         const float *sample_weight, int64_t k, const float *centers,
-                         int32_t *labels, float *min_d2, double *sums, double *wsum,
-                         double *workspace, int update, int64_t n_threads);
+                         const uint8_t *xq, const float *sample_weight, int64_t k,
+                         const float *centers, int32_t *labels, float *min_d2, double *sums,
+                         double *wsum, double *workspace, int update, int64_t n_threads);
 int fml_kmeans_lloyd_f64(int64_t n, int64_t d, const double *x, const double *xpack, int64_t mr,
-                         const double *sample_weight, int64_t k, const double *centers,
-                         int32_t *labels, double *min_d2, double *sums, double *wsum,
-                         double *workspace, int update, int64_t n_threads);
+                         const uint8_t *xq, const double *sample_weight, int64_t k,
+                         const double *centers, int32_t *labels, double *min_d2, double *sums,
+                         double *wsum, double *workspace, int update, int64_t n_threads);
+
+/* The int8 assignment of the Lloyd step (kmeans_i8_impl.h): at the avx2 level
+ * for FML_I8_MIN_D <= d <= FML_I8_MAX_D (csrc/distance/distance_i8.h), the
+ * products of 7-bit rows bound every distance and leave each point a few
+ * candidates, ranked by the exact float64 distance.  There the labels are the
+ * exact argmin (first index on ties); elsewhere the float expansion's.
+ * fml_kmeans_i8_len: bytes of X's int8 form, 0 when the step does not use it;
+ * fml_kmeans_pack_i8_*: X into that form (once per fit), the xq that
+ * fml_kmeans_lloyd_* takes (NULL: each chunk is quantised on the fly).
+ * fml_kmeans_i8(allow): allow < 0 queries; returns whether it is in use. */
+int64_t fml_kmeans_i8_len(int64_t n, int64_t d);
+void fml_kmeans_pack_i8_f32(int64_t n, int64_t d, const float *x, uint8_t *out, int64_t n_threads);
+void fml_kmeans_pack_i8_f64(int64_t n, int64_t d, const double *x, uint8_t *out, int64_t n_threads);
+int fml_kmeans_i8(int allow);
 
 /* Hamerly step.  IN-OUT: labels (n), upper (n) and lower (n) bounds on the
  * distance (not squared) to the assigned centre and to the second closest.

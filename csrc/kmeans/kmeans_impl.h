@@ -197,10 +197,24 @@ static int FML_T(lloyd_direct)(int64_t n, int64_t d, const FT *x, const FT *xt,
     return err;
 }
 
+/* An upper bound of ||x_i|| over the rows: from X's int8 form when given
+ * (||x|| <= ||s x'|| + ||x - s x'|| = (alpha + eps) / 2), else a pass over X. */
+static double FML_T(i8_xmax)(int64_t n, int64_t d, const FT *x, const uint8_t *xq)
+{
+    double m = 0;
+    if (xq != NULL) {
+        const kmeans_i8_form f = kmeans_i8_view(xq, kmeans_i8_rows(n), kmeans_i8_kp(d));
+        for (int64_t i = 0; i < n; i++) m = fmax(m, 0.5 * ((double)f.alpha[i] + (double)f.eps[i]));
+        return m * (1 + 1e-6);
+    }
+    for (int64_t i = 0; i < n; i++) m = fmax(m, (double)FML_T(row_sqnorm)(x + i * d, d));
+    return sqrt(m) * (1 + 1e-3);
+}
+
 int FML_T(fml_kmeans_lloyd)(int64_t n, int64_t d, const FT *x, const FT *xpack, int64_t mr,
-                            const FT *sample_weight, int64_t k, const FT *centers,
-                            int32_t *labels, FT *min_d2, double *sums, double *wsum,
-                            double *partial, int update, int64_t n_threads)
+                            const uint8_t *xq, const FT *sample_weight, int64_t k,
+                            const FT *centers, int32_t *labels, FT *min_d2, double *sums,
+                            double *wsum, double *partial, int update, int64_t n_threads)
 {
     if (n <= 0 || k <= 0) return FML_OK;
     const int64_t n_chunks = kmeans_n_chunks(n), len = k * d + k;
@@ -209,23 +223,41 @@ int FML_T(fml_kmeans_lloyd)(int64_t n, int64_t d, const FT *x, const FT *xpack, 
     if (d <= FML_KMEANS_DIRECT_MAX_D)
         return FML_T(lloyd_direct)(n, d, x, xpack, sample_weight, k, centers, labels, min_d2,
                                    sums, wsum, partial, update, nt);
+    int err = FML_OK;
+    FML_T(i8_plan) i8 = {0};
+    i8.xq = xq;
+    i8.n4 = kmeans_i8_rows(n);
+    const int use_i8 = kmeans_i8_on(d) && k > 1 &&
+                       FML_T(i8_prepare)(&i8, d, k, centers, FML_T(i8_xmax)(n, d, x, xq), &err);
+    if (err != FML_OK) return err;
     FT *cnorm = NULL;
     fml_gemm_packed_b pb = {0, 0, 0, NULL};
-    int err = FML_T(prepare_centers)(d, k, centers, &cnorm, &pb, nt);
+    if (!use_i8) err = FML_T(prepare_centers)(d, k, centers, &cnorm, &pb, nt);
     if (err != FML_OK) return err;
+    const int64_t intr = fml_interrupt_token();
     if (err == FML_OK) {
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) reduction(| : err)
         for (int64_t c = 0; c < n_chunks; c++) {
+            if (err == FML_OK && fml_interrupted(intr)) err |= FML_EINTR;
+            if (err != FML_OK) continue;
             const int64_t r0 = kmeans_chunk_start(n, c), r1 = kmeans_chunk_start(n, c + 1);
+            const int32_t *old = update == FML_KMEANS_SUMS_DELTA
+                                     ? FML_T(keep_old_labels)(labels + r0, r1 - r0, &err) : NULL;
+            if (update == FML_KMEANS_SUMS_DELTA && old == NULL) continue;
+            if (use_i8) {
+                err |= FML_T(i8_assign)(&i8, x, r0, r1, labels + r0, min_d2 ? min_d2 + r0 : NULL);
+                if (update)
+                    g_kernels.FML_T(add_rows)(partial + c * len, partial + c * len + k * d,
+                                              labels + r0, old, x + r0 * d, sample_weight + r0,
+                                              r1 - r0, d, k);
+                continue;
+            }
             /* running minimum per row of the chunk: thread scratch, not an n-sized array */
             FT *best = (FT *)fml_scratch_thread(3, (size_t)(r1 - r0) * sizeof(FT));
             if (best == NULL) {
                 err |= FML_ENOMEM;
                 continue;
             }
-            const int32_t *old = update == FML_KMEANS_SUMS_DELTA
-                                     ? FML_T(keep_old_labels)(labels + r0, r1 - r0, &err) : NULL;
-            if (update == FML_KMEANS_SUMS_DELTA && old == NULL) continue;
             FML_T(lloyd_ctx) ctx = {x + r0 * d, d, k, cnorm, best,
                                     labels + r0, min_d2 ? min_d2 + r0 : NULL};
             if (xpack != NULL)
@@ -240,6 +272,7 @@ int FML_T(fml_kmeans_lloyd)(int64_t n, int64_t d, const FT *x, const FT *xpack, 
         }
     }
     if (err == FML_OK && update) FML_T(merge_partials)(n_chunks, k, d, partial, sums, wsum, update, nt);
+    fml_scratch_free(i8.buf);
     fml_scratch_free(cnorm);
     fml_gemm_packed_b_free(&pb);
     return err;

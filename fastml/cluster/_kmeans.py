@@ -185,13 +185,13 @@ def _kmeans_single(X, sample_weight, centers_init, max_iter, tol, n_threads, alg
     n, d = X.shape
     k = centers_init.shape[0]
     centers = np.ascontiguousarray(centers_init, dtype=X.dtype)
-    labels = np.zeros(n, dtype=np.int32)
+    labels = np.full(n, -1, dtype=np.int32)        # -1: no hint for the first step
     labels_old = np.full(n, -1, dtype=np.int32)
     sums = np.zeros((k, d))
     wsum = np.zeros(k)
     none = np.empty(0, dtype=X.dtype)
     workspace = np.empty(_kmeans.workspace_len(n, k, d))
-    xpack, mr = _kmeans.pack_rows(X, n_threads)      # X is packed for the GEMM once per run
+    packed = _kmeans.pack_rows(X, n_threads)         # X is packed once per run
     step = _Step(X, sample_weight, n_threads)
     use_bounds = algorithm in ("elkan", "hamerly", "auto") and k > 1
     bounds = None
@@ -212,11 +212,11 @@ def _kmeans_single(X, sample_weight, centers_init, max_iter, tol, n_threads, alg
                     and n_re > _AUTO_MAX_RECOMPUTED * n):
                 use_bounds = False
         elif use_bounds:                              # first step: Lloyd gives the upper bounds
-            _kmeans.lloyd(X, xpack, mr, sample_weight, centers, labels, min_d2, sums, wsum,
+            _kmeans.lloyd(X, packed, sample_weight, centers, labels, min_d2, sums, wsum,
                           workspace, _SUMS, n_threads)
             bounds.start(centers, min_d2)
         else:
-            _kmeans.lloyd(X, xpack, mr, sample_weight, centers, labels, none, sums, wsum,
+            _kmeans.lloyd(X, packed, sample_weight, centers, labels, none, sums, wsum,
                           workspace, _SUMS_DELTA if sums_current else _SUMS, n_threads)
         new, relocated = step.new_centers(centers, labels, sums, wsum)
         sums_current = relocated.size == 0          # relocation edits the sums, not the labels
@@ -233,7 +233,7 @@ def _kmeans_single(X, sample_weight, centers_init, max_iter, tol, n_threads, alg
         labels_old[:] = labels
     if not strict:
         # labels for the final centres
-        _kmeans.lloyd(X, xpack, mr, sample_weight, centers, labels, none, sums, wsum,
+        _kmeans.lloyd(X, packed, sample_weight, centers, labels, none, sums, wsum,
                       np.empty(0), _LABELS_ONLY, n_threads)
     inertia = _kmeans.inertia(X, sample_weight, centers, labels, n_threads)
     return labels, inertia, centers, it + 1
@@ -409,13 +409,13 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         mean = X.mean(axis=0, dtype=np.float64).astype(X.dtype)
         Xc = np.ascontiguousarray(X - mean)
         cc = np.ascontiguousarray(centers - mean)
-        labels = np.empty(X.shape[0], dtype=np.int32)
+        labels = np.full(X.shape[0], -1, dtype=np.int32)   # no hints (kmeans.h)
         sums, wsum = np.zeros((1, 1)), np.zeros(1)
         n_threads = resolve_n_threads(self.n_threads)
         if X.shape[0] == 0:
             return labels, 0.0
         none = np.empty(0, dtype=X.dtype)
-        _kmeans.lloyd(Xc, none, 0, sample_weight, cc, labels, none, sums, wsum, np.empty(0),
+        _kmeans.lloyd(Xc, None, sample_weight, cc, labels, none, sums, wsum, np.empty(0),
                       _LABELS_ONLY, n_threads)
         return labels, _kmeans.inertia(Xc, sample_weight, cc, labels, n_threads)
 
