@@ -103,9 +103,13 @@ void fml_distance_i8_task_avx2(const fml_i8_task *t);
  * every column whose key is <= thr[i] is set.  cand and emax are unused. */
 void fml_distance_i8_below_avx2(const fml_i8_task *t, const float *thr, uint16_t *below);
 
-/* arg[i] for rows [i0, i0 + mb): a column with the least point estimate
- * bias_lo + sig (t y'.x') of the key, a guess of the nearest (cand and emax
- * unused). */
-void fml_distance_i8_argmin_avx2(const fml_i8_task *t, int32_t *arg);
+/* The two halves of fml_distance_i8_below_avx2 for thresholds that depend
+ * on the products (cand and emax unused).  estimate: v[i * np + j] = the point
+ * estimate bias_lo_j + sig_i (t_j x'.y') of key_ij for rows [i0, i0 + mb) and
+ * arg[i] = a column with the least one (a guess of the nearest); below_of:
+ * the masks of fml_distance_i8_below_avx2 from those estimates. */
+void fml_distance_i8_estimate_avx2(const fml_i8_task *t, float *v, int32_t *arg);
+void fml_distance_i8_below_of_avx2(const fml_i8_task *t, const float *v, const float *thr,
+                                   uint16_t *below);
 
 #endif

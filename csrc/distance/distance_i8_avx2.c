@@ -182,11 +182,12 @@ void fml_distance_i8_below_avx2(const fml_i8_task *t, const float *thr, uint16_t
     }
 }
 
-/* Running argmin of the point estimates v = bias_lo + sig (t y'.x') of rows
- * i.. (nr real) over the tile's columns j..j+15: per row one vector of lane
- * minima and their columns (strict <: the first column of a lane wins). */
-static inline void argmin_tile(const fml_i8_task *t, int64_t i, int64_t nr, int64_t j,
-                               const __m256i acc[8], __m256 vmin[4], __m256i vidx[4])
+/* The point estimates v = bias_lo + sig (t y'.x') of the keys of rows i.. (nr
+ * real) at columns j..j+15 into v (row stride np), and their running argmin:
+ * per row one vector of lane minima and their columns (strict <: the first
+ * column of a lane wins). */
+static inline void estimate_tile(const fml_i8_task *t, int64_t i, int64_t nr, int64_t j,
+                                 const __m256i acc[8], float *v, __m256 vmin[4], __m256i vidx[4])
 {
     const __m256 tq0 = _mm256_loadu_ps(t->tq + j), tq1 = _mm256_loadu_ps(t->tq + j + 8);
     const __m256 bl0 = _mm256_loadu_ps(t->bias_lo + j), bl1 = _mm256_loadu_ps(t->bias_lo + j + 8);
@@ -197,6 +198,8 @@ static inline void argmin_tile(const fml_i8_task *t, int64_t i, int64_t nr, int6
         const __m256 sg = _mm256_broadcast_ss(t->sig + i + r);
         const __m256 v0 = _mm256_fmadd_ps(sg, _mm256_mul_ps(_mm256_cvtepi32_ps(acc[2 * r]), tq0), bl0);
         const __m256 v1 = _mm256_fmadd_ps(sg, _mm256_mul_ps(_mm256_cvtepi32_ps(acc[2 * r + 1]), tq1), bl1);
+        _mm256_storeu_ps(v + (i + r) * t->np + j, v0);
+        _mm256_storeu_ps(v + (i + r) * t->np + j + 8, v1);
         const __m256 lt0 = _mm256_cmp_ps(v0, vmin[r], _CMP_LT_OQ);
         __m256 m = _mm256_blendv_ps(vmin[r], v0, lt0);
         __m256i x = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(vidx[r]),
@@ -208,7 +211,7 @@ static inline void argmin_tile(const fml_i8_task *t, int64_t i, int64_t nr, int6
     }
 }
 
-void fml_distance_i8_argmin_avx2(const fml_i8_task *t, int32_t *arg)
+void fml_distance_i8_estimate_avx2(const fml_i8_task *t, float *v, int32_t *arg)
 {
     const int64_t kp = t->kp, rows = t->m - t->i0 < t->mb ? t->m - t->i0 : t->mb;
     for (int64_t r0 = 0; r0 < rows; r0 += 4) {
@@ -223,7 +226,7 @@ void fml_distance_i8_argmin_avx2(const fml_i8_task *t, int32_t *arg)
         for (int64_t j = 0; j < t->np; j += 16) {
             __m256i acc[8];
             tile_4x16(a, kp, t->bpack + j * kp, t->csum + j, acc);
-            argmin_tile(t, i, nr, j, acc, vmin, vidx);
+            estimate_tile(t, i, nr, j, acc, v, vmin, vidx);
         }
         for (int64_t r = 0; r < nr; r++) {
             float mv[8];
@@ -234,6 +237,24 @@ void fml_distance_i8_argmin_avx2(const fml_i8_task *t, int32_t *arg)
             for (int q = 1; q < 8; q++)
                 if (mv[q] < mv[l]) l = q;
             arg[i + r] = mi[l];
+        }
+    }
+}
+
+void fml_distance_i8_below_of_avx2(const fml_i8_task *t, const float *v, const float *thr,
+                                   uint16_t *below)
+{
+    const int64_t rows = t->m - t->i0 < t->mb ? t->m - t->i0 : t->mb, npan = t->np / 16;
+    for (int64_t i = t->i0; i < t->i0 + rows; i++) {
+        const __m256 al = _mm256_broadcast_ss(t->alpha + i), ep = _mm256_broadcast_ss(t->eps + i);
+        const __m256 th = _mm256_broadcast_ss(thr + i);
+        for (int64_t j = 0; j < t->np; j += 8) {
+            const __m256 te = _mm256_fmadd_ps(al, _mm256_loadu_ps(t->rho + j),
+                                              _mm256_fmadd_ps(ep, _mm256_loadu_ps(t->bn + j), th));
+            const unsigned m = (unsigned)_mm256_movemask_ps(
+                _mm256_cmp_ps(_mm256_loadu_ps(v + i * t->np + j), te, _CMP_LE_OQ));
+            uint16_t *dst = below + i * npan + j / 16;
+            *dst = (j & 8) ? (uint16_t)(*dst | m << 8) : (uint16_t)m;
         }
     }
 }

@@ -8,6 +8,14 @@
 
 #include "core/fml_dtype.h"
 
+/* The int8 search runs only at the avx2 level: the quantisation loops are
+ * compiled for it where the compiler can (the rest of the file stays plain). */
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(FML_NO_X86_SIMD)
+#define FML_I8_PACK_TARGET __attribute__((target("avx2")))
+#else
+#define FML_I8_PACK_TARGET
+#endif
+
 float fml_i8_f32_down(double v)
 {
     float f = (float)v;

@@ -114,7 +114,16 @@ void fml_distance_i8_below_avx2(const fml_i8_task *t, const float *thr, uint16_t
     (void)t, (void)thr, (void)below;                               /* never called */
 }
 
-void fml_distance_i8_argmin_avx2(const fml_i8_task *t, int32_t *arg) { (void)t, (void)arg; }
+void fml_distance_i8_estimate_avx2(const fml_i8_task *t, float *v, int32_t *arg)
+{
+    (void)t, (void)v, (void)arg;
+}
+
+void fml_distance_i8_below_of_avx2(const fml_i8_task *t, const float *v, const float *thr,
+                                   uint16_t *below)
+{
+    (void)t, (void)v, (void)thr, (void)below;
+}
 #endif
 
 #define FT float

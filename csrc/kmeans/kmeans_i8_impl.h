@@ -9,8 +9,8 @@
  * it (on Gaussian data, d = 64, k = 256: the hint and 0.7 others on average),
  * and those are ranked by the exact difference-based distance in float64.  So
  * the labels are the exact argmin (the first index on ties), not the float
- * expansion's.  Rows without a hint (labels outside [0, k)) get one from a
- * first pass: the least point estimate of the int8 products. */
+ * expansion's.  Where a row has no hint (labels outside [0, k)), the products
+ * are kept as estimates and the least one is the hint. */
 
 typedef struct {
     int64_t d, k, kp, np;
@@ -114,7 +114,8 @@ static int FML_T(i8_assign)(const FML_T(i8_plan) *p, const FT *x, int64_t r0, in
             FML_T(i8_pack_one)(i < rows ? x + (r0 + i) * d : NULL, d, kp, f.u + i * kp, f.sig + i,
                                f.alpha + i, f.eps + i, f.xn2 + i);
     }
-    /* per pass of S rows: hints, their distances, thresholds, the masks */
+    /* per pass of S rows: hints, their distances, thresholds, the masks; the
+     * estimates (S x np floats, in L2) when a row has no hint */
     const size_t bytes = (size_t)S * (sizeof(double) + sizeof(float) + sizeof(int32_t) +
                                       (size_t)npan * 2);
     char *buf = (char *)fml_scratch_thread(1, bytes);
@@ -123,6 +124,7 @@ static int FML_T(i8_assign)(const FML_T(i8_plan) *p, const FT *x, int64_t r0, in
     float *thr = (float *)(hd2 + S);
     int32_t *hint = (int32_t *)(thr + S);
     uint16_t *below = (uint16_t *)(hint + S);
+    float *est = NULL;
     for (int64_t s0 = 0; s0 < rows; s0 += S) {
         const int64_t sr = FML_MIN(S, rows - s0);
         const fml_i8_task t = {f.u + s0 * kp, p->cols.bpack, kp, sr, 0, sr, p->np, p->cols.csum,
@@ -133,7 +135,11 @@ static int FML_T(i8_assign)(const FML_T(i8_plan) *p, const FT *x, int64_t r0, in
             hint[r] = labels[s0 + r];
             missing |= hint[r] < 0 || hint[r] >= k;
         }
-        if (missing) fml_distance_i8_argmin_avx2(&t, hint);   /* a pass for guesses */
+        if (missing && est == NULL) {
+            est = (float *)fml_scratch_thread(2, (size_t)(S * p->np) * sizeof(float));
+            if (est == NULL) return FML_ENOMEM;
+        }
+        if (missing) fml_distance_i8_estimate_avx2(&t, est, hint);   /* guesses */
         for (int64_t r = 0; r < sr; r++) {
             /* key_h = d2 - ||x||^2 <= thr (float64 roundoff of both covered) */
             const int64_t i = r0 + s0 + r, h = hint[r];
@@ -142,7 +148,8 @@ static int FML_T(i8_assign)(const FML_T(i8_plan) *p, const FT *x, int64_t r0, in
             hd2[r] = v;
             thr[r] = FML_T(i8_thr_up)(v * (1 + 0x1p-36) - xn + 0x1p-50 * (v + xn));
         }
-        fml_distance_i8_below_avx2(&t, thr, below);
+        if (missing) fml_distance_i8_below_of_avx2(&t, est, thr, below);
+        else fml_distance_i8_below_avx2(&t, thr, below);
         for (int64_t r = 0; r < sr; r++) {
             const int64_t i = r0 + s0 + r, h = hint[r];
             const FT *xr = x + i * d;

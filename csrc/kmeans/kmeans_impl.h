@@ -204,10 +204,16 @@ static double FML_T(i8_xmax)(int64_t n, int64_t d, const FT *x, const uint8_t *x
     double m = 0;
     if (xq != NULL) {
         const kmeans_i8_form f = kmeans_i8_view(xq, kmeans_i8_rows(n), kmeans_i8_kp(d));
-        for (int64_t i = 0; i < n; i++) m = fmax(m, 0.5 * ((double)f.alpha[i] + (double)f.eps[i]));
+        for (int64_t i = 0; i < n; i++) {              /* NaN (no valid form) propagates */
+            const double v = 0.5 * ((double)f.alpha[i] + (double)f.eps[i]);
+            if (!(v <= m)) m = v;
+        }
         return m * (1 + 1e-6);
     }
-    for (int64_t i = 0; i < n; i++) m = fmax(m, (double)FML_T(row_sqnorm)(x + i * d, d));
+    for (int64_t i = 0; i < n; i++) {
+        const double v = (double)FML_T(row_sqnorm)(x + i * d, d);
+        if (!(v <= m)) m = v;
+    }
     return sqrt(m) * (1 + 1e-3);
 }
 
