@@ -116,14 +116,14 @@ static int FML_T(i8_assign)(const FML_T(i8_plan) *p, const FT *x, int64_t r0, in
     }
     /* per pass of S rows: hints, their distances, thresholds, the masks; the
      * estimates (S x np floats, in L2) when a row has no hint */
-    const size_t bytes = (size_t)S * (sizeof(double) + sizeof(float) + sizeof(int32_t) +
+    const size_t bytes = (size_t)S * (sizeof(double) + sizeof(float) + 2 * sizeof(int32_t) +
                                       (size_t)npan * 2);
     char *buf = (char *)fml_scratch_thread(1, bytes);
     if (buf == NULL) return FML_ENOMEM;
     double *hd2 = (double *)buf;
     float *thr = (float *)(hd2 + S);
-    int32_t *hint = (int32_t *)(thr + S);
-    uint16_t *below = (uint16_t *)(hint + S);
+    int32_t *hint = (int32_t *)(thr + S), *guess = hint + S;
+    uint16_t *below = (uint16_t *)(guess + S);
     float *est = NULL;
     for (int64_t s0 = 0; s0 < rows; s0 += S) {
         const int64_t sr = FML_MIN(S, rows - s0);
@@ -139,7 +139,11 @@ static int FML_T(i8_assign)(const FML_T(i8_plan) *p, const FT *x, int64_t r0, in
             est = (float *)fml_scratch_thread(2, (size_t)(S * p->np) * sizeof(float));
             if (est == NULL) return FML_ENOMEM;
         }
-        if (missing) fml_distance_i8_estimate_avx2(&t, est, hint);   /* guesses */
+        if (missing) {
+            fml_distance_i8_estimate_avx2(&t, est, guess);
+            for (int64_t r = 0; r < sr; r++)
+                if (hint[r] < 0 || hint[r] >= k) hint[r] = guess[r];
+        }
         for (int64_t r = 0; r < sr; r++) {
             /* key_h = d2 - ||x||^2 <= thr (float64 roundoff of both covered) */
             const int64_t i = r0 + s0 + r, h = hint[r];
