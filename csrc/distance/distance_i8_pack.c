@@ -8,11 +8,14 @@
 
 #include "core/fml_dtype.h"
 
-/* The int8 search runs only at the avx2 level: the quantisation loops are
- * compiled for it where the compiler can (the rest of the file stays plain). */
+/* The int8 search runs only at the avx2 level: the quantisation loop uses
+ * AVX2 where the compiler can target it per function (the rest stays plain). */
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(FML_NO_X86_SIMD)
+#include <immintrin.h>
+#define FML_I8_PACK_SIMD 1
 #define FML_I8_PACK_TARGET __attribute__((target("avx2")))
 #else
+#define FML_I8_PACK_SIMD 0
 #define FML_I8_PACK_TARGET
 #endif
 
@@ -42,10 +45,14 @@ void fml_i8_emax(const fml_i8_cols *cols, int64_t n, const float *alpha, const f
 
 #define FT float
 #define SFX f32
+#define FML_I8_LOAD4(p) _mm256_cvtps_pd(_mm_loadu_ps(p))
 #include "distance/distance_i8_pack_impl.h"
 #include "core/fml_dtype_end.h"
+#undef FML_I8_LOAD4
 
 #define FT double
 #define SFX f64
+#define FML_I8_LOAD4(p) _mm256_loadu_pd(p)
 #include "distance/distance_i8_pack_impl.h"
 #include "core/fml_dtype_end.h"
+#undef FML_I8_LOAD4
