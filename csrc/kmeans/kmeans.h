@@ -41,17 +41,20 @@ enum {
  * clamped at 0, or exact on the int8 path).  xpack (may be NULL): X packed once
  * per fit by fml_gemm_pack_a_* with panel height mr, saves packing X on every
  * step; xq (may be NULL): X's int8 form.  workspace: fml_kmeans_workspace_len
- * doubles (unused, may be NULL, with FML_KMEANS_LABELS_ONLY).  Every mode adds
+ * doubles (unused, may be NULL, with FML_KMEANS_LABELS_ONLY).  n_changed (may
+ * be NULL): rows whose label differs from the one on entry.  Every mode adds
  * per label in row order within fixed chunks merged in chunk order: bits do
  * not depend on threads. */
 int fml_kmeans_lloyd_f32(int64_t n, int64_t d, const float *x, const float *xpack, int64_t mr,
                          const uint8_t *xq, const float *sample_weight, int64_t k,
                          const float *centers, int32_t *labels, float *min_d2, double *sums,
-                         double *wsum, double *workspace, int update, int64_t n_threads);
+                         double *wsum, double *workspace, int update, int64_t *n_changed,
+                         int64_t n_threads);
 int fml_kmeans_lloyd_f64(int64_t n, int64_t d, const double *x, const double *xpack, int64_t mr,
                          const uint8_t *xq, const double *sample_weight, int64_t k,
                          const double *centers, int32_t *labels, double *min_d2, double *sums,
-                         double *wsum, double *workspace, int update, int64_t n_threads);
+                         double *wsum, double *workspace, int update, int64_t *n_changed,
+                         int64_t n_threads);
 
 /* The int8 assignment of the Lloyd step (kmeans_i8_impl.h): at the avx2 level
  * for FML_I8_MIN_D <= d <= FML_I8_MAX_D (csrc/distance/distance_i8.h), the
@@ -74,17 +77,18 @@ int fml_kmeans_i8(int allow);
  * max(lower, half_sep[label]) keeps its label without computing distances;
  * the others are gathered and run through the fused GEMM against all centres.
  * OUT: sums / wsum as for Lloyd with update FML_KMEANS_SUMS or
- * FML_KMEANS_SUMS_DELTA, n_recomputed (points that needed all k). */
+ * FML_KMEANS_SUMS_DELTA, n_recomputed (points that needed all k), n_changed
+ * (may be NULL: points whose label changed). */
 int fml_kmeans_hamerly_f32(int64_t n, int64_t d, const float *x, const float *sample_weight,
                            int64_t k, const float *centers, const double *half_sep,
                            int32_t *labels, double *upper, double *lower, double *sums,
                            double *wsum, double *workspace, int update,
-                           int64_t *n_recomputed, int64_t n_threads);
+                           int64_t *n_recomputed, int64_t *n_changed, int64_t n_threads);
 int fml_kmeans_hamerly_f64(int64_t n, int64_t d, const double *x, const double *sample_weight,
                            int64_t k, const double *centers, const double *half_sep,
                            int32_t *labels, double *upper, double *lower, double *sums,
                            double *wsum, double *workspace, int update,
-                           int64_t *n_recomputed, int64_t n_threads);
+                           int64_t *n_recomputed, int64_t *n_changed, int64_t n_threads);
 
 /* Small d (<= FML_KMEANS_DIRECT_MAX_D): X transposed in blocks of SIMD-width
  * rows, the xpack that fml_kmeans_lloyd_* takes for such d instead of the GEMM
@@ -100,6 +104,13 @@ int fml_kmeans_pack_lanes_f64(int64_t n, int64_t d, const double *x, double *out
 int fml_kmeans_bounds_move(int64_t n, const int32_t *labels, const double *shift, int32_t top,
                            double top_drift, double second_drift, double *upper, double *lower,
                            int64_t n_threads);
+
+/* mean (d, float64) = the column means of X, summed in fixed chunks merged in
+ * chunk order; out = X - mean rounded to FT (out may be x). */
+int fml_kmeans_center_f32(int64_t n, int64_t d, const float *x, float *out, double *mean,
+                          int64_t n_threads);
+int fml_kmeans_center_f64(int64_t n, int64_t d, const double *x, double *out, double *mean,
+                          int64_t n_threads);
 
 /* Exact inertia sum_i w_i ||x_i - c_{labels_i}||^2, difference-based, float64. */
 int fml_kmeans_inertia_f32(int64_t n, int64_t d, const float *x, const float *sample_weight,

@@ -22,6 +22,14 @@ static int32_t *FML_T(keep_old_labels)(const int32_t *labels, int64_t rows, int 
     return old;
 }
 
+/* Rows whose label is not the one they had on entry (old). */
+static int64_t FML_T(count_changed)(const int32_t *labels, const int32_t *old, int64_t rows)
+{
+    int64_t c = 0;
+    for (int64_t i = 0; i < rows; i++) c += labels[i] != old[i];
+    return c;
+}
+
 static FT FML_T(row_sqnorm)(const FT *restrict xr, int64_t d)
 {
     FT s = 0;
@@ -154,7 +162,7 @@ static void FML_T(merge_partials)(int64_t n_chunks, int64_t k, int64_t d, const 
 static int FML_T(lloyd_direct)(int64_t n, int64_t d, const FT *x, const FT *xt,
                                const FT *sample_weight, int64_t k, const FT *centers,
                                int32_t *labels, FT *min_d2, double *sums, double *wsum,
-                               double *partial, int update, int nt)
+                               double *partial, int update, int64_t *changed, int nt)
 {
     const int64_t vl = g_kernels.FML_T(lanes);
     const int64_t n_chunks = kmeans_n_chunks(n), len = k * d + k;
@@ -178,17 +186,18 @@ static int FML_T(lloyd_direct)(int64_t n, int64_t d, const FT *x, const FT *xt,
         }
         const FT *blk = xt ? xt + r0 * d : tmp;        /* r0 is a multiple of vl */
         if (xt == NULL) FML_T(lanes_pack)(x + r0 * d, rows, d, vl, tmp);
-        const int32_t *old = update == FML_KMEANS_SUMS_DELTA ? FML_T(keep_old_labels)(labels + r0, rows, &err)
-                                                     : NULL;
-        if (update == FML_KMEANS_SUMS_DELTA && old == NULL) continue;
+        const int32_t *old = FML_T(keep_old_labels)(labels + r0, rows, &err);
+        if (old == NULL) continue;
         g_kernels.FML_T(assign_lanes)(blk, rows, d, cm2, cn, k, labels + r0, best);
+        changed[c] = FML_T(count_changed)(labels + r0, old, rows);
         if (min_d2 != NULL)
             for (int64_t i = r0; i < r1; i++) {
                 const FT d2 = FML_T(row_sqnorm)(x + i * d, d) + best[i - r0];
                 min_d2[i] = d2 > 0 ? d2 : 0;
             }
         if (update)
-            g_kernels.FML_T(add_rows)(partial + c * len, partial + c * len + k * d, labels + r0, old,
+            g_kernels.FML_T(add_rows)(partial + c * len, partial + c * len + k * d, labels + r0,
+                                      update == FML_KMEANS_SUMS_DELTA ? old : NULL,
                                       x + r0 * d, sample_weight + r0, rows, d, k);
     }
     if (err == FML_OK && update)
@@ -217,10 +226,39 @@ static double FML_T(i8_xmax)(int64_t n, int64_t d, const FT *x, const uint8_t *x
     return sqrt(m) * (1 + 1e-3);
 }
 
+/* The total of the chunks' counts, in chunk order. */
+static int64_t FML_T(sum_counts)(const int64_t *count, int64_t n_chunks)
+{
+    int64_t s = 0;
+    for (int64_t c = 0; c < n_chunks; c++) s += count[c];
+    return s;
+}
+
+static int FML_T(lloyd_chunks)(int64_t n, int64_t d, const FT *x, const FT *xpack, int64_t mr,
+                               const uint8_t *xq, const FT *sample_weight, int64_t k,
+                               const FT *centers, int32_t *labels, FT *min_d2, double *sums,
+                               double *wsum, double *partial, int update, int64_t *changed,
+                               int64_t n_threads);
+
 int FML_T(fml_kmeans_lloyd)(int64_t n, int64_t d, const FT *x, const FT *xpack, int64_t mr,
                             const uint8_t *xq, const FT *sample_weight, int64_t k,
                             const FT *centers, int32_t *labels, FT *min_d2, double *sums,
-                            double *wsum, double *partial, int update, int64_t n_threads)
+                            double *wsum, double *partial, int update, int64_t *n_changed,
+                            int64_t n_threads)
+{
+    int64_t changed[FML_KMEANS_MAX_CHUNKS] = {0};
+    const int64_t n_chunks = kmeans_n_chunks(n);
+    const int err = FML_T(lloyd_chunks)(n, d, x, xpack, mr, xq, sample_weight, k, centers, labels,
+                                        min_d2, sums, wsum, partial, update, changed, n_threads);
+    if (n_changed != NULL) *n_changed = FML_T(sum_counts)(changed, n_chunks);
+    return err;
+}
+
+static int FML_T(lloyd_chunks)(int64_t n, int64_t d, const FT *x, const FT *xpack, int64_t mr,
+                               const uint8_t *xq, const FT *sample_weight, int64_t k,
+                               const FT *centers, int32_t *labels, FT *min_d2, double *sums,
+                               double *wsum, double *partial, int update, int64_t *changed,
+                               int64_t n_threads)
 {
     if (n <= 0 || k <= 0) return FML_OK;
     const int64_t n_chunks = kmeans_n_chunks(n), len = k * d + k;
@@ -228,7 +266,7 @@ int FML_T(fml_kmeans_lloyd)(int64_t n, int64_t d, const FT *x, const FT *xpack, 
                                    FML_KMEANS_MIN_WORK_PER_THREAD);
     if (d <= FML_KMEANS_DIRECT_MAX_D)
         return FML_T(lloyd_direct)(n, d, x, xpack, sample_weight, k, centers, labels, min_d2,
-                                   sums, wsum, partial, update, nt);
+                                   sums, wsum, partial, update, changed, nt);
     int err = FML_OK;
     FML_T(i8_plan) i8 = {0};
     i8.xq = xq;
@@ -247,34 +285,31 @@ int FML_T(fml_kmeans_lloyd)(int64_t n, int64_t d, const FT *x, const FT *xpack, 
             if (err == FML_OK && fml_interrupted(intr)) err |= FML_EINTR;
             if (err != FML_OK) continue;
             const int64_t r0 = kmeans_chunk_start(n, c), r1 = kmeans_chunk_start(n, c + 1);
-            const int32_t *old = update == FML_KMEANS_SUMS_DELTA
-                                     ? FML_T(keep_old_labels)(labels + r0, r1 - r0, &err) : NULL;
-            if (update == FML_KMEANS_SUMS_DELTA && old == NULL) continue;
+            const int32_t *old = FML_T(keep_old_labels)(labels + r0, r1 - r0, &err);
+            if (old == NULL) continue;
             if (use_i8) {
                 err |= FML_T(i8_assign)(&i8, x, r0, r1, labels + r0, min_d2 ? min_d2 + r0 : NULL);
-                if (update)
-                    g_kernels.FML_T(add_rows)(partial + c * len, partial + c * len + k * d,
-                                              labels + r0, old, x + r0 * d, sample_weight + r0,
-                                              r1 - r0, d, k);
-                continue;
+            } else {
+                /* running minimum per row of the chunk: thread scratch, not an n-sized array */
+                FT *best = (FT *)fml_scratch_thread(3, (size_t)(r1 - r0) * sizeof(FT));
+                if (best == NULL) {
+                    err |= FML_ENOMEM;
+                    continue;
+                }
+                FML_T(lloyd_ctx) ctx = {x + r0 * d, d, k, cnorm, best,
+                                        labels + r0, min_d2 ? min_d2 + r0 : NULL};
+                if (xpack != NULL)
+                    err |= FML_T(fml_gemm_fused_packed)(xpack, mr, r0, r1 - r0, &pb,
+                                                        FML_T(lloyd_epilogue), &ctx, 1);
+                else
+                    err |= FML_T(fml_gemm_fused)(r1 - r0, x + r0 * d, d, 1, &pb,
+                                                 FML_T(lloyd_epilogue), &ctx, 1);
             }
-            /* running minimum per row of the chunk: thread scratch, not an n-sized array */
-            FT *best = (FT *)fml_scratch_thread(3, (size_t)(r1 - r0) * sizeof(FT));
-            if (best == NULL) {
-                err |= FML_ENOMEM;
-                continue;
-            }
-            FML_T(lloyd_ctx) ctx = {x + r0 * d, d, k, cnorm, best,
-                                    labels + r0, min_d2 ? min_d2 + r0 : NULL};
-            if (xpack != NULL)
-                err |= FML_T(fml_gemm_fused_packed)(xpack, mr, r0, r1 - r0, &pb,
-                                                    FML_T(lloyd_epilogue), &ctx, 1);
-            else
-                err |= FML_T(fml_gemm_fused)(r1 - r0, x + r0 * d, d, 1, &pb,
-                                             FML_T(lloyd_epilogue), &ctx, 1);
+            changed[c] = FML_T(count_changed)(labels + r0, old, r1 - r0);
             if (update)
                 g_kernels.FML_T(add_rows)(partial + c * len, partial + c * len + k * d, labels + r0,
-                                          old, x + r0 * d, sample_weight + r0, r1 - r0, d, k);
+                                          update == FML_KMEANS_SUMS_DELTA ? old : NULL,
+                                          x + r0 * d, sample_weight + r0, r1 - r0, d, k);
         }
     }
     if (err == FML_OK && update) FML_T(merge_partials)(n_chunks, k, d, partial, sums, wsum, update, nt);
@@ -336,9 +371,10 @@ int FML_T(fml_kmeans_hamerly)(int64_t n, int64_t d, const FT *x, const FT *sampl
                               int64_t k, const FT *centers, const double *half_sep,
                               int32_t *labels, double *upper, double *lower, double *sums,
                               double *wsum, double *partial, int update,
-                              int64_t *n_recomputed, int64_t n_threads)
+                              int64_t *n_recomputed, int64_t *n_changed, int64_t n_threads)
 {
     *n_recomputed = 0;
+    if (n_changed != NULL) *n_changed = 0;
     if (n <= 0 || k <= 0) return FML_OK;
     const int64_t n_chunks = kmeans_n_chunks(n), len = k * d + k;
     const int nt = fml_threads_for(n_threads, n_chunks, 2.0 * (double)n * (double)d * 8.0,
@@ -349,17 +385,16 @@ int FML_T(fml_kmeans_hamerly)(int64_t n, int64_t d, const FT *x, const FT *sampl
     if (err != FML_OK) return err;
     FT cmax = 0;
     for (int64_t j = 0; j < k; j++) cmax = cnorm[j] > cmax ? cnorm[j] : cmax;
-    int64_t recomputed[FML_KMEANS_MAX_CHUNKS];
+    int64_t recomputed[FML_KMEANS_MAX_CHUNKS], changed[FML_KMEANS_MAX_CHUNKS];
     if (err == FML_OK) {
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) reduction(| : err)
         for (int64_t c = 0; c < n_chunks; c++) {
             const int64_t r0 = kmeans_chunk_start(n, c), r1 = kmeans_chunk_start(n, c + 1);
             const int64_t rows = r1 - r0;
             double *ps = partial + c * len;
-            recomputed[c] = 0;
-            const int32_t *old = update == FML_KMEANS_SUMS_DELTA
-                                     ? FML_T(keep_old_labels)(labels + r0, rows, &err) : NULL;
-            if (update == FML_KMEANS_SUMS_DELTA && old == NULL) continue;
+            recomputed[c] = changed[c] = 0;
+            const int32_t *old = FML_T(keep_old_labels)(labels + r0, rows, &err);
+            if (old == NULL) continue;
             /* scratch: gathered rows, their indices and top-2 state */
             const size_t bytes = (size_t)rows * ((size_t)d * sizeof(FT) + sizeof(int64_t) +
                                                  2 * sizeof(FT) + sizeof(int32_t)) + 4 * FML_ALIGN;
@@ -400,17 +435,56 @@ int FML_T(fml_kmeans_hamerly)(int64_t n, int64_t d, const FT *x, const FT *sampl
                     lower[i] = k > 1 && l2 > 0 ? sqrt(l2) : 0.0;
                 }
             }
-            g_kernels.FML_T(add_rows)(ps, ps + k * d, labels + r0, old, x + r0 * d, sample_weight + r0,
-                                      rows, d, k);
+            changed[c] = FML_T(count_changed)(labels + r0, old, rows);
+            g_kernels.FML_T(add_rows)(ps, ps + k * d, labels + r0,
+                                      update == FML_KMEANS_SUMS_DELTA ? old : NULL, x + r0 * d,
+                                      sample_weight + r0, rows, d, k);
         }
     }
     if (err == FML_OK) {
         FML_T(merge_partials)(n_chunks, k, d, partial, sums, wsum, update, nt);
-        for (int64_t c = 0; c < n_chunks; c++) *n_recomputed += recomputed[c];
+        *n_recomputed = FML_T(sum_counts)(recomputed, n_chunks);
+        if (n_changed != NULL) *n_changed = FML_T(sum_counts)(changed, n_chunks);
     }
     fml_scratch_free(cnorm);
     fml_gemm_packed_b_free(&pb);
     return err;
+}
+
+/* ---- centring ------------------------------------------------------------- */
+
+int FML_T(fml_kmeans_center)(int64_t n, int64_t d, const FT *x, FT *out, double *mean,
+                             int64_t n_threads)
+{
+    for (int64_t p = 0; p < d; p++) mean[p] = 0;
+    if (n <= 0) return FML_OK;
+    const int64_t n_chunks = kmeans_n_chunks(n);
+    double *part = (double *)fml_scratch_alloc((size_t)(n_chunks * d) * sizeof(double));
+    if (part == NULL) return FML_ENOMEM;
+    const int nt = fml_threads_for(n_threads, n_chunks, 2.0 * (double)n * (double)d, 1.0e6);
+    (void)nt;
+#pragma omp parallel num_threads(nt)
+    {
+#pragma omp for schedule(static)
+        for (int64_t c = 0; c < n_chunks; c++) {
+            double *restrict acc = part + c * d;
+            for (int64_t p = 0; p < d; p++) acc[p] = 0;
+            for (int64_t i = kmeans_chunk_start(n, c); i < kmeans_chunk_start(n, c + 1); i++)
+                for (int64_t p = 0; p < d; p++) acc[p] += (double)x[i * d + p];
+        }
+#pragma omp single
+        for (int64_t p = 0; p < d; p++) {
+            double s = 0;
+            for (int64_t c = 0; c < n_chunks; c++) s += part[c * d + p];
+            mean[p] = s / (double)n;
+        }
+#pragma omp for schedule(static)
+        for (int64_t c = 0; c < n_chunks; c++)
+            for (int64_t i = kmeans_chunk_start(n, c); i < kmeans_chunk_start(n, c + 1); i++)
+                for (int64_t p = 0; p < d; p++) out[i * d + p] = x[i * d + p] - (FT)mean[p];
+    }
+    fml_scratch_free(part);
+    return FML_OK;
 }
 
 /* ---- exact inertia ------------------------------------------------------- */

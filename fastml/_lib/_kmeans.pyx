@@ -34,22 +34,22 @@ cdef extern from "kmeans/kmeans.h":
                              int64_t mr, const uint8_t *xq, const float *w, int64_t k,
                              const float *centers, int32_t *labels, float *min_d2,
                              double *sums, double *wsum, double *ws, int update,
-                             int64_t n_threads) nogil
+                             int64_t *n_changed, int64_t n_threads) nogil
     int fml_kmeans_lloyd_f64(int64_t n, int64_t d, const double *x, const double *xpack,
                              int64_t mr, const uint8_t *xq, const double *w, int64_t k,
                              const double *centers, int32_t *labels, double *min_d2,
                              double *sums, double *wsum, double *ws, int update,
-                             int64_t n_threads) nogil
+                             int64_t *n_changed, int64_t n_threads) nogil
     int fml_kmeans_hamerly_f32(int64_t n, int64_t d, const float *x, const float *w, int64_t k,
                                const float *centers, const double *half_sep, int32_t *labels,
                                double *upper, double *lower, double *sums, double *wsum,
                                double *ws, int update, int64_t *n_recomputed,
-                               int64_t n_threads) nogil
+                               int64_t *n_changed, int64_t n_threads) nogil
     int fml_kmeans_hamerly_f64(int64_t n, int64_t d, const double *x, const double *w, int64_t k,
                                const double *centers, const double *half_sep, int32_t *labels,
                                double *upper, double *lower, double *sums, double *wsum,
                                double *ws, int update, int64_t *n_recomputed,
-                               int64_t n_threads) nogil
+                               int64_t *n_changed, int64_t n_threads) nogil
     int fml_kmeans_bounds_move(int64_t n, const int32_t *labels, const double *shift, int32_t top,
                                double top_drift, double second_drift, double *upper,
                                double *lower, int64_t n_threads) nogil
@@ -57,6 +57,10 @@ cdef extern from "kmeans/kmeans.h":
                                 const int32_t *labels, double *out, int64_t n_threads) nogil
     int fml_kmeans_point_d2_f64(int64_t n, int64_t d, const double *x, const double *centers,
                                 const int32_t *labels, double *out, int64_t n_threads) nogil
+    int fml_kmeans_center_f32(int64_t n, int64_t d, const float *x, float *out, double *mean,
+                              int64_t n_threads) nogil
+    int fml_kmeans_center_f64(int64_t n, int64_t d, const double *x, double *out, double *mean,
+                              int64_t n_threads) nogil
     int fml_kmeans_inertia_f32(int64_t n, int64_t d, const float *x, const float *w,
                                const float *centers, const int32_t *labels, double *inertia,
                                int64_t n_threads) nogil
@@ -136,8 +140,10 @@ def lloyd(const floating[:, ::1] X, packed, const floating[::1] sample_weight,
           int64_t n_threads):
     """Assign labels (and min_d2) for the centres; update: 0 labels only, 1 the
     weighted sums of the new labels, 2 add the change of the sums (sums / wsum
-    hold those of the labels on entry).  packed: pack_rows(X) or None."""
-    cdef int64_t n = X.shape[0], d = X.shape[1], k = centers.shape[0], mr = 0
+    hold those of the labels on entry).  packed: pack_rows(X) or None.  labels
+    on entry: the previous labels (hints of the int8 step) or -1.  Returns how
+    many labels changed."""
+    cdef int64_t n = X.shape[0], d = X.shape[1], k = centers.shape[0], mr = 0, changed = 0
     cdef int status
     cdef floating *md = &min_d2[0] if min_d2.shape[0] > 0 else NULL
     cdef double *ws = &workspace[0] if workspace.shape[0] > 0 else NULL
@@ -163,21 +169,22 @@ def lloyd(const floating[:, ::1] X, packed, const floating[::1] sample_weight,
         if floating is float:
             status = fml_kmeans_lloyd_f32(n, d, &X[0, 0], xp, mr, xqp, &sample_weight[0], k,
                                           &centers[0, 0], &labels[0], md, &sums[0, 0], &wsum[0],
-                                          ws, update, n_threads)
+                                          ws, update, &changed, n_threads)
         else:
             status = fml_kmeans_lloyd_f64(n, d, &X[0, 0], xp, mr, xqp, &sample_weight[0], k,
                                           &centers[0, 0], &labels[0], md, &sums[0, 0], &wsum[0],
-                                          ws, update, n_threads)
+                                          ws, update, &changed, n_threads)
     raise_for_status(status, "KMeans")
+    return changed
 
 
 def hamerly(const floating[:, ::1] X, const floating[::1] sample_weight,
             const floating[:, ::1] centers, const double[::1] half_sep, int32_t[::1] labels,
             double[::1] upper, double[::1] lower, double[:, ::1] sums, double[::1] wsum,
             double[::1] workspace, int update, int64_t n_threads):
-    """One Hamerly step; returns how many points needed distances to all centres.
-    update: 1 or 2 as for lloyd."""
-    cdef int64_t n = X.shape[0], d = X.shape[1], k = centers.shape[0], n_re = 0
+    """One Hamerly step; returns (points that needed distances to all centres,
+    labels changed).  update: 1 or 2 as for lloyd."""
+    cdef int64_t n = X.shape[0], d = X.shape[1], k = centers.shape[0], n_re = 0, changed = 0
     cdef int status
     if update not in (1, 2):
         raise ValueError(f"update must be 1 or 2, got {update}")
@@ -189,14 +196,34 @@ def hamerly(const floating[:, ::1] X, const floating[::1] sample_weight,
             status = fml_kmeans_hamerly_f32(n, d, &X[0, 0], &sample_weight[0], k, &centers[0, 0],
                                             &half_sep[0], &labels[0], &upper[0], &lower[0],
                                             &sums[0, 0], &wsum[0], &workspace[0], update, &n_re,
-                                            n_threads)
+                                            &changed, n_threads)
         else:
             status = fml_kmeans_hamerly_f64(n, d, &X[0, 0], &sample_weight[0], k, &centers[0, 0],
                                             &half_sep[0], &labels[0], &upper[0], &lower[0],
                                             &sums[0, 0], &wsum[0], &workspace[0], update, &n_re,
-                                            n_threads)
+                                            &changed, n_threads)
     raise_for_status(status, "KMeans")
-    return n_re
+    return n_re, changed
+
+
+def center(const floating[:, ::1] X, floating[:, ::1] out, int64_t n_threads):
+    """out = X - mean (out may be X); returns the column means (float64)."""
+    import numpy as np
+    cdef int64_t n = X.shape[0], d = X.shape[1]
+    cdef double[::1] mean = np.zeros(d)
+    cdef int status
+    if out.shape[0] != n or out.shape[1] != d:
+        raise ValueError("out has the wrong shape")
+    if n == 0 or d == 0:
+        return mean.base
+    fml_interrupt_arm()
+    with nogil:
+        if floating is float:
+            status = fml_kmeans_center_f32(n, d, &X[0, 0], &out[0, 0], &mean[0], n_threads)
+        else:
+            status = fml_kmeans_center_f64(n, d, &X[0, 0], &out[0, 0], &mean[0], n_threads)
+    raise_for_status(status, "KMeans")
+    return mean.base
 
 
 def inertia(const floating[:, ::1] X, const floating[::1] sample_weight,

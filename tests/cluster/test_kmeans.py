@@ -205,3 +205,47 @@ def test_delta_sums_equal_recomputed_sums(d, dtype, simd_level, rng):
     assert_allclose(wsum, full_w, rtol=1e-12, atol=1e-9)
     with pytest.raises(ValueError, match="update"):
         _kmeans.lloyd(X, None, w, c2, labels, none, sums, wsum, ws, 3, 1)
+
+
+@pytest.mark.parametrize("d", [5, 20, 64])       # direct, float GEMM, int8 (at avx2) paths
+def test_steps_count_changed_labels(d, dtype, rng):
+    from fastml._lib import _kmeans
+    n, k = 5000, 30
+    X = rng.standard_normal((n, d)).astype(dtype)
+    w = np.ones(n, dtype)
+    none = np.empty(0, dtype)
+    ws = np.empty(_kmeans.workspace_len(n, k, d))
+    sums, wsum = np.zeros((k, d)), np.zeros(k)
+    labels = np.full(n, -1, np.int32)
+    assert _kmeans.lloyd(X, None, w, X[:k].copy(), labels, none, sums, wsum, ws, 1, 2) == n
+    before = labels.copy()
+    changed = _kmeans.lloyd(X, None, w, X[k:2 * k].copy(), labels, none, sums, wsum, ws, 2, 2)
+    assert 0 < changed == (labels != before).sum()
+    assert _kmeans.lloyd(X, None, w, X[k:2 * k].copy(), labels, none, sums, wsum, ws, 0, 1) == 0
+    if d < 32:                                  # Hamerly's count too
+        upper, lower = np.full(n, np.inf), np.zeros(n)
+        half = np.zeros(k)
+        before = labels.copy()
+        n_re, changed = _kmeans.hamerly(X, w, X[2 * k:3 * k].copy(), half, labels, upper, lower,
+                                        sums, wsum, ws, 2, 1)
+        assert n_re >= n - k and changed == (labels != before).sum() > 0   # points on a centre skip
+
+
+def test_center_is_the_column_mean(dtype, rng):
+    from fastml._lib import _kmeans
+    X = (rng.standard_normal((30001, 7)) * 3 + 100).astype(dtype)
+    outs = []
+    for t in (1, 2):
+        out = np.empty_like(X)
+        mean = _kmeans.center(X, out, t)
+        outs.append((mean, out))
+    assert outs[0][0].tobytes() == outs[1][0].tobytes()
+    assert outs[0][1].tobytes() == outs[1][1].tobytes()
+    mean, out = outs[0]
+    assert_allclose(mean, X.astype(np.float64).mean(axis=0), rtol=1e-12)
+    assert_array_equal(out, X - mean.astype(dtype))
+    Y = X.copy()
+    _kmeans.center(Y, Y, 2)                     # in place
+    assert_array_equal(Y, out)
+    with pytest.raises(ValueError, match="shape"):
+        _kmeans.center(X, np.empty((3, 7), dtype), 1)
