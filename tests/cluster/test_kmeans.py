@@ -35,9 +35,10 @@ def test_matches_numpy_lloyd(n, d, k, algorithm, dtype, simd_level, rng):
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
-def test_same_as_sklearn_lloyd_on_blobs(algorithm, rng):
+@pytest.mark.parametrize("d", [12, 48])         # 48: the int8 Lloyd step on AVX2 CPUs
+def test_same_as_sklearn_lloyd_on_blobs(algorithm, d, rng):
     sklearn_cluster = pytest.importorskip("sklearn.cluster")
-    X = _blobs(rng, 3000, 12, 25, spread=3.0)
+    X = _blobs(rng, 3000, d, 25, spread=3.0)
     init = X[:25].copy()
     ours = KMeans(25, init=init, n_init=1, max_iter=100, algorithm=algorithm).fit(X)
     theirs = sklearn_cluster.KMeans(25, init=init, n_init=1, max_iter=100, algorithm="lloyd").fit(X)
