@@ -18,4 +18,13 @@ int fml_cpu_select(void);
 /* "scalar", "avx2" or "avx512". */
 const char *fml_simd_name(int level);
 
+/* Orders streaming (non-temporal) stores before later stores: a kernel that
+ * wrote with them calls this before its results are read by other threads. */
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(FML_NO_X86_SIMD)
+#include <immintrin.h>
+static inline void fml_store_fence(void) { _mm_sfence(); }
+#else
+static inline void fml_store_fence(void) {}
+#endif
+
 #endif

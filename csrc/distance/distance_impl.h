@@ -567,6 +567,7 @@ static int FML_T(gemm_run)(CTX *c, const FT *bsrc, FML_T(tile_consumer) consume,
                 if (!fuse_sq) {
                     err |= consume(c, i0, j0, mb, nb, t, ldt);
                 } else {                              /* what ep_pairwise does after finish_sq */
+                    fml_store_fence();                /* the streaming stores of ukr_sq */
                     for (int64_t r = 0; r < mb; r++) {
                         if (flagged) FML_T(fix_flagged)(c, i0 + r, j0, nb, t + r * ldt);
                         FML_T(zero_diagonal)(c, i0 + r, j0, nb, t + r * ldt, 0);

@@ -179,8 +179,11 @@ static int64_t FML_FN(finish_cos)(const FT *g, int64_t nb, FT thr, FT *out)
 
 /* The GEMM core's micro-tile (GMR x NV vectors, A and B packed by the core)
  * with finish_sq fused into its store: each row's vectors go through sq_lanes
- * straight to C, so pairwise sqeuclidean never reads its output back.  Same
- * arithmetic as ukr + finish_sq, same bits.  nx: the tile's GMR row terms, ny:
+ * straight to C, so pairwise sqeuclidean never reads its output back, and
+ * with streaming stores where C is vector-aligned (VSTREAM; the caller fences):
+ * the n x m output is written once, not read for ownership first (10000^2
+ * x 128, 1 thread: 4% less time, measured).  Same arithmetic as ukr +
+ * finish_sq, same bits.  nx: the tile's GMR row terms, ny:
  * its NV*VL column terms.  Returns how many entries are -1 (to recompute). */
 static int64_t FML_FN(ukr_sq)(int64_t k, const FT *restrict a, const FT *restrict b,
                               FT *restrict c, int64_t ldc, int64_t m, int64_t n, int accumulate,
@@ -202,7 +205,12 @@ static int64_t FML_FN(ukr_sq)(int64_t k, const FT *restrict a, const FT *restric
             for (int v = 0; v < NV; v++) {
                 FT *cp = c + i * ldc + v * VL;
                 const VT g = accumulate ? VADD(VLOADU(cp), acc[i][v]) : acc[i][v];
-                VSTOREU(cp, FML_FN(sq_lanes)(g, nyv[v], vnx, vr, root, &bad));
+                const VT r = FML_FN(sq_lanes)(g, nyv[v], vnx, vr, root, &bad);
+#ifdef VSTREAM
+                if (!accumulate && ((uintptr_t)cp & (sizeof(VT) - 1)) == 0) VSTREAM(cp, r);
+                else
+#endif
+                VSTOREU(cp, r);
                 flagged += __builtin_popcount(bad);
             }
         }

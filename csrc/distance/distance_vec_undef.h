@@ -8,6 +8,7 @@
 #undef VZERO
 #undef VLOADU
 #undef VSTOREU
+#undef VSTREAM
 #undef VSET1
 #undef VFMA
 #undef VADD

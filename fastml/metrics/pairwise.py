@@ -21,6 +21,7 @@ import numpy as np
 
 from fastml import _profiler
 from fastml._config import register_simd_module
+from fastml._memory import empty_aligned
 from fastml._lib import _distance
 from fastml._threads import resolve_n_threads
 from fastml._validation import (as_float_array, check_finite, check_ndim, check_nonnegative,
@@ -92,11 +93,11 @@ def check_pair(X, Y, metric):
 def _output(out, shape, dtype, inputs):
     """(array the kernel writes, caller's out or None to copy into afterwards)."""
     if out is None:
-        return np.empty(shape, dtype=dtype), None
+        return empty_aligned(shape, dtype), None
     check_out(out, shape, dtype)
     if out.flags.c_contiguous and not any(np.may_share_memory(out, a) for a in inputs):
         return out, None
-    return np.empty(shape, dtype=dtype), out
+    return empty_aligned(shape, dtype), out
 
 
 def _cost(metric, X, Y, result):
