@@ -628,13 +628,24 @@ static int FML_T(max_pool_rows_run)(const fml_conv2d_geom *g, const FT *x, FT *y
                 mask[(b * nvec + j) * 2 + half] = bits;
             }
     const int nt = conv_threads(n_threads, planes, (double)planes * (double)(hw + howo * g->kh * g->kw));
+    const int sep = g->kh == 3 && g->kw == 3 && g->sh == 2 && g->sw == 2 && g->dh == 1 && g->dw == 1;
+    int err = FML_OK;
     (void)nt;
-#pragma omp parallel for schedule(static) num_threads(nt)
-    for (int64_t pl = 0; pl < planes; pl++)
-        KSEL(kt->pool_max_rows)(x + pl * hw, g->h, g->w, g->kh, g->kw, g->sh, g->sw, g->dh, g->dw,
-                                g->ph0, g->pw0, mask, nvec, y + pl * howo, g->ho, g->wo);
+#pragma omp parallel num_threads(nt) reduction(| : err)
+    {
+        FT *work = sep ? (FT *)fml_scratch_thread(FML_CONV_SLOT,
+                                                  (size_t)FML_POOL3S2_WORK(g->wo, 16) * sizeof(FT))
+                       : NULL;
+        if (sep && work == NULL) err |= FML_ENOMEM;
+#pragma omp for schedule(static)
+        for (int64_t pl = 0; pl < planes; pl++)
+            if (err == FML_OK)
+                KSEL(kt->pool_max_rows)(x + pl * hw, g->h, g->w, g->kh, g->kw, g->sh, g->sw, g->dh,
+                                        g->dw, g->ph0, g->pw0, mask, nvec, y + pl * howo, g->ho,
+                                        g->wo, work);
+    }
     free(mask);
-    return FML_OK;
+    return err;
 }
 
 int FML_T(fml_max_pool2d)(const fml_conv2d_geom *g, const FT *x, FT *y, int64_t *idx,

@@ -60,15 +60,18 @@ typedef void (*fml_pool_max_f64)(int64_t k, const double *x, const int64_t *off,
                                  const fml_conv_span *span, int64_t nspan,
                                  const fml_conv_seg *seg, double *y, double *tap);
 
-/* Max pooling of one plane from its rows (column stride 1 or 2, no indices). */
+/* Max pooling of one plane from its rows (column stride 1 or 2, no indices).
+ * work: FML_POOL3S2_WORK(wo, vl) elements (vl >= the kernel's vector length)
+ * for the separable 3x3 stride-2 path, or NULL. */
+#define FML_POOL3S2_WORK(wo, vl) (5 * ((wo) + 2 * (vl) + 1))
 typedef void (*fml_pool_max_rows_f32)(const float *x, int64_t h, int64_t w, int64_t kh, int64_t kw,
                                       int64_t sh, int64_t sw, int64_t dh, int64_t dw, int64_t ph0,
                                       int64_t pw0, const uint32_t *mask, int64_t nvec, float *y,
-                                      int64_t ho, int64_t wo);
+                                      int64_t ho, int64_t wo, float *work);
 typedef void (*fml_pool_max_rows_f64)(const double *x, int64_t h, int64_t w, int64_t kh,
                                       int64_t kw, int64_t sh, int64_t sw, int64_t dh, int64_t dw,
                                       int64_t ph0, int64_t pw0, const uint32_t *mask, int64_t nvec,
-                                      double *y, int64_t ho, int64_t wo);
+                                      double *y, int64_t ho, int64_t wo, double *work);
 
 /* Band copy (conv_copy_impl.h): output rows [oh0, oh0 + rb) 's planes of image
  * xn into buf, `fill` outside the input. */

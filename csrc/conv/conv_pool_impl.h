@@ -56,10 +56,76 @@ static void POOLMAX(int64_t k, const FT *restrict x, const int64_t *restrict off
  * first of equal values stays); one with NaN takes VMAXNAN(best, v) (compare
  * and blend: NaN wins, PyTorch's rule).  PROWS vectors per step; POOLROWS is
  * the name. */
+/* The horizontal maxima of input row r for 3 taps at stride 2:
+ * hr[o] = max(P[2o], P[2o + 1], P[2o + 2]) for o < wo, P the row shifted by pw0
+ * and -inf outside it.  The row is split once into its even and odd columns
+ * (e[o] = P[2o], od[o] = P[2o + 1]; e has wo + 1 entries), so the three taps
+ * are plain loads.  Ties keep the first tap (VMAX(later, earlier)). */
+static void FML_PASTE2(POOLROWS, hrow3)(const FT *restrict xr, int64_t w, int64_t pw0,
+                                        int64_t wo, FT *restrict e, FT *restrict od,
+                                        FT *restrict hr)
+{
+    const int64_t ne = wo + 1;
+    int64_t o = 0;
+    for (; o < ne; o++) {                              /* left edge: columns before 0 */
+        const int64_t c = 2 * o - pw0;
+        if (c >= 0) break;
+        e[o] = c >= 0 ? xr[c] : -(FT)INFINITY;
+        od[o] = c + 1 >= 0 && c + 1 < w ? xr[c + 1] : -(FT)INFINITY;
+    }
+    for (; o + VL <= ne && 2 * (o + VL) - pw0 <= w; o += VL) {
+        const VT lo = VLOADU(xr + 2 * o - pw0), hi = VLOADU(xr + 2 * o - pw0 + VL);
+        VSTOREU(e + o, VEVEN(lo, hi));
+        VSTOREU(od + o, VODD(lo, hi));
+    }
+    for (; o < ne; o++) {                              /* right edge */
+        const int64_t c = 2 * o - pw0;
+        e[o] = c < w ? xr[c] : -(FT)INFINITY;
+        od[o] = c + 1 < w ? xr[c + 1] : -(FT)INFINITY;
+    }
+    for (int64_t p = ne; p < ne + VL; p++) e[p] = od[p] = -(FT)INFINITY;
+    for (o = 0; o < wo; o += VL)
+        VSTOREU(hr + o, VMAX(VLOADU(e + o + 1), VMAX(VLOADU(od + o), VLOADU(e + o))));
+}
+
+/* 3x3 stride-2 max pooling of a plane without NaN, separable: each input row's
+ * horizontal maxima (hrow3) are computed once and kept for the two output rows
+ * that share it (a ring of three), each output row is the max of its three
+ * rows, in row order (first of equal values, as the 9-tap scan). */
+static void FML_PASTE2(POOLROWS, sep3)(const FT *restrict x, int64_t h, int64_t w, int64_t ph0,
+                                       int64_t pw0, FT *restrict y, int64_t ho, int64_t wo,
+                                       FT *restrict work)
+{
+    const int64_t len = wo + 2 * VL + 1;
+    FT *e = work, *od = work + len, *ring = work + 2 * len;
+    int64_t tag[3] = {-1, -1, -1};
+    for (int64_t i = 0; i < ho; i++) {
+        const FT *hr[3];
+        int nr = 0;
+        for (int64_t a = 0; a < 3; a++) {
+            const int64_t r = 2 * i - ph0 + a;
+            if (r < 0 || r >= h) continue;
+            FT *slot = ring + (r % 3) * len;
+            if (tag[r % 3] != r) {
+                FML_PASTE2(POOLROWS, hrow3)(x + r * w, w, pw0, wo, e, od, slot);
+                tag[r % 3] = r;
+            }
+            hr[nr++] = slot;
+        }
+        FT *restrict yr = y + i * wo;
+        for (int64_t o = 0; o < wo; o += VL) {
+            VT best = nr > 0 ? VLOADU(hr[0] + o) : VSET1(-(FT)INFINITY);
+            for (int q = 1; q < nr; q++) best = VMAX(VLOADU(hr[q] + o), best);
+            if (wo - o >= VL) VSTOREU(yr + o, best);
+            else VMASKSTOREU(yr + o, VMASK(fml_conv_low_bits(wo - o, VL)), best);
+        }
+    }
+}
+
 static void POOLROWS(const FT *restrict x, int64_t h, int64_t w, int64_t kh, int64_t kw,
                      int64_t sh, int64_t sw, int64_t dh, int64_t dw, int64_t ph0, int64_t pw0,
                      const uint32_t *restrict mask, int64_t nvec, FT *restrict y, int64_t ho,
-                     int64_t wo)
+                     int64_t wo, FT *restrict work)
 {
     const VT ninf = VSET1(-(FT)INFINITY);
     int nan = 0;
@@ -68,6 +134,10 @@ static void POOLROWS(const FT *restrict x, int64_t h, int64_t w, int64_t kh, int
         const int64_t len = h * w;
         for (; j + VL <= len; j += VL) nan |= VANYNAN(VLOADU(x + j));
         for (; j < len; j++) nan |= x[j] != x[j];
+    }
+    if (!nan && work != NULL && kh == 3 && kw == 3 && sh == 2 && sw == 2 && dh == 1 && dw == 1) {
+        FML_PASTE2(POOLROWS, sep3)(x, h, w, ph0, pw0, y, ho, wo, work);
+        return;
     }
     for (int64_t i = 0; i < ho; i++) {
         for (int64_t j0 = 0; j0 < nvec; j0 += PROWS) {
