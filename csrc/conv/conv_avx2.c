@@ -4,6 +4,7 @@
 #include <immintrin.h>
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "core/fml_dtype.h"
 #include "conv/conv_kernels.h"
@@ -41,6 +42,7 @@ static inline __m256i mask4_avx2(uint32_t bits)
 #define VZIPLO(a, b) _mm256_permute2f128_ps(_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b), 0x20)
 #define VZIPHI(a, b) _mm256_permute2f128_ps(_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b), 0x31)
 #define VMAX(a, b) _mm256_max_ps(a, b)
+#define VANDM(v, m) _mm256_and_ps(v, _mm256_loadu_ps(m))
 #define VMASK(bits) mask8_avx2(bits)
 #define VMASKLOADU(p, m) _mm256_maskload_ps(p, m)
 #define VMASKLOADU_OR(f, m, p) _mm256_blendv_ps(f, _mm256_maskload_ps(p, m), _mm256_castsi256_ps(m))
@@ -88,6 +90,7 @@ static inline __m256i mask4_avx2(uint32_t bits)
 #define VZIPLO(a, b) _mm256_permute2f128_pd(_mm256_unpacklo_pd(a, b), _mm256_unpackhi_pd(a, b), 0x20)
 #define VZIPHI(a, b) _mm256_permute2f128_pd(_mm256_unpacklo_pd(a, b), _mm256_unpackhi_pd(a, b), 0x31)
 #define VMAX(a, b) _mm256_max_pd(a, b)
+#define VANDM(v, m) _mm256_and_pd(v, _mm256_loadu_pd(m))
 #define VMASK(bits) mask4_avx2(bits)
 #define VMASKLOADU(p, m) _mm256_maskload_pd(p, m)
 #define VMASKLOADU_OR(f, m, p) _mm256_blendv_pd(f, _mm256_maskload_pd(p, m), _mm256_castsi256_pd(m))

@@ -73,16 +73,103 @@ static void DWROWS(const FT *restrict x, int64_t cg, int64_t h, int64_t w,
     }
 }
 
+#ifdef VANDM
+/* nu (<= 8) vectors of 'same' 3x3 output at pixel q of the padded copies
+ * DWFLAT3 makes: tap (a, b) reads copy b at q + (a-1)*w + b - 1. */
+static inline __attribute__((always_inline)) void
+DWFLATV(const FT *restrict xl, const FT *restrict xc, const FT *restrict xr, int64_t w,
+        const FT *restrict wt, const int nu, FT *restrict yq, const FT *restrict bias, int relu)
+{
+    VT acc[8];
+#pragma GCC unroll 8
+    for (int u = 0; u < 8; u++) acc[u] = VZERO();
+#pragma GCC unroll 3
+    for (int a = 0; a < 3; a++)
+#pragma GCC unroll 3
+        for (int b = 0; b < 3; b++) {
+            const VT wv = VSET1(wt[a * 3 + b]);
+            /* opaque per tap, so the address is not kept live across taps */
+            const FT *xt = (b == 0 ? xl : b == 1 ? xc : xr) + (a - 1) * w + (b - 1);
+            __asm__("" : "+r"(xt));
+#pragma GCC unroll 8
+            for (int u = 0; u < nu; u++) acc[u] = VFMA(wv, VLOADU(xt + u * VL), acc[u]);
+        }
+    const VT bv = VSET1(bias != NULL ? *bias : (FT)0);
+#pragma GCC unroll 8
+    for (int u = 0; u < nu; u++) {
+        VT t = bias != NULL ? VADD(acc[u], bv) : acc[u];
+        if (relu) t = VMAX(VZERO(), t);
+        VSTOREU(yq + u * VL, t);
+    }
+}
+
+/* 'same' 3x3 depthwise (pad 1, stride 1): the plane as one flat run of pixels
+ * q = 0 .. h*w - 1, whose tap (a, b) is x[q + (a-1)*w + b - 1] whatever the
+ * row, so no lane is wasted on short rows (28 columns: 98 vectors a plane
+ * instead of 112) and eight vectors share each weight broadcast.  The taps
+ * read three copies of the plane in work (FML_CONV_DWFLAT_WORK elements, zero
+ * on entry to a call): between zero rows (the padding above and below), and
+ * for the taps b = 0 / b = 2 with column w-1 / column 0 zeroed, the pixels
+ * that a lane of column 0 / w-1 would otherwise read from the neighbouring
+ * row.  tab masks those columns: vector t starts at column (t*VL) mod w, so
+ * entry t mod period (left mask, then right) serves it.  Every output sums
+ * its nine products in DWROWS3's order, padding taps adding 0*w. */
+static void DWFLAT3(const FT *restrict x, int64_t h, int64_t w, const FT *restrict wt,
+                    const FT *restrict tab, int64_t period, FT *restrict work,
+                    FT *restrict y, const FT *restrict bias, int relu)
+{
+    const int64_t lim = h * w, nv = (lim + VL - 1) / VL, len = FML_CONV_DWFLAT_LEN(h, w, VL);
+    FT *restrict xl = work + w + 1, *restrict xc = xl + len, *restrict xr = xc + len;
+    /* the copies; the last vector's lanes past the plane store zeros */
+    for (int64_t t = 0, e = 0; t < nv; t++) {
+        const int64_t q = t * VL;
+        const VT v = q + VL <= lim ? VLOADU(x + q) : VMASKLOADU(x + q, VMASK(fml_conv_low_bits(lim - q, VL)));
+        const FT *restrict m = tab + e * 2 * VL;
+        VSTOREU(xl + q, VANDM(v, m + VL));
+        VSTOREU(xc + q, v);
+        VSTOREU(xr + q, VANDM(v, m));
+        if (++e == period) e = 0;
+    }
+    const int64_t nfull = lim / VL;
+    int64_t t = 0;
+    for (; t + 8 <= nfull; t += 8) {
+        /* opaque copy: keeps the nine broadcasts in the block, not in registers */
+        const FT *wq = wt;
+        __asm__("" : "+r"(wq));
+        DWFLATV(xl + t * VL, xc + t * VL, xr + t * VL, w, wq, 8, y + t * VL, bias, relu);
+    }
+    for (; t < nfull; t++)
+        DWFLATV(xl + t * VL, xc + t * VL, xr + t * VL, w, wt, 1, y + t * VL, bias, relu);
+    if (t < nv) {   /* the partial last vector, through the buffer's slack */
+        FT yb[VL];
+        DWFLATV(xl + t * VL, xc + t * VL, xr + t * VL, w, wt, 1, yb, bias, relu);
+        memcpy(y + t * VL, yb, (size_t)(lim - t * VL) * sizeof(FT));
+    }
+}
+#endif
+
 /* The same for a 3x3 kernel with dilation 1 (depthwise 3x3, the common case):
  * each input row is loaded once per column tap and feeds the (up to) three
  * output rows it belongs to, with the nine weights held in registers, so the
  * loop is bound by FMAs rather than loads.  Accumulation order per output:
  * rows a = 0, 1, 2, columns b = 0, 1, 2 (as DWROWS); taps on rows outside the
- * input are skipped. */
+ * input are skipped.  tab, work (NULL: none): the column masks and the
+ * buffer of DWFLAT3, which then computes a 'same' plane. */
 static void DWROWS3(const FT *restrict x, int64_t h, int64_t w, const FT *restrict wt,
                     int64_t ph0, int64_t pw0, const uint32_t *restrict mask, int64_t nvec,
-                    FT *restrict y, int64_t ho, int64_t wo, const FT *restrict bias, int relu)
+                    FT *restrict y, int64_t ho, int64_t wo, const FT *restrict bias, int relu,
+                    const FT *restrict tab, int64_t period, FT *restrict work)
 {
+#ifdef VANDM
+    if (tab != NULL && work != NULL && ph0 == 1 && pw0 == 1 && ho == h && wo == w) {
+        DWFLAT3(x, h, w, wt, tab, period, work, y, bias, relu);
+        return;
+    }
+#else
+    (void)tab;
+    (void)period;
+    (void)work;
+#endif
     const VT zero = VZERO();
     const VT bv = VSET1(bias != NULL ? *bias : (FT)0);
     VT wk[3][3];

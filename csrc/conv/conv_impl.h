@@ -37,6 +37,14 @@ static const FT *FML_T(band_source)(const conv_plan *p, const FT *x, int64_t n, 
     return buf;
 }
 
+/* An FT whose bits are all set (a lane mask for VANDM). */
+static FT FML_T(conv_all_ones)(void)
+{
+    FT v;
+    memset(&v, 0xff, sizeof v);
+    return v;
+}
+
 /* Stride-1 convolution with few output channels per group (depthwise): each
  * output plane from the input rows directly (conv_dw_impl.h), planes in
  * parallel. */
@@ -65,26 +73,66 @@ static int FML_T(conv_rows_run)(const conv_plan *p, const FT *x, const FT *w, co
             mask[b * nvec + v] = bits;
         }
     const int dw3 = cg == 1 && g->kh == 3 && g->kw == 3 && g->dh == 1 && g->dw == 1;
+    /* 'same' planes: the column masks of the flat run (conv_dw_impl.h DWFLAT3),
+     * entry e lane l for column (e*vl + l) mod w: left taps, then right taps */
+    int64_t period = 1;
+    for (int64_t a = g->w, b = vl; b != 0;) {   /* period = w / gcd(w, vl) */
+        const int64_t r = a % b;
+        a = b;
+        b = r;
+        period = g->w / a;
+    }
+    FT *tab = NULL;
+    if (dw3 && vl > 1 && g->ph0 == 1 && g->pw0 == 1 && g->ho == g->h && g->wo == g->w &&
+        g->h * g->w <= FML_CONV_DWFLAT_MAXHW) {
+        tab = (FT *)malloc((size_t)(period * 2 * vl) * sizeof(FT));
+        if (tab == NULL) {
+            free(mask);
+            free(zrow);
+            return FML_ENOMEM;
+        }
+        const FT ones = FML_T(conv_all_ones)(), zero = (FT)0;
+        for (int64_t e = 0; e < period; e++)
+            for (int64_t l = 0; l < vl; l++) {
+                const int64_t col = (e * vl + l) % g->w;
+                tab[(2 * e) * vl + l] = col != 0 ? ones : zero;
+                tab[(2 * e + 1) * vl + l] = col != g->w - 1 ? ones : zero;
+            }
+    }
     const int nt = conv_threads(n_threads, planes, 2.0 * (double)planes * (double)(g->ho * g->wo) *
                                                      (double)k);
     (void)nt;
-#pragma omp parallel for schedule(dynamic, 4) num_threads(nt)
-    for (int64_t pl = 0; pl < planes; pl++) {
-        const int64_t n = pl / g->o, o = pl % g->o, gi = o / og;
-        if (dw3) {
-            KSEL(kt->dw_rows3)(x + (n * g->c + gi) * g->h * g->w, g->h, g->w, w + o * 9, g->ph0,
-                               g->pw0, mask, nvec, y + pl * g->ho * g->wo, g->ho, g->wo,
-                               bias != NULL ? bias + o : NULL, act == FML_ACT_RELU);
-            continue;
+    const size_t work_el = tab != NULL ? (size_t)FML_CONV_DWFLAT_WORK(g->h, g->w, vl) : 0;
+    int err = FML_OK;
+#pragma omp parallel num_threads(nt) reduction(| : err)
+    {
+        FT *work = NULL;
+        if (tab != NULL) {   /* the flat run's copies, zero outside the planes */
+            work = (FT *)fml_scratch_thread(FML_CONV_SLOT, work_el * sizeof(FT));
+            if (work == NULL) err |= FML_ENOMEM;
+            else memset(work, 0, work_el * sizeof(FT));
         }
-        KSEL(kt->dw_rows)(x + (n * g->c + gi * cg) * g->h * g->w, cg, g->h, g->w, w + o * k, g->kh,
-                          g->kw, g->dh, g->dw, g->ph0, g->pw0, mask, nvec,
-                          y + pl * g->ho * g->wo, g->ho, g->wo, bias != NULL ? bias + o : NULL,
-                          act == FML_ACT_RELU, zrow);
+#pragma omp for schedule(dynamic, 4)
+        for (int64_t pl = 0; pl < planes; pl++) {
+            if (err != FML_OK) continue;
+            const int64_t n = pl / g->o, o = pl % g->o, gi = o / og;
+            if (dw3) {
+                KSEL(kt->dw_rows3)(x + (n * g->c + gi) * g->h * g->w, g->h, g->w, w + o * 9,
+                                   g->ph0, g->pw0, mask, nvec, y + pl * g->ho * g->wo, g->ho,
+                                   g->wo, bias != NULL ? bias + o : NULL, act == FML_ACT_RELU,
+                                   tab, period, work);
+                continue;
+            }
+            KSEL(kt->dw_rows)(x + (n * g->c + gi * cg) * g->h * g->w, cg, g->h, g->w, w + o * k,
+                              g->kh, g->kw, g->dh, g->dw, g->ph0, g->pw0, mask, nvec,
+                              y + pl * g->ho * g->wo, g->ho, g->wo,
+                              bias != NULL ? bias + o : NULL, act == FML_ACT_RELU, zrow);
+        }
     }
     free(mask);
     free(zrow);
-    return FML_OK;
+    free(tab);
+    return err;
 }
 
 /* Channels-in-lanes pass of plan p (copy mode: the band buffer has slack for

@@ -48,11 +48,15 @@
 
 #define DWROWS FML_FN(conv_dw_rows)
 #define DWROWS3 FML_FN(conv_dw_rows3)
+#define DWFLAT3 FML_FN(conv_dw_flat3)
+#define DWFLATV FML_FN(conv_dw_flat3_vec)
 #define DNV 2
 #define DR 4
 #include "conv/conv_dw_impl.h"
 #undef DWROWS
 #undef DWROWS3
+#undef DWFLAT3
+#undef DWFLATV
 #undef DNV
 #undef DR
 

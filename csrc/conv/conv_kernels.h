@@ -109,15 +109,23 @@ typedef void (*fml_wino_out_f64)(const double *M, int64_t o, int64_t tr, int64_t
                                  int64_t ntile, double *y, int64_t ldy, int64_t wo,
                                  int64_t nout_rows, const double *bias, int relu);
 
-/* The same for one input channel, 3x3 kernel, dilation 1 (conv_dw_impl.h). */
+/* The same for one input channel, 3x3 kernel, dilation 1 (conv_dw_impl.h);
+ * tab, period: the column masks of a 'same' plane's flat run, or NULL. */
+/* One copy of a plane in the flat run's buffer (vector length vl), and the
+ * buffer: three copies, each with w + 1 zeros before it. */
+#define FML_CONV_DWFLAT_MAXHW 16384   /* largest plane of the flat run */
+#define FML_CONV_DWFLAT_LEN(h, w, vl) (((h) * (w) + (vl) - 1) / (vl) * (vl) + 2 * (w) + (vl) + 2)
+#define FML_CONV_DWFLAT_WORK(h, w, vl) (3 * FML_CONV_DWFLAT_LEN(h, w, vl) + (w) + 1)
 typedef void (*fml_conv_dw_rows3_f32)(const float *x, int64_t h, int64_t w, const float *wt,
                                       int64_t ph0, int64_t pw0, const uint32_t *mask,
                                       int64_t nvec, float *y, int64_t ho, int64_t wo,
-                                      const float *bias, int relu);
+                                      const float *bias, int relu, const float *tab,
+                                      int64_t period, float *work);
 typedef void (*fml_conv_dw_rows3_f64)(const double *x, int64_t h, int64_t w, const double *wt,
                                       int64_t ph0, int64_t pw0, const uint32_t *mask,
                                       int64_t nvec, double *y, int64_t ho, int64_t wo,
-                                      const double *bias, int relu);
+                                      const double *bias, int relu, const double *tab,
+                                      int64_t period, double *work);
 
 /* Weight-gradient tile with channels in lanes (conv_gwc_impl.h). */
 typedef void (*fml_conv_gwc_f32)(int64_t nq, const float *gt, const float *x, const int64_t *off,

@@ -9,6 +9,7 @@
 #undef VFMA
 #undef VADD
 #undef VMAX
+#undef VANDM
 #undef VMASK
 #undef VMASKLOADU
 #undef VMASKSTOREU
