@@ -119,7 +119,10 @@ static void DWFLAT3(const FT *restrict x, int64_t h, int64_t w, const FT *restri
                     FT *restrict y, const FT *restrict bias, int relu)
 {
     const int64_t lim = h * w, nv = (lim + VL - 1) / VL, len = FML_CONV_DWFLAT_LEN(h, w, VL);
-    FT *restrict xl = work + w + 1, *restrict xc = xl + len, *restrict xr = xc + len;
+    /* with work on a vector boundary, the taps of the middle row (a = 1) load
+     * aligned vectors: xl + q - 1, xc + q, xr + q + 1 */
+    FT *restrict xl = work + (w + VL - 1) / VL * VL + 1, *restrict xc = xl + len - 1,
+                 *restrict xr = xc + len - 1;
     /* the copies; the last vector's lanes past the plane store zeros */
     for (int64_t t = 0, e = 0; t < nv; t++) {
         const int64_t q = t * VL;

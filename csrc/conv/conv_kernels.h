@@ -111,11 +111,12 @@ typedef void (*fml_wino_out_f64)(const double *M, int64_t o, int64_t tr, int64_t
 
 /* The same for one input channel, 3x3 kernel, dilation 1 (conv_dw_impl.h);
  * tab, period: the column masks of a 'same' plane's flat run, or NULL. */
-/* One copy of a plane in the flat run's buffer (vector length vl), and the
- * buffer: three copies, each with w + 1 zeros before it. */
 #define FML_CONV_DWFLAT_MAXHW 16384   /* largest plane of the flat run */
-#define FML_CONV_DWFLAT_LEN(h, w, vl) (((h) * (w) + (vl) - 1) / (vl) * (vl) + 2 * (w) + (vl) + 2)
-#define FML_CONV_DWFLAT_WORK(h, w, vl) (3 * FML_CONV_DWFLAT_LEN(h, w, vl) + (w) + 1)
+/* One copy of a plane in the flat run's buffer (vector length vl; a multiple
+ * of vl, at least nv*vl + 2w + vl + 2 for nv vectors of h*w pixels), and the
+ * buffer: three copies, starting at lanes 1, 0 and vl-1 of a vector. */
+#define FML_CONV_DWFLAT_LEN(h, w, vl) (((h) * (w) + 3 * (w) + 3 * (vl)) / (vl) * (vl))
+#define FML_CONV_DWFLAT_WORK(h, w, vl) (3 * FML_CONV_DWFLAT_LEN(h, w, vl) + ((w) + (vl) - 1) / (vl) * (vl) + 1)
 typedef void (*fml_conv_dw_rows3_f32)(const float *x, int64_t h, int64_t w, const float *wt,
                                       int64_t ph0, int64_t pw0, const uint32_t *mask,
                                       int64_t nvec, float *y, int64_t ho, int64_t wo,
