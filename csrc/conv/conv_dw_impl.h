@@ -113,7 +113,8 @@ DWFLATV(const FT *restrict xl, const FT *restrict xc, const FT *restrict xr, int
  * that a lane of column 0 / w-1 would otherwise read from the neighbouring
  * row.  tab masks those columns: vector t starts at column (t*VL) mod w, so
  * entry t mod period (left mask, then right) serves it.  Every output sums
- * its nine products in DWROWS3's order, padding taps adding 0*w. */
+ * its nine products in DWROWS3's order; padding taps add 0*w where DWROWS3
+ * skips the rows outside, which leaves the same bits for finite weights. */
 static void DWFLAT3(const FT *restrict x, int64_t h, int64_t w, const FT *restrict wt,
                     const FT *restrict tab, int64_t period, FT *restrict work,
                     FT *restrict y, const FT *restrict bias, int relu)
