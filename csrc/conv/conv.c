@@ -357,6 +357,7 @@ void fml_conv_kernels_scalar(fml_conv_kernels *t)
     t->dw_rows_f64 = conv_dw_rows_f64__scalar;
     t->dw_rows3_f32 = conv_dw_rows3_f32__scalar;
     t->dw_rows3_f64 = conv_dw_rows3_f64__scalar;
+    t->dw_flat = 0;
     t->wino_copy_f32 = wino_copy_f32__scalar;
     t->wino_copy_f64 = wino_copy_f64__scalar;
     t->wino_in_f32 = wino_in_f32__scalar;

@@ -146,6 +146,7 @@ void fml_conv_kernels_avx2(fml_conv_kernels *t)
     t->dw_rows_f64 = conv_dw_rows_f64__avx2;
     t->dw_rows3_f32 = conv_dw_rows3_f32__avx2;
     t->dw_rows3_f64 = conv_dw_rows3_f64__avx2;
+    t->dw_flat = 1;
     t->wino_copy_f32 = wino_copy_f32__avx2;
     t->wino_copy_f64 = wino_copy_f64__avx2;
     t->wino_in_f32 = wino_in_f32__avx2;

@@ -141,6 +141,7 @@ void fml_conv_kernels_avx512(fml_conv_kernels *t)
     t->dw_rows_f64 = conv_dw_rows_f64__avx512;
     t->dw_rows3_f32 = conv_dw_rows3_f32__avx512;
     t->dw_rows3_f64 = conv_dw_rows3_f64__avx512;
+    t->dw_flat = 0;
     t->wino_copy_f32 = wino_copy_f32__avx512;
     t->wino_copy_f64 = wino_copy_f64__avx512;
     t->wino_in_f32 = wino_in_f32__avx512;

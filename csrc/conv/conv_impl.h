@@ -76,15 +76,15 @@ static int FML_T(conv_rows_run)(const conv_plan *p, const FT *x, const FT *w, co
     /* 'same' planes: the column masks of the flat run (conv_dw_impl.h DWFLAT3),
      * entry e lane l for column (e*vl + l) mod w: left taps, then right taps */
     int64_t period = 1;
-    for (int64_t a = g->w, b = vl; b != 0;) {   /* period = w / gcd(w, vl) */
-        const int64_t r = a % b;
-        a = b;
-        b = r;
-        period = g->w / a;
-    }
     FT *tab = NULL;
-    if (dw3 && vl > 1 && g->ph0 == 1 && g->pw0 == 1 && g->ho == g->h && g->wo == g->w &&
+    if (dw3 && kt->dw_flat && g->ph0 == 1 && g->pw0 == 1 && g->ho == g->h && g->wo == g->w &&
         g->h * g->w <= FML_CONV_DWFLAT_MAXHW) {
+        for (int64_t a = g->w, b = vl; b != 0;) {   /* period = w / gcd(w, vl) */
+            const int64_t r = a % b;
+            a = b;
+            b = r;
+            period = g->w / a;
+        }
         tab = (FT *)malloc((size_t)(period * 2 * vl) * sizeof(FT));
         if (tab == NULL) {
             free(mask);

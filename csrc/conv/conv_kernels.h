@@ -109,14 +109,18 @@ typedef void (*fml_wino_out_f64)(const double *M, int64_t o, int64_t tr, int64_t
                                  int64_t ntile, double *y, int64_t ldy, int64_t wo,
                                  int64_t nout_rows, const double *bias, int relu);
 
-/* The same for one input channel, 3x3 kernel, dilation 1 (conv_dw_impl.h);
- * tab, period: the column masks of a 'same' plane's flat run, or NULL. */
-#define FML_CONV_DWFLAT_MAXHW 16384   /* largest plane of the flat run */
-/* One copy of a plane in the flat run's buffer (vector length vl; a multiple
- * of vl, at least nv*vl + 2w + vl + 2 for nv vectors of h*w pixels), and the
- * buffer: three copies, starting at lanes 1, 0 and vl-1 of a vector. */
+/* The flat run of 'same' 3x3 depthwise planes (conv_dw_impl.h DWFLAT3): the
+ * largest plane it takes, one copy of a plane in its buffer (vector length
+ * vl; a multiple of vl, at least nv*vl + 2w + vl + 2 for the nv vectors of
+ * h*w pixels), and the buffer: three copies, starting at lanes 1, 0 and vl-1
+ * of a vector. */
+#define FML_CONV_DWFLAT_MAXHW 16384
 #define FML_CONV_DWFLAT_LEN(h, w, vl) (((h) * (w) + 3 * (w) + 3 * (vl)) / (vl) * (vl))
 #define FML_CONV_DWFLAT_WORK(h, w, vl) (3 * FML_CONV_DWFLAT_LEN(h, w, vl) + ((w) + (vl) - 1) / (vl) * (vl) + 1)
+
+/* The same for one input channel, 3x3 kernel, dilation 1 (conv_dw_impl.h);
+ * tab, period, work: the column masks and buffer of a 'same' plane's flat run
+ * (NULL: the row kernel; only levels with dw_flat use them). */
 typedef void (*fml_conv_dw_rows3_f32)(const float *x, int64_t h, int64_t w, const float *wt,
                                       int64_t ph0, int64_t pw0, const uint32_t *mask,
                                       int64_t nvec, float *y, int64_t ho, int64_t wo,
@@ -181,6 +185,7 @@ typedef struct {
     fml_conv_dw_rows_f64 dw_rows_f64;
     fml_conv_dw_rows3_f32 dw_rows3_f32;
     fml_conv_dw_rows3_f64 dw_rows3_f64;
+    int dw_flat;                           /* dw_rows3 has the flat run (takes tab, work) */
     fml_wino_copy_f32 wino_copy_f32;
     fml_wino_copy_f64 wino_copy_f64;
     fml_wino_in_f32 wino_in_f32;

@@ -43,11 +43,13 @@ def test_same_depthwise_matches_reference(hw, act, dtype, simd_level, rng):
 
 
 def test_same_depthwise_threads_and_multiplier_bitwise(dtype, rng):
-    x, wt, b = _dw(rng, dtype, 3, 6, 28, 28, mult=2)
-    one = F.conv2d(x, wt, b, padding=1, groups=6, n_threads=1)
-    two = F.conv2d(x, wt, b, padding=1, groups=6, n_threads=2)
+    # 4 x 64 x 2 = 512 output planes: 7.2e6 flops, above the 2e6 per thread a
+    # call needs before it takes a second thread
+    x, wt, b = _dw(rng, dtype, 4, 64, 28, 28, mult=2)
+    one = F.conv2d(x, wt, b, padding=1, groups=64, n_threads=1)
+    two = F.conv2d(x, wt, b, padding=1, groups=64, n_threads=2)
     assert np.array_equal(one, two)
-    assert_allclose(one, ref.conv2d(x, wt, b, pads=((1, 1), (1, 1)), groups=6), **tol(dtype, 9))
+    assert_allclose(one, ref.conv2d(x, wt, b, pads=((1, 1), (1, 1)), groups=64), **tol(dtype, 9))
 
 
 def test_same_depthwise_non_contiguous_and_special_values(rng):
