@@ -31,6 +31,14 @@
 /* The weight gradient keeps a band's input and output gradient in L2 for all
  * (channel, tap) tiles: larger bands amortise the tile's final lane sums. */
 #define FML_CONV_GW_BAND_BYTES (2 * 1024 * 1024)
+/* The packed-pixel tile (conv_pgemm_impl.h): bytes of one panel of packed
+ * pixels (kc taps x nr pixels, kept in L1), of the weights one block of
+ * channel tiles uses per tap block (kept in L2), and how many panels ahead a
+ * zero-copy pass prefetches the planes. */
+#define FML_CONV_PGEMM_PANEL_BYTES (16 * 1024)
+#define FML_CONV_PGEMM_WEIGHT_BYTES (256 * 1024)
+#define FML_CONV_PGEMM_PF_PANELS 2
+#define FML_CONV_PGEMM_BAND_BYTES (1024 * 1024)
 /* Work (flops, or element reads for pooling) per thread below which a call
  * stays on one thread. */
 #define FML_CONV_MIN_WORK_PER_THREAD 2.0e6
@@ -310,6 +318,8 @@ static void band_lists_free(band_lists *bl)
 #define GWC_NV 4
 #define CTILE_MR 4
 #define CTILE_NV 4
+#define PGEMM_MR 4
+#define PGEMM_NV 8
 
 #define FT float
 #define SFX f32
@@ -341,6 +351,8 @@ void fml_conv_kernels_scalar(fml_conv_kernels *t)
     t->dw_f32 = (fml_conv_tile_f32){conv_ukr_1x8_f32__scalar, 1, 8, 1};
     t->dense_f64 = (fml_conv_tile_f64){conv_ukr_4x4_f64__scalar, 4, 4, 1};
     t->dw_f64 = (fml_conv_tile_f64){conv_ukr_1x8_f64__scalar, 1, 8, 1};
+    t->pgemm_f32 = (fml_conv_pgemm_desc_f32){conv_pgemm_f32__scalar, conv_pgemm_pack_f32__scalar, 4, 8};
+    t->pgemm_f64 = (fml_conv_pgemm_desc_f64){conv_pgemm_f64__scalar, conv_pgemm_pack_f64__scalar, 4, 8};
     t->pool_max_f32 = pool_max_f32__scalar;
     t->pool_max_f64 = pool_max_f64__scalar;
     t->pool_max_rows_f32 = pool_max_rows_f32__scalar;
@@ -370,6 +382,14 @@ void fml_conv_kernels_scalar(fml_conv_kernels *t)
 
 static fml_conv_kernels g_kernels;
 static int g_level = -1;
+static int g_packed = 1;
+
+int fml_conv_set_packed(int on)
+{
+    const int before = g_packed;
+    g_packed = on != 0;
+    return before;
+}
 
 int fml_conv_init(int level)
 {

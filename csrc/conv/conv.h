@@ -73,9 +73,14 @@ int fml_conv2d_forward_f64(const fml_conv2d_geom *g, const double *x, const doub
 
 /* The forward kernel chosen for g (for tests and the profiler); -1: no memory. */
 enum { FML_CONV_ALG_FLAT = 0, FML_CONV_ALG_CTILE = 1, FML_CONV_ALG_WINOGRAD = 2,
-       FML_CONV_ALG_ROWS = 3 };
+       FML_CONV_ALG_ROWS = 3, FML_CONV_ALG_PACKED = 4 };
 int fml_conv2d_algorithm_f32(const fml_conv2d_geom *g);
 int fml_conv2d_algorithm_f64(const fml_conv2d_geom *g);
+
+/* Whether dense flat-pixel passes pack their pixels (FML_CONV_ALG_PACKED, the
+ * default) or read the planes in place (same bits; for tests).  Returns the
+ * previous setting. */
+int fml_conv_set_packed(int on);
 
 /* Gradients of y = conv(x, w) + bias for the geometry g.  IN: gy (n, o, ho, wo),
  * x, w.  OUT (each may be NULL when not wanted): gx (n,c,h,w), gw (o, c/groups,

@@ -1,6 +1,7 @@
 /* conv_avx2.c: AVX2+FMA pieces of csrc/conv (16 ymm registers).
  * Dense tile 4 channels x 24 pixels (f32; 12 accumulators + 3 pixel vectors +
- * 1 broadcast), 4 x 12 for f64; depthwise tile 1 x 32 (f32). */
+ * 1 broadcast), 4 x 12 for f64; depthwise tile 1 x 32 (f32); packed-pixel tile
+ * 6 x 16 (f32), 6 x 8 (f64), the GEMM core's shape. */
 #include <immintrin.h>
 #include <math.h>
 #include <stdint.h>
@@ -68,6 +69,8 @@ static inline __m256i mask4_avx2(uint32_t bits)
 #define CTILE_NAME FML_FN(conv_ctile_6x16)
 #define CTILE_MR 6
 #define CTILE_NV 2
+#define PGEMM_MR 6
+#define PGEMM_NV 2
 #define GWC_M 4
 #define GWC_NV 3
 #define POOL_NV 2
@@ -114,6 +117,8 @@ static inline __m256i mask4_avx2(uint32_t bits)
 #define CTILE_NAME FML_FN(conv_ctile_6x8)
 #define CTILE_MR 6
 #define CTILE_NV 2
+#define PGEMM_MR 6
+#define PGEMM_NV 2
 #define GWC_M 4
 #define GWC_NV 3
 #define POOL_NV 2
@@ -130,6 +135,8 @@ void fml_conv_kernels_avx2(fml_conv_kernels *t)
     t->dw_f32 = (fml_conv_tile_f32){conv_ukr_1x32_f32__avx2, 1, 4, 8};
     t->dense_f64 = (fml_conv_tile_f64){conv_ukr_4x12_f64__avx2, 4, 3, 4};
     t->dw_f64 = (fml_conv_tile_f64){conv_ukr_1x16_f64__avx2, 1, 4, 4};
+    t->pgemm_f32 = (fml_conv_pgemm_desc_f32){conv_pgemm_f32__avx2, conv_pgemm_pack_f32__avx2, 6, 16};
+    t->pgemm_f64 = (fml_conv_pgemm_desc_f64){conv_pgemm_f64__avx2, conv_pgemm_pack_f64__avx2, 6, 8};
     t->pool_max_f32 = pool_max_f32__avx2;
     t->pool_max_f64 = pool_max_f64__avx2;
     t->pool_max_rows_f32 = pool_max_rows_f32__avx2;

@@ -50,6 +50,18 @@ typedef void (*fml_conv_ukr_f64)(int64_t k, const double *a, const double *x,
                                  const fml_conv_seg *seg, double *y, int64_t ldy, int64_t m,
                                  const double *bias, int relu, int64_t pfd);
 
+/* The packed-pixel tile and its panel copy (conv_pgemm_impl.h). */
+typedef void (*fml_conv_pgemm_f32)(int64_t k, const float *a, const float *b, float *c,
+                                   int64_t ldc, int64_t m, int64_t n, int first, int last,
+                                   const float *bias, int relu);
+typedef void (*fml_conv_pgemm_f64)(int64_t k, const double *a, const double *b, double *c,
+                                   int64_t ldc, int64_t m, int64_t n, int first, int last,
+                                   const double *bias, int relu);
+typedef void (*fml_conv_pgpack_f32)(int64_t kb, const float *x, const int64_t *off, int64_t n,
+                                    int64_t pfd, float *dst);
+typedef void (*fml_conv_pgpack_f64)(int64_t kb, const double *x, const int64_t *off, int64_t n,
+                                    int64_t pfd, double *dst);
+
 /* Max pooling tile over nv*vl flat pixels, run over spans (conv_pool_impl.h):
  * y = max over the k taps (NaN wins, first tap on ties); tap (may be NULL) gets
  * the winning tap number as FT (-1: no tap beat -inf), stored like y. */
@@ -166,11 +178,25 @@ typedef struct {
 } fml_conv_ctile_desc_f64;
 
 typedef struct {
+    fml_conv_pgemm_f32 ukr;
+    fml_conv_pgpack_f32 pack;
+    int64_t mr, nr;            /* tile: mr channels x nr packed pixels */
+} fml_conv_pgemm_desc_f32;
+
+typedef struct {
+    fml_conv_pgemm_f64 ukr;
+    fml_conv_pgpack_f64 pack;
+    int64_t mr, nr;
+} fml_conv_pgemm_desc_f64;
+
+typedef struct {
     const char *name;
     fml_conv_ctile_desc_f32 ctile_f32;     /* channels in lanes (short / strided rows) */
     fml_conv_ctile_desc_f64 ctile_f64;
     fml_conv_tile_f32 dense_f32, dw_f32;   /* dense: many channels; dw: one channel */
     fml_conv_tile_f64 dense_f64, dw_f64;
+    fml_conv_pgemm_desc_f32 pgemm_f32;     /* dense, pixels packed per panel */
+    fml_conv_pgemm_desc_f64 pgemm_f64;
     fml_pool_max_f32 pool_max_f32;
     fml_pool_max_f64 pool_max_f64;
     int64_t pool_nv;                       /* vectors per pooling tile */

@@ -33,3 +33,5 @@
 #undef CTILE_NAME
 #undef CTILE_MR
 #undef CTILE_NV
+#undef PGEMM_MR
+#undef PGEMM_NV

@@ -13,6 +13,7 @@ cdef extern from "conv/conv.h":
     int fml_conv_init(int level)
     int fml_conv2d_algorithm_f32(const fml_conv2d_geom *g)
     int fml_conv2d_algorithm_f64(const fml_conv2d_geom *g)
+    int fml_conv_set_packed(int on)
     int fml_conv2d_forward_f32(const fml_conv2d_geom *g, const float *x, const float *w,
                                const float *bias, int act, float *y, int64_t n_threads) nogil
     int fml_conv2d_forward_f64(const fml_conv2d_geom *g, const double *x, const double *w,
@@ -87,7 +88,14 @@ cdef fml_conv2d_geom _geom(tuple t) except *:
     return g
 
 
-ALGORITHMS = ("flat", "channels_in_lanes", "winograd", "rows")
+ALGORITHMS = ("flat", "channels_in_lanes", "winograd", "rows", "packed")
+
+
+def set_packed(bint on):
+    """Whether dense flat-pixel convolutions pack their pixels ('packed', the
+    default) or read the planes in place ('flat'); same bits either way.  For
+    tests.  Returns the previous setting."""
+    return bool(fml_conv_set_packed(on))
 
 
 def algorithm(tuple geom, bint is_f64):

@@ -153,8 +153,9 @@ def conv_output_shape(input_shape, weight_shape, stride=1, padding=0, dilation=1
 def _algorithm(input_shape, weight_shape, stride=1, padding=0, dilation=1, groups=1,
                dtype=np.float32):
     """The forward kernel conv2d uses for these shapes at the current SIMD level:
-    'flat' (output pixels in the vector lanes), 'channels_in_lanes', 'winograd'
-    or 'rows' (few output channels per group).  For tests and curious users."""
+    'packed' (output pixels in the vector lanes, copied panel by panel), 'flat'
+    (the same read in place), 'channels_in_lanes', 'winograd' or 'rows' (few
+    output channels per group).  For tests and curious users."""
     geom = _conv_geometry(tuple(input_shape), tuple(weight_shape), stride, padding, dilation, groups)
     return _conv.algorithm(geom, np.dtype(dtype) == np.float64)
 

@@ -1,0 +1,103 @@
+"""The packed-pixel tile (zero-copy convolutions: stride 1, no padding, e.g.
+every 1x1): against the NumPy reference and bit for bit against the flat tile
+it replaces, without PyTorch (so the sanitizer run covers it)."""
+import contextlib
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+import fastml
+import fastml.nn.functional as F
+from fastml._lib import _conv
+from fastml.nn.functional._conv import _algorithm
+from tests import _reference as ref
+from tests.conftest import tol
+
+# (input, weight, groups)
+CASES = [
+    ((2, 7, 17, 15), (9, 7, 1, 1), 1),        # odd channels and pixels
+    ((1, 16, 1, 23), (6, 16, 1, 1), 1),       # one row, one full tile of channels (avx2)
+    ((1, 1, 1, 1), (5, 1, 1, 1), 1),          # one pixel, one input channel
+    ((1, 600, 7, 7), (300, 600, 1, 1), 1),    # several tap blocks and weight blocks
+    ((2, 8, 9, 9), (16, 4, 1, 1), 2),         # grouped
+    ((3, 40, 3, 50), (13, 40, 3, 1), 1),      # 3x1: flat pixels are still output pixels
+    ((2, 5, 6, 7), (7, 5, 2, 3), 1),          # 2x3 'valid': pad columns, the C tile
+    ((1, 33, 12, 20), (40, 33, 3, 2), 1),     # 3x2 'valid', 33 channels
+]
+IDS = ["odd", "row", "pixel", "blocks", "grouped", "3x1", "2x3", "3x2valid"]
+
+
+@contextlib.contextmanager
+def _packed(on):
+    before = _conv.set_packed(on)
+    try:
+        yield
+    finally:
+        _conv.set_packed(before)
+
+
+def _make(rng, dtype, xs, ws):
+    x = rng.standard_normal(xs).astype(dtype)
+    w = rng.standard_normal(ws).astype(dtype)
+    b = rng.standard_normal(ws[0]).astype(dtype)
+    return x, w, b
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize("act", [None, "relu"])
+def test_packed_matches_reference_and_flat_tile(case, act, dtype, simd_level, rng):
+    xs, ws, groups = case
+    assert _algorithm(xs, ws, groups=groups, dtype=dtype) == "packed"
+    x, w, b = _make(rng, dtype, xs, ws)
+    for bias in (b, None):
+        y = F.conv2d(x, w, bias, groups=groups, activation=act)
+        r = ref.conv2d(x, w, bias, groups=groups)
+        if act == "relu":
+            r = np.maximum(r, 0)
+        assert y.dtype == dtype and y.shape == r.shape
+        assert_allclose(y, r, **tol(dtype, np.prod(ws[1:])))
+        with _packed(False):
+            assert _algorithm(xs, ws, groups=groups, dtype=dtype) == "flat"
+            yf = F.conv2d(x, w, bias, groups=groups, activation=act)
+        assert y.tobytes() == yf.tobytes()
+
+
+def test_packed_threads_bitwise(rng):
+    x, w, b = _make(rng, np.float32, (4, 64, 20, 21), (24, 64, 1, 1))
+    y1 = F.conv2d(x, w, b, n_threads=1)
+    y2 = F.conv2d(x, w, b, n_threads=2)
+    with fastml.threads(2):
+        y3 = F.conv2d(x, w, b)
+    assert y1.tobytes() == y2.tobytes() == y3.tobytes()
+    with _packed(False):
+        assert F.conv2d(x, w, b, n_threads=2).tobytes() == y1.tobytes()
+
+
+def test_packed_keeps_nan_and_inf(rng):
+    x, w, b = _make(rng, np.float32, (1, 20, 5, 19), (7, 20, 1, 1))
+    x[0, 3, 2, 4] = np.nan
+    x[0, 5, 4, 18] = np.inf
+    y = F.conv2d(x, w, b, activation="relu")
+    with _packed(False):
+        yf = F.conv2d(x, w, b, activation="relu")
+    assert np.isnan(y[0, :, 2, 4]).all()
+    assert y.tobytes() == yf.tobytes()
+    ok = np.ones(y.shape, bool)
+    ok[0, :, 2, 4] = False
+    ok[0, :, 4, 18] = False
+    r = np.maximum(ref.conv2d(x, w, b), 0)
+    assert_allclose(y[ok], r[ok], **tol(np.float32, 20))
+
+
+def test_packed_data_gradient(dtype, rng):
+    """The data gradient of a 1x1 stride-1 convolution is a zero-copy pass too."""
+    x, w, _ = _make(rng, dtype, (2, 24, 9, 13), (10, 24, 1, 1))
+    gy = rng.standard_normal((2, 10, 9, 13)).astype(dtype)
+    gx, gw, gb = F.conv2d_backward(gy, x, w)
+    rx, rw, rb = ref.conv2d_backward(gy, x, w)
+    assert_allclose(gx, rx, **tol(dtype, 10))
+    assert_allclose(gw, rw, **tol(dtype, 2 * 9 * 13))
+    with _packed(False):
+        fx, _, _ = F.conv2d_backward(gy, x, w)
+    assert gx.tobytes() == fx.tobytes()
