@@ -38,6 +38,9 @@
 #define FML_CONV_PGEMM_PANEL_BYTES (16 * 1024)
 #define FML_CONV_PGEMM_WEIGHT_BYTES (256 * 1024)
 #define FML_CONV_PGEMM_PF_PANELS 2
+/* The 3x3 stride-2 Winograd pass: bytes of transformed input and products
+ * (25 x (c + o) x tiles) per chunk of images (kept in L3). */
+#define FML_CONV_WINO2_BYTES (16 * 1024 * 1024)
 #define FML_CONV_PGEMM_BAND_BYTES (1024 * 1024)
 /* Work (flops, or element reads for pooling) per thread below which a call
  * stays on one thread. */
@@ -376,6 +379,10 @@ void fml_conv_kernels_scalar(fml_conv_kernels *t)
     t->wino_in_f64 = wino_in_f64__scalar;
     t->wino_out_f32 = wino_out_f32__scalar;
     t->wino_out_f64 = wino_out_f64__scalar;
+    t->wino2_in_f32 = wino2_in_f32__scalar;
+    t->wino2_in_f64 = wino2_in_f64__scalar;
+    t->wino2_out_f32 = wino2_out_f32__scalar;
+    t->wino2_out_f64 = wino2_out_f64__scalar;
     t->copy_band_f32 = copy_band_f32__scalar;
     t->copy_band_f64 = copy_band_f64__scalar;
 }
@@ -383,11 +390,19 @@ void fml_conv_kernels_scalar(fml_conv_kernels *t)
 static fml_conv_kernels g_kernels;
 static int g_level = -1;
 static int g_packed = 1;
+static int g_wino2 = 0;   /* off: measured no faster than the direct kernels yet */
 
 int fml_conv_set_packed(int on)
 {
     const int before = g_packed;
     g_packed = on != 0;
+    return before;
+}
+
+int fml_conv_set_wino2(int on)
+{
+    const int before = g_wino2;
+    g_wino2 = on != 0;
     return before;
 }
 

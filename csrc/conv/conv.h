@@ -29,6 +29,11 @@
  *     channel padding, store cost).
  *   - Winograd F(2x2, 3x3) for 3x3 stride 1 with >= 16 channels (also the data
  *     gradient): 16 products on the flat tile instead of 36 per 2x2 outputs.
+ *   - Opt-in (fml_conv_set_wino2), 3x3 stride 2 with >= 16 channels: the even
+ *     taps of each dimension as Winograd F(2, 2), 25 products instead of 36
+ *     per 2x2 outputs, on the packed-pixel tile (conv_wino2_impl.h).
+ *   - Packed-pixel tile: the flat-pixel tile for zero-copy passes, with each
+ *     panel of pixels copied into L1 first (conv_pgemm_impl.h).
  *   - Depthwise (few output channels per group, stride 1): straight from the
  *     input rows with lane masks, 3x3 with the weights in registers.
  * Pooling uses the same planes (max without indices reads the input rows).
@@ -73,7 +78,7 @@ int fml_conv2d_forward_f64(const fml_conv2d_geom *g, const double *x, const doub
 
 /* The forward kernel chosen for g (for tests and the profiler); -1: no memory. */
 enum { FML_CONV_ALG_FLAT = 0, FML_CONV_ALG_CTILE = 1, FML_CONV_ALG_WINOGRAD = 2,
-       FML_CONV_ALG_ROWS = 3, FML_CONV_ALG_PACKED = 4 };
+       FML_CONV_ALG_ROWS = 3, FML_CONV_ALG_PACKED = 4, FML_CONV_ALG_WINOGRAD_S2 = 5 };
 int fml_conv2d_algorithm_f32(const fml_conv2d_geom *g);
 int fml_conv2d_algorithm_f64(const fml_conv2d_geom *g);
 
@@ -81,6 +86,11 @@ int fml_conv2d_algorithm_f64(const fml_conv2d_geom *g);
  * default) or read the planes in place (same bits; for tests).  Returns the
  * previous setting. */
 int fml_conv_set_packed(int on);
+/* Whether 3x3 stride-2 convolutions use the Winograd-style pass or the direct
+ * kernels (the default: the pass measured no faster yet, 8x128x28x28: 6.9 ms
+ * both at 1 thread); for tests and measurements.  Returns the previous
+ * setting. */
+int fml_conv_set_wino2(int on);
 
 /* Gradients of y = conv(x, w) + bias for the geometry g.  IN: gy (n, o, ho, wo),
  * x, w.  OUT (each may be NULL when not wanted): gx (n,c,h,w), gw (o, c/groups,

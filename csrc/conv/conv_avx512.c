@@ -154,6 +154,10 @@ void fml_conv_kernels_avx512(fml_conv_kernels *t)
     t->wino_in_f64 = wino_in_f64__avx512;
     t->wino_out_f32 = wino_out_f32__avx512;
     t->wino_out_f64 = wino_out_f64__avx512;
+    t->wino2_in_f32 = wino2_in_f32__avx512;
+    t->wino2_in_f64 = wino2_in_f64__avx512;
+    t->wino2_out_f32 = wino2_out_f32__avx512;
+    t->wino2_out_f64 = wino2_out_f64__avx512;
     t->copy_band_f32 = copy_band_f32__avx512;
     t->copy_band_f64 = copy_band_f64__avx512;
 }

@@ -217,6 +217,35 @@ static int FML_T(conv_ctile_run)(const conv_plan *p, const FT *x, const FT *w, c
     return err;
 }
 
+/* Channel tiles [t0, t1) of the packed weights ag (tile t: k taps x mr at
+ * ag + t*k*mr; og channels) on the flat pixels [q0, q1) of planes xs (tap p of
+ * pixel q at xs[off[p] + q]; q0 a multiple of nr): per block of kc taps, per
+ * panel of nr pixels, the panel is packed and every tile runs on it, into
+ * C[(t*mr + i)*ldc + q] (bias: bpad + t*mr, or NULL).  pfd: see PGPACK. */
+static void FML_T(pgemm_tiles)(const FML_T(fml_conv_pgemm_desc) *pg, int64_t k, int64_t kc,
+                               const FT *ag, int64_t t0, int64_t t1, int64_t og, const FT *xs,
+                               const int64_t *off, int64_t q0, int64_t q1, int64_t pfd, FT *c,
+                               int64_t ldc, const FT *bpad, int relu, FT *panel)
+{
+    const int64_t mr = pg->mr, nr = pg->nr;
+    for (int64_t pc = 0; pc < k; pc += kc) {
+        const int64_t kb = FML_MIN(kc, k - pc);
+        for (int64_t q = q0; q < q1; q += nr) {
+            const int64_t nv = FML_MIN(nr, q1 - q);
+            pg->pack(kb, xs + q, off + pc, nv, 0, panel);
+            for (int64_t t = t0; t < t1; t++) {
+                if (pfd != 0) {                    /* a slice of a later panel's lines per tile */
+                    const int64_t r0 = (t - t0) * kb / (t1 - t0), r1 = (t + 1 - t0) * kb / (t1 - t0);
+                    for (int64_t r = r0; r < r1; r++) __builtin_prefetch(xs + q + pfd + off[pc + r], 0, 2);
+                }
+                pg->ukr(kb, ag + t * k * mr + pc * mr, panel, c + t * mr * ldc + q, ldc,
+                        FML_MIN(mr, og - t * mr), nv, pc == 0, pc + kb == k,
+                        bpad != NULL ? bpad + t * mr : NULL, relu);
+            }
+        }
+    }
+}
+
 /* Packed-pixel pass of plan p (dense groups, conv_pgemm_impl.h).  Per task
  * (image, band), per block of tiles (output channels whose weights for kc
  * taps stay in L2), per block of kc taps, per panel of nr flat pixels: the
@@ -291,27 +320,10 @@ static int FML_T(conv_pgemm_run)(const conv_plan *p, const FT *x, const FT *w, c
                 FT *yg = y + ((n * g->o + gi * og) * g->ho + oh0) * g->wo;
                 FT *c = direct ? yg : ctile;
                 const int64_t ldc = direct ? howo : ldt;
-                for (int64_t t0 = 0; t0 < n_ot; t0 += tb) {
-                    const int64_t t1 = FML_MIN(n_ot, t0 + tb);
-                    for (int64_t pc = 0; pc < k; pc += kc) {
-                        const int64_t kb = FML_MIN(kc, k - pc);
-                        for (int64_t q0 = 0; q0 < nflat; q0 += nr) {
-                            const int64_t nv = FML_MIN(nr, nflat - q0);
-                            pg.pack(kb, xs + q0, off + pc, nv, 0, panel);
-                            for (int64_t t = t0; t < t1; t++) {
-                                if (pfd != 0) {    /* a slice of a later panel's lines per tile */
-                                    const int64_t r0 = (t - t0) * kb / (t1 - t0);
-                                    const int64_t r1 = (t + 1 - t0) * kb / (t1 - t0);
-                                    for (int64_t r = r0; r < r1; r++)
-                                        __builtin_prefetch(xs + q0 + pfd + off[pc + r], 0, 2);
-                                }
-                                pg.ukr(kb, ag + t * k * mr + pc * mr, panel, c + t * mr * ldc + q0,
-                                       ldc, FML_MIN(mr, og - t * mr), nv, pc == 0, pc + kb == k,
-                                       bias != NULL ? bpad + (gi * n_ot + t) * mr : NULL, relu);
-                            }
-                        }
-                    }
-                }
+                for (int64_t t0 = 0; t0 < n_ot; t0 += tb)
+                    FML_T(pgemm_tiles)(&pg, k, kc, ag, t0, FML_MIN(n_ot, t0 + tb), og, xs, off, 0,
+                                       nflat, pfd, c, ldc, bias != NULL ? bpad + gi * n_ot * mr : NULL,
+                                       relu, panel);
                 if (!direct)                       /* the valid columns of each row */
                     for (int64_t o = 0; o < og; o++)
                         for (int64_t r = 0; r < rb; r++)
@@ -558,6 +570,115 @@ static int FML_T(conv_run)(const conv_plan *p, const FT *x, const FT *w, const F
     return err;
 }
 
+/* Winograd-style 3x3 stride-2 forward (conv_wino2_impl.h: 25 products per 2x2
+ * output tile instead of 36), groups 1, dilation 1.  For each chunk of images
+ * (its transformed input V and products M within FML_CONV_WINO2_BYTES):
+ *   1. V = B^T d B of every tile, input channels in parallel;
+ *   2. M_xi = U_xi V_xi for the 25 xi on the packed-pixel tile, tasks (xi,
+ *      block of tiles) in parallel;
+ *   3. Y = A^T M A + bias, activation, output channels in parallel.
+ * Each output is the same sums whatever the thread count. */
+static int FML_T(conv_wino2_run)(const fml_conv2d_geom *g, const FT *x, const FT *w,
+                                 const FT *bias, int act, FT *y, int64_t n_threads)
+{
+    const fml_conv_kernels *kt = fml_conv_kernels_get();
+    const FML_T(fml_conv_pgemm_desc) pg = kt->KSEL(pgemm);
+    const int64_t c = g->c, o = g->o, mr = pg.mr, nr = pg.nr, n_ot = (o + mr - 1) / mr;
+    const int64_t vl = kt->KSEL(dense).vl, howo = g->ho * g->wo, chw = c * g->h * g->w;
+    const int64_t th = (g->ho + 1) / 2, tw = (g->wo + 1) / 2, tpi = th * tw;
+    const int64_t kc = FML_MAX(1, FML_CONV_PGEMM_PANEL_BYTES / (nr * (int64_t)sizeof(FT)));
+    const int64_t per_img = 25 * (c + o) * tpi * (int64_t)sizeof(FT);
+    const int64_t nimg = FML_MAX(1, FML_MIN(g->n, FML_CONV_WINO2_BYTES / per_img));
+    const int64_t ldv = nimg * tpi + vl, ldm = ldv;
+    /* U_xi = G g G^T, packed per channel tile: apack[((xi*n_ot + t)*c + ci)*mr + i];
+     * then V and M (kept by this thread across calls: no page faults per call) */
+    const size_t a_el = (size_t)(25 * n_ot * c * mr), vm_el = (size_t)(25 * (c + o) * ldv);
+    FT *apack = (FT *)fml_scratch_thread(FML_SCRATCH_CALL_SLOT, (a_el + vm_el) * sizeof(FT));
+    int64_t *off = (int64_t *)malloc((size_t)c * sizeof(int64_t));
+    if (apack == NULL || off == NULL) {
+        free(off);
+        return FML_ENOMEM;
+    }
+    FT *V = apack + a_el, *M = V + 25 * c * ldv;
+    for (int64_t ci = 0; ci < c; ci++) off[ci] = ci * ldv;
+    const int64_t work_el = FML_CONV_WINO2_WORK(th, tw, vl);
+    const int nt = conv_threads(n_threads, FML_MIN(c, o), 2.0 * 9.0 * (double)g->n * (double)o *
+                                                          (double)howo * (double)c);
+    (void)nt;
+    int err = FML_OK;
+    const int64_t intr = fml_interrupt_token();
+    const int relu = act == FML_ACT_RELU;
+#pragma omp parallel num_threads(nt) reduction(| : err)
+    {
+        FT *work = (FT *)fml_scratch_thread(FML_CONV_SLOT, (size_t)work_el * sizeof(FT));
+        FT *panel = (FT *)fml_scratch_thread(FML_CONV_SLOT + 1, (size_t)(kc * nr) * sizeof(FT));
+        if (work == NULL || panel == NULL) err |= FML_ENOMEM;
+#pragma omp for schedule(static)
+        for (int64_t t = 0; t < n_ot; t++)             /* U by channel tile (no shared lines) */
+            for (int64_t ci = 0; ci < c; ci++) {
+                FT *restrict dst = apack + (t * c + ci) * mr;
+                for (int64_t i = 0; i < mr; i++) {
+                    const int64_t oi = t * mr + i;
+                    if (oi >= o) {
+                        for (int64_t xi = 0; xi < 25; xi++) dst[xi * n_ot * c * mr + i] = 0;
+                        continue;
+                    }
+                    /* G g G^T, G = (1 0 0; 1 0 1; 0 0 1; 0 1 0; 0 1 0): sums of weights */
+                    const FT *restrict k3 = w + (oi * c + ci) * 9;
+                    double gg[5][3];
+                    for (int64_t q = 0; q < 3; q++) {
+                        const double g0 = (double)k3[q], g1 = (double)k3[3 + q], g2 = (double)k3[6 + q];
+                        gg[0][q] = g0;
+                        gg[1][q] = g0 + g2;
+                        gg[2][q] = g2;
+                        gg[3][q] = g1;
+                        gg[4][q] = g1;
+                    }
+                    for (int64_t r = 0; r < 5; r++) {
+                        FT *restrict d = dst + 5 * r * n_ot * c * mr + i;
+                        d[0 * n_ot * c * mr] = (FT)gg[r][0];
+                        d[1 * n_ot * c * mr] = (FT)(gg[r][0] + gg[r][2]);
+                        d[2 * n_ot * c * mr] = (FT)gg[r][2];
+                        d[3 * n_ot * c * mr] = (FT)gg[r][1];
+                        d[4 * n_ot * c * mr] = (FT)gg[r][1];
+                    }
+                }
+            }
+        for (int64_t n0 = 0; n0 < g->n; n0 += nimg) {
+            const int64_t ni = FML_MIN(nimg, g->n - n0), ntile = ni * tpi;
+            /* product tasks: (xi, a block of about 8 panels of tiles) */
+            const int64_t nqb = (ntile + 8 * nr - 1) / (8 * nr);
+            const int64_t qb = ((ntile + nqb - 1) / nqb + nr - 1) / nr * nr;
+            if (err == FML_OK && fml_interrupted(intr)) err |= FML_EINTR;
+#pragma omp for schedule(static)
+            for (int64_t ci = 0; ci < c; ci++)          /* images in order: see the tile stores */
+                for (int64_t i = 0; i < ni && err == FML_OK; i++)
+                    KSEL(kt->wino2_in)(x + (n0 + i) * chw, c, ci, g->h, g->w, g->ph0, g->pw0, th,
+                                       tw, V, ldv, i * tpi, work);
+#pragma omp for schedule(dynamic, 1)
+            for (int64_t task = 0; task < 25 * nqb; task++) {
+                if (err != FML_OK) continue;
+                const int64_t xi = task / nqb, q0 = (task % nqb) * qb;
+                FML_T(pgemm_tiles)(&pg, c, kc, apack + xi * n_ot * c * mr, 0, n_ot, o,
+                                   V + xi * c * ldv, off, q0, FML_MIN(ntile, q0 + qb), 0,
+                                   M + xi * o * ldm, ldm, NULL, 0, panel);
+            }
+#pragma omp for schedule(static)
+            for (int64_t oi = 0; oi < o; oi++) {
+                if (err != FML_OK) continue;
+                for (int64_t xi = 0; xi < 25; xi++)   /* the lanes read past the last tile */
+                    memset(M + (xi * o + oi) * ldm + ntile, 0, (size_t)vl * sizeof(FT));
+                for (int64_t i = 0; i < ni; i++)
+                    KSEL(kt->wino2_out)(M, o, oi, ldm, th, tw, i * tpi,
+                                        y + ((n0 + i) * o + oi) * howo, g->ho, g->wo,
+                                        bias != NULL ? bias[oi] : (FT)0, relu);
+            }
+        }
+    }
+    free(off);
+    return err;
+}
+
 /* Winograd F(2x2, 3x3) for a 3x3 stride-1 convolution with enough channels
  * (measured: below 16 input or output channels the transforms cost more than
  * the 2.25x fewer multiplications save). */
@@ -575,9 +696,21 @@ static int FML_T(use_wino)(const fml_conv2d_geom *g)
            4 * ((g->wo + 1) / 2) >= 3 * FML_T(wino_row_tiles)(g->wo);
 }
 
+/* The stride-2 variant: 3x3, dilation 1, groups 1, enough channels, one
+ * image's transforms within the budget. */
+static int FML_T(use_wino2)(const fml_conv2d_geom *g)
+{
+    const double per_img = 25.0 * (double)(g->c + g->o) * (double)((g->ho + 1) / 2) *
+                           (double)((g->wo + 1) / 2) * (double)sizeof(FT);
+    return g_wino2 && g->kh == 3 && g->kw == 3 && g->sh == 2 && g->sw == 2 && g->dh == 1 &&
+           g->dw == 1 && g->groups == 1 && g->c >= FML_CONV_WINO_MIN_CH &&
+           g->o >= FML_CONV_WINO_MIN_CH && per_img <= (double)FML_CONV_WINO2_BYTES;
+}
+
 int FML_T(fml_conv2d_algorithm)(const fml_conv2d_geom *g)
 {
     if (FML_T(use_wino)(g)) return FML_CONV_ALG_WINOGRAD;
+    if (FML_T(use_wino2)(g)) return FML_CONV_ALG_WINOGRAD_S2;
     conv_plan p;
     if (plan_make(&p, g, 1, 1, (int64_t)sizeof(FT), FML_CONV_BAND_BYTES, 8, 0) != FML_OK) return -1;
     const int alg = FML_T(conv_choose)(&p);
@@ -590,6 +723,7 @@ int FML_T(fml_conv2d_forward)(const fml_conv2d_geom *g, const FT *x, const FT *w
 {
     if (g->n <= 0 || g->o <= 0 || g->ho <= 0 || g->wo <= 0) return FML_OK;
     if (FML_T(use_wino)(g)) return FML_T(conv_wino_run)(g, x, w, bias, act, y, n_threads);
+    if (FML_T(use_wino2)(g)) return FML_T(conv_wino2_run)(g, x, w, bias, act, y, n_threads);
     conv_plan p;
     int err = plan_make(&p, g, 1, 1, (int64_t)sizeof(FT), FML_CONV_BAND_BYTES, 8, 0);
     if (err == FML_OK) err = FML_T(conv_run)(&p, x, w, bias, act, y, n_threads);

@@ -82,4 +82,10 @@
 #undef WINO_IN
 #undef WINO_OUT
 
+#define W2_IN FML_FN(wino2_in)
+#define W2_OUT FML_FN(wino2_out)
+#include "conv/conv_wino2_impl.h"
+#undef W2_IN
+#undef W2_OUT
+
 #include "conv/conv_rows_impl.h"

@@ -121,6 +121,23 @@ typedef void (*fml_wino_out_f64)(const double *M, int64_t o, int64_t tr, int64_t
                                  int64_t ntile, double *y, int64_t ldy, int64_t wo,
                                  int64_t nout_rows, const double *bias, int relu);
 
+/* Winograd-style 3x3 stride-2 transforms (conv_wino2_impl.h); the work buffer
+ * of wino2_in (elements) for th x tw tiles at vector length vl. */
+#define FML_CONV_WINO2_WORK(th, tw, vl) \
+    (8 * (((tw) + (vl) - 1) / (vl) * (vl) + (vl)) + (4 * (th) + 1) * 5 * (((tw) + (vl) - 1) / (vl) * (vl)))
+typedef void (*fml_wino2_in_f32)(const float *xn, int64_t c, int64_t ci, int64_t h, int64_t w,
+                                 int64_t ph0, int64_t pw0, int64_t th, int64_t tw, float *V,
+                                 int64_t ldv, int64_t tile0, float *work);
+typedef void (*fml_wino2_in_f64)(const double *xn, int64_t c, int64_t ci, int64_t h, int64_t w,
+                                 int64_t ph0, int64_t pw0, int64_t th, int64_t tw, double *V,
+                                 int64_t ldv, int64_t tile0, double *work);
+typedef void (*fml_wino2_out_f32)(const float *M, int64_t o, int64_t oi, int64_t ldm, int64_t th,
+                                  int64_t tw, int64_t tile0, float *y, int64_t ho, int64_t wo,
+                                  float bias, int relu);
+typedef void (*fml_wino2_out_f64)(const double *M, int64_t o, int64_t oi, int64_t ldm, int64_t th,
+                                  int64_t tw, int64_t tile0, double *y, int64_t ho, int64_t wo,
+                                  double bias, int relu);
+
 /* The flat run of 'same' 3x3 depthwise planes (conv_dw_impl.h DWFLAT3): the
  * largest plane it takes, one copy of a plane in its buffer (vector length
  * vl; a multiple of vl, at least nv*vl + 2w + vl + 2 for the nv vectors of
@@ -218,6 +235,10 @@ typedef struct {
     fml_wino_in_f64 wino_in_f64;
     fml_wino_out_f32 wino_out_f32;
     fml_wino_out_f64 wino_out_f64;
+    fml_wino2_in_f32 wino2_in_f32;
+    fml_wino2_in_f64 wino2_in_f64;
+    fml_wino2_out_f32 wino2_out_f32;
+    fml_wino2_out_f64 wino2_out_f64;
     fml_conv_copy_f32 copy_band_f32;
     fml_conv_copy_f64 copy_band_f64;
 } fml_conv_kernels;

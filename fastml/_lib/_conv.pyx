@@ -14,6 +14,7 @@ cdef extern from "conv/conv.h":
     int fml_conv2d_algorithm_f32(const fml_conv2d_geom *g)
     int fml_conv2d_algorithm_f64(const fml_conv2d_geom *g)
     int fml_conv_set_packed(int on)
+    int fml_conv_set_wino2(int on)
     int fml_conv2d_forward_f32(const fml_conv2d_geom *g, const float *x, const float *w,
                                const float *bias, int act, float *y, int64_t n_threads) nogil
     int fml_conv2d_forward_f64(const fml_conv2d_geom *g, const double *x, const double *w,
@@ -88,7 +89,7 @@ cdef fml_conv2d_geom _geom(tuple t) except *:
     return g
 
 
-ALGORITHMS = ("flat", "channels_in_lanes", "winograd", "rows", "packed")
+ALGORITHMS = ("flat", "channels_in_lanes", "winograd", "rows", "packed", "winograd_s2")
 
 
 def set_packed(bint on):
@@ -96,6 +97,14 @@ def set_packed(bint on):
     default) or read the planes in place ('flat'); same bits either way.  For
     tests.  Returns the previous setting."""
     return bool(fml_conv_set_packed(on))
+
+
+def set_winograd_s2(bint on):
+    """Whether 3x3 stride-2 convolutions use the Winograd-style pass
+    ('winograd_s2'; off by default: not faster than the direct kernels yet) or
+    the direct kernels.  For tests and measurements.  Returns the previous
+    setting."""
+    return bool(fml_conv_set_wino2(on))
 
 
 def algorithm(tuple geom, bint is_f64):

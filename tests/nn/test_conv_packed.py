@@ -101,3 +101,32 @@ def test_packed_data_gradient(dtype, rng):
     with _packed(False):
         fx, _, _ = F.conv2d_backward(gy, x, w)
     assert gx.tobytes() == fx.tobytes()
+
+
+# 3x3 stride 2 through the Winograd-style pass (opt-in): (input, padding)
+WINO2 = [((2, 16, 9, 9), 1), ((1, 20, 15, 22), 0), ((3, 33, 17, 30), 1), ((1, 16, 2, 2), 1),
+         ((2, 16, 40, 7), (2, 0)), ((2, 128, 28, 28), 1)]
+
+
+@pytest.mark.parametrize("case", WINO2, ids=[f"w2_{i}" for i in range(len(WINO2))])
+@pytest.mark.parametrize("act", [None, "relu"])
+def test_winograd_s2_matches_reference(case, act, dtype, simd_level, rng):
+    xs, padding = case
+    o = 23 if xs[1] < 100 else 128
+    ws = (o, xs[1], 3, 3)
+    x, w, b = _make(rng, dtype, xs, ws)
+    before = _conv.set_winograd_s2(True)
+    try:
+        assert _algorithm(xs, ws, 2, padding, dtype=dtype) == "winograd_s2"
+        y = F.conv2d(x, w, b, 2, padding, activation=act)
+        y1 = F.conv2d(x, w, b, 2, padding, activation=act, n_threads=1)
+        y2 = F.conv2d(x, w, b, 2, padding, activation=act, n_threads=2)
+    finally:
+        _conv.set_winograd_s2(before)
+    pads = (padding, padding) if isinstance(padding, int) else padding
+    r = ref.conv2d(x, w, b, (2, 2), ((pads[0], pads[0]), (pads[1], pads[1])))
+    if act == "relu":
+        r = np.maximum(r, 0)
+    assert y.shape == r.shape and y.dtype == dtype
+    assert_allclose(y, r, **tol(dtype, 4 * np.prod(ws[1:])))
+    assert y1.tobytes() == y2.tobytes() == y.tobytes()
