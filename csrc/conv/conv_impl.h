@@ -217,6 +217,24 @@ static int FML_T(conv_ctile_run)(const conv_plan *p, const FT *x, const FT *w, c
     return err;
 }
 
+/* Weights of each group's channel tiles of mr as a[p*mr + i] (tile gt at
+ * apack + gt*k*mr) and their biases (bpad + gt*mr), zero past og. */
+static void FML_T(pack_weight_tiles)(const FT *w, const FT *bias, int64_t ng, int64_t og,
+                                     int64_t k, int64_t mr, FT *apack, FT *bpad)
+{
+    const int64_t n_ot = (og + mr - 1) / mr;
+    for (int64_t gt = 0; gt < ng * n_ot; gt++) {
+        const int64_t gi = gt / n_ot, t = gt % n_ot;
+        FT *restrict dst = apack + gt * k * mr;
+        for (int64_t i = 0; i < mr; i++) {
+            const int64_t o = t * mr + i;
+            const FT *restrict src = w + (gi * og + o) * k;
+            for (int64_t q = 0; q < k; q++) dst[q * mr + i] = o < og ? src[q] : (FT)0;
+            bpad[gt * mr + i] = o < og && bias != NULL ? bias[gi * og + o] : (FT)0;
+        }
+    }
+}
+
 /* Channel tiles [t0, t1) of the packed weights ag (tile t: k taps x mr at
  * ag + t*k*mr; og channels) on the flat pixels [q0, q1) of planes xs (tap p of
  * pixel q at xs[off[p] + q]; q0 a multiple of nr): per block of kc taps, per
@@ -271,16 +289,7 @@ static int FML_T(conv_pgemm_run)(const conv_plan *p, const FT *x, const FT *w, c
     FT *apack = (FT *)fml_scratch_alloc((size_t)(ng * n_ot * FML_MAX(k, 1) * mr) * sizeof(FT));
     FT *bpad = (FT *)fml_scratch_alloc((size_t)(ng * n_ot * mr) * sizeof(FT));
     int err = off == NULL || apack == NULL || bpad == NULL ? FML_ENOMEM : FML_OK;
-    for (int64_t gt = 0; err == FML_OK && gt < ng * n_ot; gt++) {
-        const int64_t gi = gt / n_ot, t = gt % n_ot;
-        FT *restrict dst = apack + gt * k * mr;
-        for (int64_t i = 0; i < mr; i++) {
-            const int64_t o = t * mr + i;
-            const FT *restrict src = w + (gi * og + o) * k;
-            for (int64_t q = 0; q < k; q++) dst[q * mr + i] = o < og ? src[q] : (FT)0;
-            bpad[gt * mr + i] = o < og && bias != NULL ? bias[gi * og + o] : (FT)0;
-        }
-    }
+    if (err == FML_OK) FML_T(pack_weight_tiles)(w, bias, ng, og, k, mr, apack, bpad);
     if (err != FML_OK) {
         free(off);
         fml_scratch_free(apack);
@@ -493,21 +502,7 @@ static int FML_T(conv_run)(const conv_plan *p, const FT *x, const FT *w, const F
         apack = (FT *)fml_scratch_alloc((size_t)(ng * n_ot * k * mr) * sizeof(FT));
         bpad = (FT *)fml_scratch_alloc((size_t)(ng * n_ot * mr) * sizeof(FT));
         if (apack == NULL || bpad == NULL) err = FML_ENOMEM;
-        for (int64_t gt = 0; err == FML_OK && gt < ng * n_ot; gt++) {
-            const int64_t gi = gt / n_ot, t = gt % n_ot;
-            FT *restrict dst = apack + gt * k * mr;
-            for (int64_t i = 0; i < mr; i++) {
-                const int64_t o = t * mr + i;
-                const FT *restrict src = w + (gi * og + o) * k;
-                if (o < og) {
-                    for (int64_t q = 0; q < k; q++) dst[q * mr + i] = src[q];
-                    bpad[gt * mr + i] = bias != NULL ? bias[gi * og + o] : (FT)0;
-                } else {
-                    for (int64_t q = 0; q < k; q++) dst[q * mr + i] = 0;
-                    bpad[gt * mr + i] = 0;
-                }
-            }
-        }
+        if (err == FML_OK) FML_T(pack_weight_tiles)(w, bias, ng, og, k, mr, apack, bpad);
     }
     if (err != FML_OK) {
         free(off);
