@@ -34,6 +34,15 @@ static void FML_FN(row_masks)(int64_t n, int64_t lo, int64_t hi, int64_t stride,
     }
 }
 
+/* The lanes m of src, f in the others: a plain load when all lanes are in
+ * (a masked load and blend cost several times more, and most vectors of a
+ * row are whole). */
+static inline VT FML_FN(load_lanes)(uint32_t m, const FT *restrict src, VT f)
+{
+    if (m == fml_conv_low_bits(VL, VL)) return VLOADU(src);
+    return m ? VMASKLOADU_OR(f, VMASK(m), src) : f;
+}
+
 /* One padded row: dst[b] = src[stride*b] where the masks say, fill elsewhere. */
 static inline void FML_FN(pad_row_masked)(FT *restrict dst, const FT *restrict src, int64_t n,
                                           int64_t stride, const uint32_t *restrict m, VT f)
@@ -42,10 +51,10 @@ static inline void FML_FN(pad_row_masked)(FT *restrict dst, const FT *restrict s
     for (; (j + 1) * VL <= n; j++) {
         VT v;
         if (stride == 1) {
-            v = m[2 * j] ? VMASKLOADU_OR(f, VMASK(m[2 * j]), src + j * VL) : f;
+            v = FML_FN(load_lanes)(m[2 * j], src + j * VL, f);
         } else {
-            const VT a = m[2 * j] ? VMASKLOADU_OR(f, VMASK(m[2 * j]), src + 2 * j * VL) : f;
-            const VT c = m[2 * j + 1] ? VMASKLOADU_OR(f, VMASK(m[2 * j + 1]), src + 2 * j * VL + VL) : f;
+            const VT a = FML_FN(load_lanes)(m[2 * j], src + 2 * j * VL, f);
+            const VT c = FML_FN(load_lanes)(m[2 * j + 1], src + 2 * j * VL + VL, f);
             v = VEVEN(a, c);
         }
         VSTOREU(dst + j * VL, v);
@@ -53,10 +62,10 @@ static inline void FML_FN(pad_row_masked)(FT *restrict dst, const FT *restrict s
     if (j * VL < n) {
         VT v;
         if (stride == 1) {
-            v = m[2 * j] ? VMASKLOADU_OR(f, VMASK(m[2 * j]), src + j * VL) : f;
+            v = FML_FN(load_lanes)(m[2 * j], src + j * VL, f);
         } else {
-            const VT a = m[2 * j] ? VMASKLOADU_OR(f, VMASK(m[2 * j]), src + 2 * j * VL) : f;
-            const VT c = m[2 * j + 1] ? VMASKLOADU_OR(f, VMASK(m[2 * j + 1]), src + 2 * j * VL + VL) : f;
+            const VT a = FML_FN(load_lanes)(m[2 * j], src + 2 * j * VL, f);
+            const VT c = FML_FN(load_lanes)(m[2 * j + 1], src + 2 * j * VL + VL, f);
             v = VEVEN(a, c);
         }
         VMASKSTOREU(dst + j * VL, VMASK(fml_conv_low_bits(n - j * VL, VL)), v);
@@ -71,8 +80,8 @@ static inline void FML_FN(pad_row_s2_pair)(FT *restrict d0, FT *restrict d1,
                                            const uint32_t *restrict m, VT f)
 {
     for (int64_t j = 0; j * VL < n; j++) {
-        const VT a = m[2 * j] ? VMASKLOADU_OR(f, VMASK(m[2 * j]), src + 2 * j * VL) : f;
-        const VT c = m[2 * j + 1] ? VMASKLOADU_OR(f, VMASK(m[2 * j + 1]), src + 2 * j * VL + VL) : f;
+        const VT a = FML_FN(load_lanes)(m[2 * j], src + 2 * j * VL, f);
+        const VT c = FML_FN(load_lanes)(m[2 * j + 1], src + 2 * j * VL + VL, f);
         const VT e = VEVEN(a, c), o = VODD(a, c);
         if ((j + 1) * VL <= n) {
             VSTOREU(d0 + j * VL, e);

@@ -25,19 +25,17 @@
     } while (0)
 
 /* Copy padded rows [row0, row0 + nrows) of the c channels of image xn (h x w,
- * padding ph0 top, pw0 left) into even/odd column planes of width pw. */
+ * padding ph0 top, pw0 left) into even/odd column planes of width pw: both
+ * planes of a row from one pass over it (pad_row_s2_pair). */
 static void WINO_COPY(const FT *restrict xn, int64_t c, int64_t h, int64_t w, int64_t ph0,
                       int64_t pw0, int64_t row0, int64_t nrows, int64_t pw, FT *restrict eo)
 {
-    uint32_t masks[2][2 * FML_CONV_ROW_MAXVEC];
-    int64_t lo[2], hi[2];
-    for (int64_t rc = 0; rc < 2; rc++) {           /* plane columns k with input 2k + rc - pw0 */
-        lo[rc] = 0;
-        while (lo[rc] < pw && 2 * lo[rc] + rc - pw0 < 0) lo[rc]++;
-        hi[rc] = lo[rc];
-        while (hi[rc] < pw && 2 * hi[rc] + rc - pw0 < w) hi[rc]++;
-        FML_FN(row_masks)(pw, lo[rc], hi[rc], 2, masks[rc]);
-    }
+    uint32_t masks[2 * FML_CONV_ROW_MAXVEC];
+    for (int64_t j = 0; j * VL < pw; j++)
+        for (int64_t half = 0; half < 2; half++) {
+            const int64_t p0 = 2 * j * VL + half * VL;          /* input column p0 + lane - pw0 */
+            masks[2 * j + half] = fml_conv_low_bits(w + pw0 - p0, VL) & ~fml_conv_low_bits(pw0 - p0, VL);
+        }
     const VT zero = VZERO();
     for (int64_t ci = 0; ci < c; ci++)
         for (int64_t r = 0; r < nrows; r++) {
@@ -47,9 +45,7 @@ static void WINO_COPY(const FT *restrict xn, int64_t c, int64_t h, int64_t w, in
                 FML_FN(fill_row)(dst, 2 * pw, (FT)0);
                 continue;
             }
-            const FT *restrict src = xn + (ci * h + u) * w;
-            for (int64_t rc = 0; rc < 2; rc++)
-                FML_FN(pad_row_masked)(dst + rc * pw, src + rc - pw0, pw, 2, masks[rc], zero);
+            FML_FN(pad_row_s2_pair)(dst, dst + pw, xn + (ci * h + u) * w - pw0, pw, masks, zero);
         }
 }
 
@@ -122,12 +118,12 @@ static void WINO_OUT(const FT *restrict M, int64_t o, int64_t tr, int64_t twp, i
                     FT *restrict yr = y + oi * ldy + (2 * r + i) * wo + 2 * t;
                     const VT lo = VZIPLO(y0, y1), hi = VZIPHI(y0, y1);
                     const int64_t left = wo - 2 * t;
-                    if (left >= 2 * VL) {
+                    if (left >= VL) {                  /* masked stores only where needed */
                         VSTOREU(yr, lo);
-                        VSTOREU(yr + VL, hi);
+                        if (left >= 2 * VL) VSTOREU(yr + VL, hi);
+                        else if (left > VL) VMASKSTOREU(yr + VL, VMASK(fml_conv_low_bits(left - VL, VL)), hi);
                     } else {
                         VMASKSTOREU(yr, VMASK(fml_conv_low_bits(left, VL)), lo);
-                        if (left > VL) VMASKSTOREU(yr + VL, VMASK(fml_conv_low_bits(left - VL, VL)), hi);
                     }
                 }
             }

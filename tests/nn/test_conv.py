@@ -300,7 +300,9 @@ def test_type_errors():
 # >= 23 outputs): odd sizes (half tiles), every padding, bias and ReLU.
 WINO = [((2, 16, 24, 24), (16, 16, 3, 3), 1), ((1, 17, 31, 40), (23, 17, 3, 3), 1),
         ((2, 32, 27, 25), (16, 32, 3, 3), 0), ((1, 16, 30, 33), (20, 16, 3, 3), 2),
-        ((1, 20, 3, 64), (18, 20, 3, 3), 1), ((1, 16, 50, 24), (33, 16, 3, 3), (2, 0))]
+        ((1, 20, 3, 64), (18, 20, 3, 3), 1), ((1, 16, 50, 24), (33, 16, 3, 3), (2, 0)),
+        # more input channels than one panel of the packed-pixel tile holds (tap blocks)
+        ((1, 300, 10, 12), (20, 300, 3, 3), 1)]
 
 
 @pytest.mark.parametrize("case", WINO, ids=[f"wino{i}" for i in range(len(WINO))])
