@@ -119,16 +119,7 @@ static void W2_OUT(const FT *restrict M, int64_t o, int64_t oi, int64_t ldm, int
                     y0 = VMAX(zero, y0);
                     y1 = VMAX(zero, y1);
                 }
-                FT *restrict yr = y + (2 * r + i) * wo + 2 * t;
-                const VT lo = VZIPLO(y0, y1), hi = VZIPHI(y0, y1);
-                const int64_t left = wo - 2 * t;
-                if (left >= 2 * VL) {
-                    VSTOREU(yr, lo);
-                    VSTOREU(yr + VL, hi);
-                } else {
-                    VMASKSTOREU(yr, VMASK(fml_conv_low_bits(left, VL)), lo);
-                    if (left > VL) VMASKSTOREU(yr + VL, VMASK(fml_conv_low_bits(left - VL, VL)), hi);
-                }
+                FML_FN(wino_store_pair)(y + (2 * r + i) * wo + 2 * t, y0, y1, wo - 2 * t);
             }
         }
 }

@@ -79,6 +79,21 @@ static void WINO_IN(const FT *restrict eo, int64_t c, int64_t tr, int64_t twp, i
             }
 }
 
+/* The 2*VL outputs of VL tiles' two columns y0, y1 into row yr (columns 2t,
+ * 2t+1, 2t+2, ... interleaved), the first `left` of them; masked stores only
+ * for a partial vector.  Shared with the stride-2 pass (conv_wino2_impl.h). */
+static inline void FML_FN(wino_store_pair)(FT *restrict yr, VT y0, VT y1, int64_t left)
+{
+    const VT lo = VZIPLO(y0, y1), hi = VZIPHI(y0, y1);
+    if (left < VL) {
+        VMASKSTOREU(yr, VMASK(fml_conv_low_bits(left, VL)), lo);
+        return;
+    }
+    VSTOREU(yr, lo);
+    if (left >= 2 * VL) VSTOREU(yr + VL, hi);
+    else if (left > VL) VMASKSTOREU(yr + VL, VMASK(fml_conv_low_bits(left - VL, VL)), hi);
+}
+
 /* Y = A^T M A for channels [0, o) and tiles r < tr, t < twp; stores the 2x2
  * outputs (+ bias, activation) into y (channel stride ldy, rows of wo; output
  * rows past nout_rows and columns past wo are not stored). */
@@ -114,17 +129,8 @@ static void WINO_OUT(const FT *restrict M, int64_t o, int64_t tr, int64_t twp, i
                         y0 = VMAX(zero, y0);
                         y1 = VMAX(zero, y1);
                     }
-                    /* columns 2t, 2t+1, 2t+2, ...: interleave the tiles' two columns */
-                    FT *restrict yr = y + oi * ldy + (2 * r + i) * wo + 2 * t;
-                    const VT lo = VZIPLO(y0, y1), hi = VZIPHI(y0, y1);
-                    const int64_t left = wo - 2 * t;
-                    if (left >= VL) {                  /* masked stores only where needed */
-                        VSTOREU(yr, lo);
-                        if (left >= 2 * VL) VSTOREU(yr + VL, hi);
-                        else if (left > VL) VMASKSTOREU(yr + VL, VMASK(fml_conv_low_bits(left - VL, VL)), hi);
-                    } else {
-                        VMASKSTOREU(yr, VMASK(fml_conv_low_bits(left, VL)), lo);
-                    }
+                    FML_FN(wino_store_pair)(y + oi * ldy + (2 * r + i) * wo + 2 * t, y0, y1,
+                                            wo - 2 * t);
                 }
             }
         }
