@@ -1,6 +1,7 @@
 """The packed-pixel tile (zero-copy convolutions: stride 1, no padding, e.g.
 every 1x1): against the NumPy reference and bit for bit against the flat tile
-it replaces, without PyTorch (so the sanitizer run covers it)."""
+it replaces; and the two Winograd passes whose products run on it.  Without
+PyTorch, so the sanitizer run covers them."""
 import contextlib
 
 import numpy as np
