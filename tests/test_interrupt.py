@@ -40,7 +40,11 @@ CASES = {
 }
 
 CHILD = """
-import sys, time
+import signal, sys, time
+# a shell without job control starts background jobs with SIGINT ignored, and
+# Python keeps an ignored SIGINT: take Python's own handler, as an interactive
+# session has it
+signal.signal(signal.SIGINT, signal.default_int_handler)
 import numpy as np
 import fastml
 from fastml.nn import functional as F
