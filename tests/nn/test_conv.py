@@ -13,8 +13,6 @@ import fastml.nn.functional as F
 from tests import _reference as ref
 from tests.conftest import tol
 
-torch = pytest.importorskip("torch")
-
 
 def _make(rng, dtype, xs, ws, bias=True):
     x = rng.standard_normal(xs).astype(dtype)
@@ -116,6 +114,7 @@ COMBOS = [c for c in itertools.product([1, 2, 3], [0, 1, 2, "same", "valid"], [1
 
 @pytest.mark.parametrize("stride,padding,dilation,groups", COMBOS)
 def test_conv2d_every_parameter_combination_matches_torch(stride, padding, dilation, groups, rng):
+    torch = pytest.importorskip("torch")
     x, w, b = _make(rng, np.float64, (2, 4, 11, 10), (8, 4 // groups, 3, 2))
     y = F.conv2d(x, w, b, stride, padding, dilation, groups)
     with warnings.catch_warnings():          # torch: 'same' with an even kernel pads a copy
@@ -127,6 +126,7 @@ def test_conv2d_every_parameter_combination_matches_torch(stride, padding, dilat
 
 def test_bench_shapes_match_torch_float32(rng):
     """The benchmark's kernels (at smaller batch) against PyTorch in float32."""
+    torch = pytest.importorskip("torch")
     for xs, ws, stride, pad, groups in [((1, 64, 20, 20), (64, 64, 3, 3), 1, 1, 1),
                                         ((1, 256, 14, 14), (64, 256, 1, 1), 1, 0, 1),
                                         ((1, 3, 40, 40), (64, 3, 7, 7), 2, 3, 1),
@@ -215,6 +215,7 @@ def test_unbatched_and_empty(rng):
 
 
 def test_conv1d_matches_torch(dtype, rng):
+    torch = pytest.importorskip("torch")
     for xs, ws, stride, padding, dilation, groups in [
             ((2, 4, 31), (6, 4, 3), 1, 1, 1, 1), ((1, 6, 50), (6, 1, 5), 2, 2, 2, 6),
             ((3, 6, 17), (4, 3, 4), 1, "same", 3, 2), ((2, 3, 9), (5, 3, 1), 3, 0, 1, 1),

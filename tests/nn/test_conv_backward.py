@@ -9,8 +9,6 @@ from tests import _reference as ref
 from tests.conftest import tol
 from tests.nn.test_conv import CASES, _make, _pads, _pair, _random_case
 
-torch = pytest.importorskip("torch")
-
 
 def _ref_backward(gy, x, w, stride, padding, dilation, groups):
     return ref.conv2d_backward(gy, x, w, _pair(stride), _pads(padding, w.shape, _pair(dilation)),
@@ -33,6 +31,7 @@ def test_backward_matches_reference(case, dtype, simd_level, rng):
 
 @pytest.mark.parametrize("seed", range(30))
 def test_backward_random_shapes_match_torch(seed):
+    torch = pytest.importorskip("torch")
     xs, ws, stride, padding, dilation, groups = _random_case(seed)
     rng = np.random.default_rng(seed + 2000)
     x, w, b = _make(rng, np.float64, xs, ws)
@@ -66,6 +65,7 @@ def test_backward_finite_differences(case, rng):
 
 
 def test_backward_float32_matches_torch_at_bench_shape(rng):
+    torch = pytest.importorskip("torch")
     x, w, _ = _make(rng, np.float32, (2, 64, 20, 20), (64, 64, 3, 3), bias=False)
     tx, tw = torch.from_numpy(x).requires_grad_(), torch.from_numpy(w).requires_grad_()
     y = torch.nn.functional.conv2d(tx, tw, None, 1, 1)
@@ -96,6 +96,7 @@ def test_backward_output_mask_and_threads(rng):
 
 def test_backward_relu_pattern(rng):
     """The fused-ReLU forward's gradient: pass grad_output * (output > 0)."""
+    torch = pytest.importorskip("torch")
     x, w, b = _make(rng, np.float64, (2, 3, 8, 8), (5, 3, 3, 3))
     tx, tw, tb = (torch.from_numpy(a).requires_grad_() for a in (x, w, b))
     y = torch.relu(torch.nn.functional.conv2d(tx, tw, tb, 1, 1))
@@ -109,6 +110,7 @@ def test_backward_relu_pattern(rng):
 
 
 def test_conv1d_backward_matches_torch(rng):
+    torch = pytest.importorskip("torch")
     for xs, ws, stride, padding, dilation, groups in [((2, 4, 31), (6, 4, 3), 2, 1, 1, 1),
                                                       ((1, 6, 40), (6, 1, 5), 1, "same", 2, 6)]:
         x = rng.standard_normal(xs)
