@@ -95,7 +95,7 @@ static void W2_OUT(const FT *restrict M, int64_t o, int64_t oi, int64_t ldm, int
                    int64_t tw, int64_t tile0, FT *restrict y, int64_t ho, int64_t wo, FT bias,
                    int relu)
 {
-    const VT bv = VSET1(bias), zero = VZERO();
+    const VT bv = VSET1(bias);
     for (int64_t r = 0; r < th; r++)
         for (int64_t t = 0; t < tw; t += VL) {
             const FT *restrict in = M + oi * ldm + tile0 + r * tw + t;
@@ -113,13 +113,9 @@ static void W2_OUT(const FT *restrict M, int64_t o, int64_t oi, int64_t ldm, int
 #pragma GCC unroll 2
             for (int i = 0; i < 2; i++) {
                 if (2 * r + i >= ho) break;
-                VT y0 = VADD(VADD(VADD(s[i][0], s[i][1]), s[i][3]), bv);
-                VT y1 = VADD(VADD(VADD(s[i][1], s[i][2]), s[i][4]), bv);
-                if (relu) {
-                    y0 = VMAX(zero, y0);
-                    y1 = VMAX(zero, y1);
-                }
-                FML_FN(wino_store_pair)(y + (2 * r + i) * wo + 2 * t, y0, y1, wo - 2 * t);
+                FML_FN(wino_store_pair)(y + (2 * r + i) * wo + 2 * t,
+                                        VADD(VADD(s[i][0], s[i][1]), s[i][3]),
+                                        VADD(VADD(s[i][1], s[i][2]), s[i][4]), bv, relu, wo - 2 * t);
             }
         }
 }

@@ -79,11 +79,19 @@ static void WINO_IN(const FT *restrict eo, int64_t c, int64_t tr, int64_t twp, i
             }
 }
 
-/* The 2*VL outputs of VL tiles' two columns y0, y1 into row yr (columns 2t,
- * 2t+1, 2t+2, ... interleaved), the first `left` of them; masked stores only
- * for a partial vector.  Shared with the stride-2 pass (conv_wino2_impl.h). */
-static inline void FML_FN(wino_store_pair)(FT *restrict yr, VT y0, VT y1, int64_t left)
+/* The 2*VL outputs of VL tiles' two columns y0, y1 (+ bias bv, then ReLU when
+ * relu) into row yr (columns 2t, 2t+1, 2t+2, ... interleaved), the first `left`
+ * of them; masked stores only for a partial vector.  Shared with the stride-2
+ * pass (conv_wino2_impl.h). */
+static inline void FML_FN(wino_store_pair)(FT *restrict yr, VT y0, VT y1, VT bv, int relu,
+                                           int64_t left)
 {
+    y0 = VADD(y0, bv);
+    y1 = VADD(y1, bv);
+    if (relu) {
+        y0 = VMAX(VZERO(), y0);
+        y1 = VMAX(VZERO(), y1);
+    }
     const VT lo = VZIPLO(y0, y1), hi = VZIPHI(y0, y1);
     if (left < VL) {
         VMASKSTOREU(yr, VMASK(fml_conv_low_bits(left, VL)), lo);
@@ -101,7 +109,6 @@ static void WINO_OUT(const FT *restrict M, int64_t o, int64_t tr, int64_t twp, i
                      FT *restrict y, int64_t ldy, int64_t wo, int64_t nout_rows,
                      const FT *restrict bias, int relu)
 {
-    const VT zero = VZERO();
     for (int64_t oi = 0; oi < o; oi++) {
         const VT bv = VSET1(bias != NULL ? bias[oi] : (FT)0);
         for (int64_t r = 0; r < tr; r++) {
@@ -123,13 +130,9 @@ static void WINO_OUT(const FT *restrict M, int64_t o, int64_t tr, int64_t twp, i
 #pragma GCC unroll 2
                 for (int i = 0; i < 2; i++) {
                     if (2 * r + i >= nout_rows) break;
-                    VT y0 = VADD(VADD(VADD(s[i][0], s[i][1]), s[i][2]), bv);
-                    VT y1 = VADD(VSUB(VSUB(s[i][1], s[i][2]), s[i][3]), bv);
-                    if (relu) {
-                        y0 = VMAX(zero, y0);
-                        y1 = VMAX(zero, y1);
-                    }
-                    FML_FN(wino_store_pair)(y + oi * ldy + (2 * r + i) * wo + 2 * t, y0, y1,
+                    FML_FN(wino_store_pair)(y + oi * ldy + (2 * r + i) * wo + 2 * t,
+                                            VADD(VADD(s[i][0], s[i][1]), s[i][2]),
+                                            VSUB(VSUB(s[i][1], s[i][2]), s[i][3]), bv, relu,
                                             wo - 2 * t);
                 }
             }
