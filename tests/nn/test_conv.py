@@ -10,6 +10,7 @@ from numpy.testing import assert_allclose
 
 import fastml
 import fastml.nn.functional as F
+from fastml.nn.functional._conv import _algorithm
 from tests import _reference as ref
 from tests.conftest import tol
 
@@ -297,21 +298,26 @@ def test_type_errors():
         F.conv2d(x.astype(np.complex64), w)
 
 
-# Shapes on the Winograd F(2x2, 3x3) path (3x3, stride 1, >= 16 channels, rows of
-# >= 23 outputs): odd sizes (half tiles), every padding, bias and ReLU.
+# Shapes on the Winograd F(2x2, 3x3) path (3x3, stride 1, >= 16 channels, rows
+# long enough that padded tile vectors waste at most a quarter) at every level:
+# odd sizes (half tiles, partial output vectors), every padding, output channels
+# not a multiple of the product tile, bias and ReLU, 1 vs 2 threads bitwise.
 WINO = [((2, 16, 24, 24), (16, 16, 3, 3), 1), ((1, 17, 31, 40), (23, 17, 3, 3), 1),
         ((2, 32, 27, 25), (16, 32, 3, 3), 0), ((1, 16, 30, 33), (20, 16, 3, 3), 2),
-        ((1, 20, 3, 64), (18, 20, 3, 3), 1), ((1, 16, 50, 24), (33, 16, 3, 3), (2, 0)),
+        ((1, 20, 3, 64), (18, 20, 3, 3), 1), ((1, 16, 50, 30), (33, 16, 3, 3), (2, 0)),
         # more input channels than one panel of the packed-pixel tile holds (tap blocks)
         ((1, 300, 10, 12), (20, 300, 3, 3), 1)]
 
 
 @pytest.mark.parametrize("case", WINO, ids=[f"wino{i}" for i in range(len(WINO))])
-def test_winograd_shapes_match_reference(case, dtype, simd_level, rng):
+@pytest.mark.parametrize("act", [None, "relu"])
+def test_winograd_shapes_match_reference(case, act, dtype, simd_level, rng):
     xs, ws, padding = case
+    assert _algorithm(xs, ws, 1, padding, dtype=dtype) == "winograd"
     x, w, b = _make(rng, dtype, xs, ws)
-    _check(x, w, b, 1, padding, 1, 1, dtype)
-    _check(x, w, b, 1, padding, 1, 1, dtype, activation="relu")
+    y = _check(x, w, b, 1, padding, 1, 1, dtype, activation=act, n_threads=1)
+    y2 = F.conv2d(x, w, b, 1, padding, activation=act, n_threads=2)
+    assert y.tobytes() == y2.tobytes()
 
 
 def test_winograd_float32_accuracy_and_threads(rng):
@@ -335,7 +341,6 @@ CTILE = [((2, 20, 13, 14), (64, 20, 3, 3), 2, 0), ((1, 16, 30, 14), (96, 16, 3, 
 
 
 def test_channels_in_lanes_tile_matches_reference(dtype, simd_level, rng):
-    from fastml.nn.functional._conv import _algorithm
     ran = 0
     for xs, ws, stride, padding in CTILE:
         if _algorithm(xs, ws, stride, padding, dtype=dtype) != "channels_in_lanes":
@@ -354,7 +359,6 @@ def test_channels_in_lanes_tile_matches_reference(dtype, simd_level, rng):
 
 def test_each_algorithm_is_reached():
     """The shape tests above cover every forward kernel (the chooser can change)."""
-    from fastml.nn.functional._conv import _algorithm
     assert _algorithm(WINO[0][0], WINO[0][1], 1, WINO[0][2]) == "winograd"
     assert _algorithm((2, 8, 10, 10), (8, 1, 3, 3), 1, 1, 1, 8) == "rows"
     assert _algorithm((1, 3, 23, 29), (8, 3, 7, 7), 2, 3) == "flat"

@@ -1,7 +1,7 @@
 """The packed-pixel tile (zero-copy convolutions: stride 1, no padding, e.g.
 every 1x1): against the NumPy reference and bit for bit against the flat tile
-it replaces; and the two Winograd passes whose products run on it.  Without
-PyTorch, so the sanitizer run covers them."""
+it replaces; and the opt-in stride-2 Winograd pass whose products run on it
+(the stride-1 one is in test_conv.py)."""
 import contextlib
 
 import numpy as np
@@ -14,6 +14,7 @@ from fastml._lib import _conv
 from fastml.nn.functional._conv import _algorithm
 from tests import _reference as ref
 from tests.conftest import tol
+from tests.nn.test_conv import _check, _make
 
 # (input, weight, groups)
 CASES = [
@@ -36,13 +37,6 @@ def _packed(on):
         yield
     finally:
         _conv.set_packed(before)
-
-
-def _make(rng, dtype, xs, ws):
-    x = rng.standard_normal(xs).astype(dtype)
-    w = rng.standard_normal(ws).astype(dtype)
-    b = rng.standard_normal(ws[0]).astype(dtype)
-    return x, w, b
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
@@ -119,42 +113,8 @@ def test_winograd_s2_matches_reference(case, act, dtype, simd_level, rng):
     before = _conv.set_winograd_s2(True)
     try:
         assert _algorithm(xs, ws, 2, padding, dtype=dtype) == "winograd_s2"
-        y = F.conv2d(x, w, b, 2, padding, activation=act)
-        y1 = F.conv2d(x, w, b, 2, padding, activation=act, n_threads=1)
+        y = _check(x, w, b, 2, padding, 1, 1, dtype, activation=act, n_threads=1)
         y2 = F.conv2d(x, w, b, 2, padding, activation=act, n_threads=2)
     finally:
         _conv.set_winograd_s2(before)
-    pads = (padding, padding) if isinstance(padding, int) else padding
-    r = ref.conv2d(x, w, b, (2, 2), ((pads[0], pads[0]), (pads[1], pads[1])))
-    if act == "relu":
-        r = np.maximum(r, 0)
-    assert y.shape == r.shape and y.dtype == dtype
-    assert_allclose(y, r, **tol(dtype, 4 * np.prod(ws[1:])))
-    assert y1.tobytes() == y2.tobytes() == y.tobytes()
-
-
-# 3x3 stride 1 through Winograd F(2x2, 3x3), whose products run on the packed-pixel
-# tile: (input, output channels, padding); odd widths (partial tile vectors and
-# output stores), output channels not a multiple of the tile, more input
-# channels than one panel holds.
-WINO = [((2, 16, 24, 24), 16, 1), ((1, 17, 31, 40), 23, 1), ((2, 32, 27, 25), 16, 0),
-        ((1, 16, 30, 33), 20, 2), ((1, 16, 50, 30), 33, (2, 0)), ((1, 300, 10, 12), 20, 1)]
-
-
-@pytest.mark.parametrize("case", WINO, ids=[f"w_{i}" for i in range(len(WINO))])
-@pytest.mark.parametrize("act", [None, "relu"])
-def test_winograd_matches_reference(case, act, dtype, simd_level, rng):
-    xs, o, padding = case
-    ws = (o, xs[1], 3, 3)
-    x, w, b = _make(rng, dtype, xs, ws)
-    assert _algorithm(xs, ws, 1, padding, dtype=dtype) == "winograd"
-    y = F.conv2d(x, w, b, 1, padding, activation=act)
-    y1 = F.conv2d(x, w, b, 1, padding, activation=act, n_threads=1)
-    y2 = F.conv2d(x, w, b, 1, padding, activation=act, n_threads=2)
-    pads = (padding, padding) if isinstance(padding, int) else padding
-    r = ref.conv2d(x, w, b, (1, 1), ((pads[0], pads[0]), (pads[1], pads[1])))
-    if act == "relu":
-        r = np.maximum(r, 0)
-    assert y.shape == r.shape and y.dtype == dtype
-    assert_allclose(y, r, **tol(dtype, 4 * np.prod(ws[1:])))
-    assert y1.tobytes() == y2.tobytes() == y.tobytes()
+    assert y.tobytes() == y2.tobytes()
