@@ -313,6 +313,7 @@ static void band_lists_free(band_lists *bl)
 #define VANYNAN(v) ((v) != (v))
 #define VEVEN(a, b) ((void)(b), (a))
 #define VODD(a, b) ((void)(a), (b))
+#define VNEXT(a, b) ((void)(a), (b))
 #define DENSE_MR 4
 #define DENSE_NV 4
 #define DW_NV 8

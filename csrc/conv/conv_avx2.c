@@ -61,6 +61,8 @@ static inline __m256i mask4_avx2(uint32_t bits)
         _mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8))
 #define VEVEN(a, b) _mm256_castpd_ps(_mm256_permute4x64_pd(                                \
         _mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8))
+#define VNEXT(a, b) _mm256_castsi256_ps(_mm256_alignr_epi8(                                \
+        _mm256_castps_si256(_mm256_permute2f128_ps(a, b, 0x21)), _mm256_castps_si256(a), 4))
 #define DENSE_NAME FML_FN(conv_ukr_4x24)
 #define DENSE_MR 4
 #define DENSE_NV 3
@@ -109,6 +111,8 @@ static inline __m256i mask4_avx2(uint32_t bits)
 #define VANYNAN(v) (_mm256_movemask_pd(_mm256_cmp_pd(v, v, _CMP_UNORD_Q)) != 0)
 #define VODD(a, b) _mm256_permute4x64_pd(_mm256_unpackhi_pd(a, b), 0xD8)
 #define VEVEN(a, b) _mm256_permute4x64_pd(_mm256_unpacklo_pd(a, b), 0xD8)
+#define VNEXT(a, b) _mm256_castsi256_pd(_mm256_alignr_epi8(                                \
+        _mm256_castpd_si256(_mm256_permute2f128_pd(a, b, 0x21)), _mm256_castpd_si256(a), 8))
 #define DENSE_NAME FML_FN(conv_ukr_4x12)
 #define DENSE_MR 4
 #define DENSE_NV 3

@@ -56,6 +56,8 @@
                                            19, 21, 23, 25, 27, 29, 31), b)
 #define VEVEN(a, b) _mm512_permutex2var_ps(a, _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, \
                                             18, 20, 22, 24, 26, 28, 30), b)
+#define VNEXT(a, b) _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(b),           \
+                                                            _mm512_castps_si512(a), 1))
 #define DENSE_NAME FML_FN(conv_ukr_8x48)
 #define DENSE_MR 8
 #define DENSE_NV 3
@@ -103,6 +105,8 @@
 #define VANYNAN(v) (_mm512_cmp_pd_mask(v, v, _CMP_UNORD_Q) != 0)
 #define VODD(a, b) _mm512_permutex2var_pd(a, _mm512_setr_epi64(1, 3, 5, 7, 9, 11, 13, 15), b)
 #define VEVEN(a, b) _mm512_permutex2var_pd(a, _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14), b)
+#define VNEXT(a, b) _mm512_castsi512_pd(_mm512_alignr_epi64(_mm512_castpd_si512(b),           \
+                                                            _mm512_castpd_si512(a), 1))
 #define DENSE_NAME FML_FN(conv_ukr_8x24)
 #define DENSE_MR 8
 #define DENSE_NV 3

@@ -566,10 +566,12 @@ static int FML_T(conv_run)(const conv_plan *p, const FT *x, const FT *w, const F
 }
 
 /* Winograd-style 3x3 stride-2 forward (conv_wino2_impl.h: 25 products per 2x2
- * output tile instead of 36), groups 1, dilation 1.  For each chunk of images
- * (its transformed input V and products M within FML_CONV_WINO2_BYTES):
+ * output tile instead of 36, summed into 9 slots), groups 1, dilation 1.  For
+ * each chunk of images (its transformed input V and products M within
+ * FML_CONV_WINO2_BYTES):
  *   1. V = B^T d B of every tile, input channels in parallel;
- *   2. M_xi = U_xi V_xi for the 25 xi on the packed-pixel tile, tasks (xi,
+ *   2. M_s = U_s V_s for the 9 slots s on the packed-pixel tile (U_s V_s: the
+ *      slot's 1, 2 or 4 components, K = that many times C), tasks (slot,
  *      block of tiles) in parallel;
  *   3. Y = A^T M A + bias, activation, output channels in parallel.
  * Each output is the same sums whatever the thread count. */
@@ -582,24 +584,24 @@ static int FML_T(conv_wino2_run)(const fml_conv2d_geom *g, const FT *x, const FT
     const int64_t vl = kt->KSEL(dense).vl, howo = g->ho * g->wo, chw = c * g->h * g->w;
     const int64_t th = (g->ho + 1) / 2, tw = (g->wo + 1) / 2, tpi = th * tw;
     const int64_t kc = FML_MAX(1, FML_CONV_PGEMM_PANEL_BYTES / (nr * (int64_t)sizeof(FT)));
-    const int64_t per_img = 25 * (c + o) * tpi * (int64_t)sizeof(FT);
+    const int64_t per_img = (25 * c + 9 * o) * tpi * (int64_t)sizeof(FT);
     const int64_t nimg = FML_MAX(1, FML_MIN(g->n, FML_CONV_WINO2_BYTES / per_img));
     const int64_t ldv = nimg * tpi + vl, ldm = ldv;
-    /* U_xi = G g G^T, packed per channel tile: apack[((xi*n_ot + t)*c + ci)*mr + i];
-     * then V and M (kept by this thread across calls: no page faults per call) */
-    const size_t a_el = (size_t)(25 * n_ot * c * mr), vm_el = (size_t)(25 * (c + o) * ldv);
+    /* U = G g G^T, packed per slot s and channel tile t, K = LEN[s]*c taps:
+     * apack[START[s]*n_ot*c*mr + (t*LEN[s]*c + k)*mr + i]; then V and M (kept by
+     * this thread across calls: no page faults per call) */
+    const size_t a_el = (size_t)(25 * n_ot * c * mr), vm_el = (size_t)((25 * c + 9 * o) * ldv);
     FT *apack = (FT *)fml_scratch_thread(FML_SCRATCH_CALL_SLOT, (a_el + vm_el) * sizeof(FT));
-    int64_t *off = (int64_t *)malloc((size_t)c * sizeof(int64_t));
+    int64_t *off = (int64_t *)malloc((size_t)(4 * c) * sizeof(int64_t));
     if (apack == NULL || off == NULL) {
         free(off);
         return FML_ENOMEM;
     }
     FT *V = apack + a_el, *M = V + 25 * c * ldv;
-    for (int64_t ci = 0; ci < c; ci++) off[ci] = ci * ldv;
+    for (int64_t k = 0; k < 4 * c; k++) off[k] = k * ldv;
     const int64_t work_el = FML_CONV_WINO2_WORK(th, tw, vl);
     const int nt = conv_threads(n_threads, FML_MIN(c, o), 2.0 * 9.0 * (double)g->n * (double)o *
                                                           (double)howo * (double)c);
-    (void)nt;
     int err = FML_OK;
     const int64_t intr = fml_interrupt_token();
     const int relu = act == FML_ACT_RELU;
@@ -609,13 +611,20 @@ static int FML_T(conv_wino2_run)(const fml_conv2d_geom *g, const FT *x, const FT
         FT *panel = (FT *)fml_scratch_thread(FML_CONV_SLOT + 1, (size_t)(kc * nr) * sizeof(FT));
         if (work == NULL || panel == NULL) err |= FML_ENOMEM;
 #pragma omp for schedule(static)
-        for (int64_t t = 0; t < n_ot; t++)             /* U by channel tile (no shared lines) */
-            for (int64_t ci = 0; ci < c; ci++) {
-                FT *restrict dst = apack + (t * c + ci) * mr;
+        for (int64_t t = 0; t < n_ot; t++) {           /* U by channel tile (no shared lines) */
+            FT *restrict dst[25];                      /* component (a, b) of this tile */
+            for (int64_t a = 0; a < 5; a++)
+                for (int64_t b = 0; b < 5; b++) {
+                    const int64_t s = FML_WINO2_SLOT[a] * 3 + FML_WINO2_SLOT[b];
+                    const int64_t p = FML_WINO2_POS[a][b], len = FML_WINO2_LEN[s];
+                    dst[a * 5 + b] = apack + (FML_WINO2_START[s] * n_ot + t * len) * c * mr +
+                                     (p - FML_WINO2_START[s]) * c * mr;
+                }
+            for (int64_t ci = 0; ci < c; ci++)
                 for (int64_t i = 0; i < mr; i++) {
-                    const int64_t oi = t * mr + i;
+                    const int64_t oi = t * mr + i, at = ci * mr + i;
                     if (oi >= o) {
-                        for (int64_t xi = 0; xi < 25; xi++) dst[xi * n_ot * c * mr + i] = 0;
+                        for (int64_t e = 0; e < 25; e++) dst[e][at] = 0;
                         continue;
                     }
                     /* G g G^T, G = (1 0 0; 1 0 1; 0 0 1; 0 1 0; 0 1 0): sums of weights */
@@ -630,18 +639,17 @@ static int FML_T(conv_wino2_run)(const fml_conv2d_geom *g, const FT *x, const FT
                         gg[4][q] = g1;
                     }
                     for (int64_t r = 0; r < 5; r++) {
-                        FT *restrict d = dst + 5 * r * n_ot * c * mr + i;
-                        d[0 * n_ot * c * mr] = (FT)gg[r][0];
-                        d[1 * n_ot * c * mr] = (FT)(gg[r][0] + gg[r][2]);
-                        d[2 * n_ot * c * mr] = (FT)gg[r][2];
-                        d[3 * n_ot * c * mr] = (FT)gg[r][1];
-                        d[4 * n_ot * c * mr] = (FT)gg[r][1];
+                        dst[5 * r + 0][at] = (FT)gg[r][0];
+                        dst[5 * r + 1][at] = (FT)(gg[r][0] + gg[r][2]);
+                        dst[5 * r + 2][at] = (FT)gg[r][2];
+                        dst[5 * r + 3][at] = (FT)gg[r][1];
+                        dst[5 * r + 4][at] = (FT)gg[r][1];
                     }
                 }
-            }
+        }
         for (int64_t n0 = 0; n0 < g->n; n0 += nimg) {
             const int64_t ni = FML_MIN(nimg, g->n - n0), ntile = ni * tpi;
-            /* product tasks: (xi, a block of about 8 panels of tiles) */
+            /* product tasks: (slot, a block of about 8 panels of tiles) */
             const int64_t nqb = (ntile + 8 * nr - 1) / (8 * nr);
             const int64_t qb = ((ntile + nqb - 1) / nqb + nr - 1) / nr * nr;
             if (err == FML_OK && fml_interrupted(intr)) err |= FML_EINTR;
@@ -651,18 +659,18 @@ static int FML_T(conv_wino2_run)(const fml_conv2d_geom *g, const FT *x, const FT
                     KSEL(kt->wino2_in)(x + (n0 + i) * chw, c, ci, g->h, g->w, g->ph0, g->pw0, th,
                                        tw, V, ldv, i * tpi, work);
 #pragma omp for schedule(dynamic, 1)
-            for (int64_t task = 0; task < 25 * nqb; task++) {
+            for (int64_t task = 0; task < 9 * nqb; task++) {
                 if (err != FML_OK) continue;
-                const int64_t xi = task / nqb, q0 = (task % nqb) * qb;
-                FML_T(pgemm_tiles)(&pg, c, kc, apack + xi * n_ot * c * mr, 0, n_ot, o,
-                                   V + xi * c * ldv, off, q0, FML_MIN(ntile, q0 + qb), 0,
-                                   M + xi * o * ldm, ldm, NULL, 0, panel);
+                const int64_t s = task / nqb, q0 = (task % nqb) * qb, st = FML_WINO2_START[s];
+                FML_T(pgemm_tiles)(&pg, FML_WINO2_LEN[s] * c, kc, apack + st * n_ot * c * mr, 0,
+                                   n_ot, o, V + st * c * ldv, off, q0, FML_MIN(ntile, q0 + qb), 0,
+                                   M + s * o * ldm, ldm, NULL, 0, panel);
             }
 #pragma omp for schedule(static)
             for (int64_t oi = 0; oi < o; oi++) {
                 if (err != FML_OK) continue;
-                for (int64_t xi = 0; xi < 25; xi++)   /* the lanes read past the last tile */
-                    memset(M + (xi * o + oi) * ldm + ntile, 0, (size_t)vl * sizeof(FT));
+                for (int64_t s = 0; s < 9; s++)       /* the lanes read past the last tile */
+                    memset(M + (s * o + oi) * ldm + ntile, 0, (size_t)vl * sizeof(FT));
                 for (int64_t i = 0; i < ni; i++)
                     KSEL(kt->wino2_out)(M, o, oi, ldm, th, tw, i * tpi,
                                         y + ((n0 + i) * o + oi) * howo, g->ho, g->wo,
@@ -695,7 +703,7 @@ static int FML_T(use_wino)(const fml_conv2d_geom *g)
  * image's transforms within the budget. */
 static int FML_T(use_wino2)(const fml_conv2d_geom *g)
 {
-    const double per_img = 25.0 * (double)(g->c + g->o) * (double)((g->ho + 1) / 2) *
+    const double per_img = (25.0 * (double)g->c + 9.0 * (double)g->o) * (double)((g->ho + 1) / 2) *
                            (double)((g->wo + 1) / 2) * (double)sizeof(FT);
     return g_wino2 && g->kh == 3 && g->kw == 3 && g->sh == 2 && g->sw == 2 && g->dh == 1 &&
            g->dw == 1 && g->groups == 1 && g->c >= FML_CONV_WINO_MIN_CH &&

@@ -121,10 +121,23 @@ typedef void (*fml_wino_out_f64)(const double *M, int64_t o, int64_t tr, int64_t
                                  int64_t ntile, double *y, int64_t ldy, int64_t wo,
                                  int64_t nout_rows, const double *bias, int relu);
 
-/* Winograd-style 3x3 stride-2 transforms (conv_wino2_impl.h); the work buffer
- * of wino2_in (elements) for th x tw tiles at vector length vl. */
-#define FML_CONV_WINO2_WORK(th, tw, vl) \
-    (8 * (((tw) + (vl) - 1) / (vl) * (vl) + (vl)) + (4 * (th) + 1) * 5 * (((tw) + (vl) - 1) / (vl) * (vl)))
+/* Winograd-style 3x3 stride-2 transforms (conv_wino2_impl.h).  The 25
+ * transformed inputs (a, b) (a, b < 5: the 1-D components of B^T) are summed
+ * into 9 products (slots): component a goes to slot row FML_WINO2_SLOT[a], so
+ * slot (sa, sb) reduces over n(sa) * n(sb) components of C channels each
+ * (n = 2, 1, 2: 4, 2 or 1 channel blocks).  V keeps a slot's components next
+ * to each other: component (a, b) is block FML_WINO2_POS[a][b] of V's rows,
+ * slot s starts at block FML_WINO2_START[s] and spans FML_WINO2_LEN[s]. */
+static const int8_t FML_WINO2_SLOT[5] = {0, 1, 2, 0, 2};
+static const int8_t FML_WINO2_POS[5][5] = {{0, 4, 6, 1, 7},
+                                           {10, 12, 13, 11, 14},
+                                           {15, 19, 21, 16, 22},
+                                           {2, 5, 8, 3, 9},
+                                           {17, 20, 23, 18, 24}};
+static const int8_t FML_WINO2_START[9] = {0, 4, 6, 10, 12, 13, 15, 19, 21};
+static const int8_t FML_WINO2_LEN[9] = {4, 2, 4, 2, 1, 2, 4, 2, 4};
+/* The work buffer of wino2_in (elements) for th x tw tiles at vector length vl. */
+#define FML_CONV_WINO2_WORK(th, tw, vl) ((4 * (th) + 1) * 5 * (((tw) + (vl) - 1) / (vl) * (vl)))
 typedef void (*fml_wino2_in_f32)(const float *xn, int64_t c, int64_t ci, int64_t h, int64_t w,
                                  int64_t ph0, int64_t pw0, int64_t th, int64_t tw, float *V,
                                  int64_t ldv, int64_t tile0, float *work);

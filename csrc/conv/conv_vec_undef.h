@@ -17,6 +17,7 @@
 #undef VUPDATE
 #undef VEVEN
 #undef VODD
+#undef VNEXT
 #undef VMAXNAN
 #undef VANYNAN
 #undef VSUB
