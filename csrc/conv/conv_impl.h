@@ -661,7 +661,11 @@ static int FML_T(conv_wino2_run)(const fml_conv2d_geom *g, const FT *x, const FT
 #pragma omp for schedule(dynamic, 1)
             for (int64_t task = 0; task < 9 * nqb; task++) {
                 if (err != FML_OK) continue;
-                const int64_t s = task / nqb, q0 = (task % nqb) * qb, st = FML_WINO2_START[s];
+                /* the longest first (4, 2, then 1 channel blocks): the last
+                 * tasks taken are the short ones, so the threads end together */
+                static const int8_t order[9] = {0, 2, 6, 8, 1, 3, 5, 7, 4};
+                const int64_t s = order[task / nqb], q0 = (task % nqb) * qb;
+                const int64_t st = FML_WINO2_START[s];
                 FML_T(pgemm_tiles)(&pg, FML_WINO2_LEN[s] * c, kc, apack + st * n_ot * c * mr, 0,
                                    n_ot, o, V + st * c * ldv, off, q0, FML_MIN(ntile, q0 + qb), 0,
                                    M + s * o * ldm, ldm, NULL, 0, panel);

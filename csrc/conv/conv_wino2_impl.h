@@ -91,19 +91,23 @@ static void W2_IN(const FT *restrict xn, int64_t c, int64_t ci, int64_t h, int64
             for (int m = 0; m < 4; m++) q[m] = nq[m];
         }
     }
-    for (int64_t r = 0; r < th; r++)
-        for (int64_t t = 0; t < twp; t += VL) {
-            FT *restrict out = V + ci * ldv + tile0 + r * tw + t;
+    /* then over rows, component b of the columns at a time: five output rows
+     * (a, b) live, not 25 (their pointers stay in registers) */
+#pragma GCC unroll 1
+    for (int b = 0; b < 5; b++) {
+        FT *restrict out[5];
 #pragma GCC unroll 5
-            for (int b = 0; b < 5; b++) {
+        for (int a = 0; a < 5; a++) out[a] = V + (FML_WINO2_POS[a][b] * c + ci) * ldv + tile0;
+        for (int64_t r = 0; r < th; r++)
+            for (int64_t t = 0; t < twp; t += VL) {
                 const FT *restrict col = rt + (4 * r * 5 + b) * twp + t;
                 VT v[5];
                 WINO2_BT(VLOADU(col), VLOADU(col + 5 * twp), VLOADU(col + 10 * twp),
                          VLOADU(col + 15 * twp), VLOADU(col + 20 * twp), v);
 #pragma GCC unroll 5
-                for (int a = 0; a < 5; a++) VSTOREU(out + FML_WINO2_POS[a][b] * c * ldv, v[a]);
+                for (int a = 0; a < 5; a++) VSTOREU(out[a] + r * tw + t, v[a]);
             }
-        }
+    }
 }
 
 /* Y = A^T M A of output channel oi (of o) for the th x tw tiles at tile0 into
