@@ -39,7 +39,7 @@
 #define FML_CONV_PGEMM_WEIGHT_BYTES (256 * 1024)
 #define FML_CONV_PGEMM_PF_PANELS 2
 /* The 3x3 stride-2 Winograd pass: bytes of transformed input and products
- * (25 x (c + o) x tiles) per chunk of images (kept in L3). */
+ * ((25 c + 9 o) x tiles) per chunk of images (kept in L3). */
 #define FML_CONV_WINO2_BYTES (16 * 1024 * 1024)
 #define FML_CONV_PGEMM_BAND_BYTES (1024 * 1024)
 /* Work (flops, or element reads for pooling) per thread below which a call
@@ -51,6 +51,12 @@
 #define FML_CONV_GW_MAX_PARTIAL (8 * 1024 * 1024)
 /* Fewest input and output channels for Winograd F(2x2, 3x3). */
 #define FML_CONV_WINO_MIN_CH 16
+/* Fewest 2x2 output tiles (over the batch) for the stride-2 Winograd pass:
+ * below, transforming the weights costs more than the products save
+ * (measured, 1 thread, against the direct kernels: 1x128x28x28, 49 tiles,
+ * 1.02x slower; 8x256x14x14, 128 tiles, 1.36x slower; 2x64x57x57, 450 tiles,
+ * 0.82x; 8x128x28x28, 392 tiles, 0.71x). */
+#define FML_CONV_WINO2_MIN_TILES 256
 /* Cost of the channels-in-lanes tile's transposed stores, in k-loop iterations
  * per tile: its overhead is about this / k (measured: 148 GFLOP/s at k = 64,
  * 184 at k = 256, against about 200 for the k loop alone). */
@@ -391,7 +397,7 @@ void fml_conv_kernels_scalar(fml_conv_kernels *t)
 static fml_conv_kernels g_kernels;
 static int g_level = -1;
 static int g_packed = 1;
-static int g_wino2 = 0;   /* off: measured no faster than the direct kernels yet */
+static int g_wino2 = 1;   /* fml_conv_set_wino2 */
 
 int fml_conv_set_packed(int on)
 {
@@ -400,10 +406,10 @@ int fml_conv_set_packed(int on)
     return before;
 }
 
-int fml_conv_set_wino2(int on)
+int fml_conv_set_wino2(int mode)
 {
     const int before = g_wino2;
-    g_wino2 = on != 0;
+    g_wino2 = mode < 0 ? 0 : (mode > 2 ? 2 : mode);
     return before;
 }
 

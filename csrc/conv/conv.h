@@ -29,9 +29,10 @@
  *     channel padding, store cost).
  *   - Winograd F(2x2, 3x3) for 3x3 stride 1 with >= 16 channels (also the data
  *     gradient): 16 products on the flat tile instead of 36 per 2x2 outputs.
- *   - Opt-in (fml_conv_set_wino2), 3x3 stride 2 with >= 16 channels: the even
+ *   - 3x3 stride 2 with >= 16 channels and >= 256 2x2 output tiles: the even
  *     taps of each dimension as Winograd F(2, 2), 25 products instead of 36
- *     per 2x2 outputs, on the packed-pixel tile (conv_wino2_impl.h).
+ *     per 2x2 outputs, summed into 9 products on the packed-pixel tile
+ *     (conv_wino2_impl.h).
  *   - Packed-pixel tile: the flat-pixel tile for zero-copy passes, with each
  *     panel of pixels copied into L1 first (conv_pgemm_impl.h).
  *   - Depthwise (few output channels per group, stride 1): straight from the
@@ -86,11 +87,10 @@ int fml_conv2d_algorithm_f64(const fml_conv2d_geom *g);
  * default) or read the planes in place (same bits; for tests).  Returns the
  * previous setting. */
 int fml_conv_set_packed(int on);
-/* Whether 3x3 stride-2 convolutions use the Winograd-style pass or the direct
- * kernels (the default: the pass measured no faster yet, 8x128x28x28: 6.9 ms
- * both at 1 thread); for tests and measurements.  Returns the previous
- * setting. */
-int fml_conv_set_wino2(int on);
+/* When 3x3 stride-2 convolutions use the Winograd-style pass: 0 never, 1 when
+ * the shape qualifies (the default), 2 whenever the pass can run it (for
+ * tests).  Returns the previous setting. */
+int fml_conv_set_wino2(int mode);
 
 /* Gradients of y = conv(x, w) + bias for the geometry g.  IN: gy (n, o, ho, wo),
  * x, w.  OUT (each may be NULL when not wanted): gx (n,c,h,w), gw (o, c/groups,

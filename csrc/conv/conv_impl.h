@@ -709,9 +709,11 @@ static int FML_T(use_wino2)(const fml_conv2d_geom *g)
 {
     const double per_img = (25.0 * (double)g->c + 9.0 * (double)g->o) * (double)((g->ho + 1) / 2) *
                            (double)((g->wo + 1) / 2) * (double)sizeof(FT);
+    const double tiles = (double)g->n * (double)((g->ho + 1) / 2) * (double)((g->wo + 1) / 2);
     return g_wino2 && g->kh == 3 && g->kw == 3 && g->sh == 2 && g->sw == 2 && g->dh == 1 &&
            g->dw == 1 && g->groups == 1 && g->c >= FML_CONV_WINO_MIN_CH &&
-           g->o >= FML_CONV_WINO_MIN_CH && per_img <= (double)FML_CONV_WINO2_BYTES;
+           g->o >= FML_CONV_WINO_MIN_CH && per_img <= (double)FML_CONV_WINO2_BYTES &&
+           (g_wino2 == 2 || tiles >= FML_CONV_WINO2_MIN_TILES);
 }
 
 int FML_T(fml_conv2d_algorithm)(const fml_conv2d_geom *g)

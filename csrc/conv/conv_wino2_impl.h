@@ -46,8 +46,12 @@ static inline void FML_FN(wino2_split)(const FT *restrict row, int64_t p, int64_
 #pragma GCC unroll 4
     for (int j = 0; j < 4; j++) {
         const int64_t c0 = p + j * VL;
-        const uint32_t m = fml_conv_low_bits(w - c0, VL) & ~fml_conv_low_bits(-c0, VL);
-        a[j] = m ? FML_FN(load_lanes)(m, row + c0, zero) : zero;
+        if (c0 >= 0 && c0 + VL <= w) {
+            a[j] = VLOADU(row + c0);
+        } else {
+            const uint32_t m = fml_conv_low_bits(w - c0, VL) & ~fml_conv_low_bits(-c0, VL);
+            a[j] = m ? VMASKLOADU_OR(zero, VMASK(m), row + c0) : zero;
+        }
     }
     const VT e0 = VEVEN(a[0], a[1]), e1 = VEVEN(a[2], a[3]);
     const VT o0 = VODD(a[0], a[1]), o1 = VODD(a[2], a[3]);

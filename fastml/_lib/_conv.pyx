@@ -14,7 +14,7 @@ cdef extern from "conv/conv.h":
     int fml_conv2d_algorithm_f32(const fml_conv2d_geom *g)
     int fml_conv2d_algorithm_f64(const fml_conv2d_geom *g)
     int fml_conv_set_packed(int on)
-    int fml_conv_set_wino2(int on)
+    int fml_conv_set_wino2(int mode)
     int fml_conv2d_forward_f32(const fml_conv2d_geom *g, const float *x, const float *w,
                                const float *bias, int act, float *y, int64_t n_threads) nogil
     int fml_conv2d_forward_f64(const fml_conv2d_geom *g, const double *x, const double *w,
@@ -99,12 +99,12 @@ def set_packed(bint on):
     return bool(fml_conv_set_packed(on))
 
 
-def set_winograd_s2(bint on):
-    """Whether 3x3 stride-2 convolutions use the Winograd-style pass
-    ('winograd_s2'; off by default: not faster than the direct kernels yet) or
-    the direct kernels.  For tests and measurements.  Returns the previous
-    setting."""
-    return bool(fml_conv_set_wino2(on))
+def set_winograd_s2(int mode):
+    """When 3x3 stride-2 convolutions use the Winograd-style pass
+    ('winograd_s2'): 0 never (the direct kernels), 1 when the shape qualifies
+    (the default), 2 whenever the pass can run it.  For tests and
+    measurements.  Returns the previous mode."""
+    return fml_conv_set_wino2(mode)
 
 
 def algorithm(tuple geom, bint is_f64):

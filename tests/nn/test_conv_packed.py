@@ -98,7 +98,8 @@ def test_packed_data_gradient(dtype, rng):
     assert gx.tobytes() == fx.tobytes()
 
 
-# 3x3 stride 2 through the Winograd-style pass (opt-in): (input, padding)
+# 3x3 stride 2 through the Winograd-style pass (forced: most are below its
+# tile count): (input, padding)
 WINO2 = [((2, 16, 9, 9), 1), ((1, 20, 15, 22), 0), ((3, 33, 17, 30), 1), ((1, 16, 2, 2), 1),
          ((2, 16, 40, 7), (2, 0)), ((2, 128, 28, 28), 1)]
 
@@ -110,7 +111,7 @@ def test_winograd_s2_matches_reference(case, act, dtype, simd_level, rng):
     o = 23 if xs[1] < 100 else 128
     ws = (o, xs[1], 3, 3)
     x, w, b = _make(rng, dtype, xs, ws)
-    before = _conv.set_winograd_s2(True)
+    before = _conv.set_winograd_s2(2)
     try:
         assert _algorithm(xs, ws, 2, padding, dtype=dtype) == "winograd_s2"
         y = _check(x, w, b, 2, padding, 1, 1, dtype, activation=act, n_threads=1)
