@@ -599,7 +599,6 @@ static int FML_T(conv_wino2_run)(const fml_conv2d_geom *g, const FT *x, const FT
     }
     FT *V = apack + a_el, *M = V + 25 * c * ldv;
     for (int64_t k = 0; k < 4 * c; k++) off[k] = k * ldv;
-    const int64_t work_el = FML_CONV_WINO2_WORK(th, tw, vl);
     const int nt = conv_threads(n_threads, FML_MIN(c, o), 2.0 * 9.0 * (double)g->n * (double)o *
                                                           (double)howo * (double)c);
     int err = FML_OK;
@@ -607,9 +606,8 @@ static int FML_T(conv_wino2_run)(const fml_conv2d_geom *g, const FT *x, const FT
     const int relu = act == FML_ACT_RELU;
 #pragma omp parallel num_threads(nt) reduction(| : err)
     {
-        FT *work = (FT *)fml_scratch_thread(FML_CONV_SLOT, (size_t)work_el * sizeof(FT));
         FT *panel = (FT *)fml_scratch_thread(FML_CONV_SLOT + 1, (size_t)(kc * nr) * sizeof(FT));
-        if (work == NULL || panel == NULL) err |= FML_ENOMEM;
+        if (panel == NULL) err |= FML_ENOMEM;
 #pragma omp for schedule(static)
         for (int64_t t = 0; t < n_ot; t++) {           /* U by channel tile (no shared lines) */
             FT *restrict dst[25];                      /* component (a, b) of this tile */
@@ -657,7 +655,7 @@ static int FML_T(conv_wino2_run)(const fml_conv2d_geom *g, const FT *x, const FT
             for (int64_t ci = 0; ci < c; ci++)          /* images in order: see the tile stores */
                 for (int64_t i = 0; i < ni && err == FML_OK; i++)
                     KSEL(kt->wino2_in)(x + (n0 + i) * chw, c, ci, g->h, g->w, g->ph0, g->pw0, th,
-                                       tw, V, ldv, i * tpi, work);
+                                       tw, V, ldv, i * tpi);
 #pragma omp for schedule(dynamic, 1)
             for (int64_t task = 0; task < 9 * nqb; task++) {
                 if (err != FML_OK) continue;

@@ -61,56 +61,64 @@ static inline void FML_FN(wino2_split)(const FT *restrict row, int64_t p, int64_
     q[3] = VODD(o0, o1);
 }
 
+/* B^T over the columns of padded row R (ph0 rows of zeros on top) for the VL
+ * tiles from t: d[b] lane i is component b of tile t + i's five columns. */
+static inline void FML_FN(wino2_row)(const FT *restrict src, int64_t h, int64_t w, int64_t ph0,
+                                     int64_t pw0, int64_t R, int64_t t, int64_t tw, VT d[5])
+{
+    const int64_t u = R - ph0;
+    if (u < 0 || u >= h) {
+#pragma GCC unroll 5
+        for (int b = 0; b < 5; b++) d[b] = VZERO();
+        return;
+    }
+    /* tile t reads padded columns 4t .. 4t+4; x4 of the last lane is column
+     * 4(t + VL), the first of the next vector (needed if that lane is a tile) */
+    const FT *restrict row = src + u * w;
+    VT q[4];
+    FML_FN(wino2_split)(row, 4 * t - pw0, w, q);
+    const int64_t cn = 4 * (t + VL) - pw0;
+    const FT next = t + VL - 1 < tw && cn >= 0 && cn < w ? row[cn] : (FT)0;
+    WINO2_BT(q[0], q[1], q[2], q[3], VNEXT(q[0], VSET1(next)), d);
+}
+
 /* V of input channel ci (of c) of image xn (h x w, padding ph0 top, pw0 left)
- * for its th x tw tiles, at tile index tile0.  work: FML_CONV_WINO2_WORK. */
+ * for its th x tw tiles, at tile index tile0, in one pass: per vector of tiles,
+ * down the tile rows, each padded row's column transform goes straight into
+ * the row transform (a = 0: R0 - R2, 1: R2, 2: R4 - R2, 3: R1, 4: R3 of the
+ * five rows R0 .. R4 = 4r .. 4r+4; R4 is the next tile row's R0).  The last,
+ * partial vector of each row runs first, in increasing row order: its lanes
+ * past the row's end land on the next row's first tiles, which the whole
+ * vectors write afterwards. */
 static void W2_IN(const FT *restrict xn, int64_t c, int64_t ci, int64_t h, int64_t w,
                   int64_t ph0, int64_t pw0, int64_t th, int64_t tw, FT *restrict V, int64_t ldv,
-                  int64_t tile0, FT *restrict work)
+                  int64_t tile0)
 {
-    const int64_t twp = (tw + VL - 1) / VL * VL, nrow = 4 * th + 1;
-    FT *restrict rt = work;                    /* each row's B^T over columns: rt[(R*5 + b)*twp + t] */
+    const int64_t twp = (tw + VL - 1) / VL * VL, last = twp - VL, S = c * ldv;
     const FT *restrict src = xn + ci * h * w;
-    const VT zero = VZERO();
-    for (int64_t R = 0; R < nrow; R++) {
-        const int64_t u = R - ph0;
-        FT *restrict rr = rt + R * 5 * twp;
-        if (u < 0 || u >= h) {
-            for (int64_t j = 0; j < 5 * twp; j += VL) VSTOREU(rr + j, zero);
-            continue;
-        }
-        /* tile t reads padded columns 4t .. 4t+4, input columns 4t - pw0 .. */
-        const FT *restrict row = src + u * w;
-        VT q[4];
-        FML_FN(wino2_split)(row, -pw0, w, q);
-        for (int64_t t = 0; t < twp; t += VL) {
-            /* x4 of the last lane is the next vector's first x0: needed unless
-             * that lane is past the last tile */
-            VT nq[4] = {zero, zero, zero, zero};
-            if (t + VL < twp || tw == twp) FML_FN(wino2_split)(row, 4 * (t + VL) - pw0, w, nq);
-            VT d[5];
-            WINO2_BT(q[0], q[1], q[2], q[3], VNEXT(q[0], nq[0]), d);
+    FT *restrict base = V + ci * ldv + tile0;
+    for (int64_t k = 0; k < twp; k += VL) {
+        const int64_t t = k == 0 ? last : k - VL;
+        VT r0[5], r1[5], r2[5];
+        FML_FN(wino2_row)(src, h, w, ph0, pw0, 0, t, tw, r0);
+        for (int64_t r = 0; r < th; r++) {
+            FT *restrict out = base + r * tw + t;
+            FML_FN(wino2_row)(src, h, w, ph0, pw0, 4 * r + 1, t, tw, r1);
 #pragma GCC unroll 5
-            for (int b = 0; b < 5; b++) VSTOREU(rr + b * twp + t, d[b]);
-#pragma GCC unroll 4
-            for (int m = 0; m < 4; m++) q[m] = nq[m];
-        }
-    }
-    /* then over rows, component b of the columns at a time: five output rows
-     * (a, b) live, not 25 (their pointers stay in registers) */
-#pragma GCC unroll 1
-    for (int b = 0; b < 5; b++) {
-        FT *restrict out[5];
+            for (int b = 0; b < 5; b++) VSTOREU(out + FML_WINO2_POS[3][b] * S, r1[b]);
+            FML_FN(wino2_row)(src, h, w, ph0, pw0, 4 * r + 2, t, tw, r2);
 #pragma GCC unroll 5
-        for (int a = 0; a < 5; a++) out[a] = V + (FML_WINO2_POS[a][b] * c + ci) * ldv + tile0;
-        for (int64_t r = 0; r < th; r++)
-            for (int64_t t = 0; t < twp; t += VL) {
-                const FT *restrict col = rt + (4 * r * 5 + b) * twp + t;
-                VT v[5];
-                WINO2_BT(VLOADU(col), VLOADU(col + 5 * twp), VLOADU(col + 10 * twp),
-                         VLOADU(col + 15 * twp), VLOADU(col + 20 * twp), v);
-#pragma GCC unroll 5
-                for (int a = 0; a < 5; a++) VSTOREU(out[a] + r * tw + t, v[a]);
+            for (int b = 0; b < 5; b++) {
+                VSTOREU(out + FML_WINO2_POS[0][b] * S, VSUB(r0[b], r2[b]));
+                VSTOREU(out + FML_WINO2_POS[1][b] * S, r2[b]);
             }
+            FML_FN(wino2_row)(src, h, w, ph0, pw0, 4 * r + 3, t, tw, r1);
+#pragma GCC unroll 5
+            for (int b = 0; b < 5; b++) VSTOREU(out + FML_WINO2_POS[4][b] * S, r1[b]);
+            FML_FN(wino2_row)(src, h, w, ph0, pw0, 4 * r + 4, t, tw, r0);
+#pragma GCC unroll 5
+            for (int b = 0; b < 5; b++) VSTOREU(out + FML_WINO2_POS[2][b] * S, VSUB(r0[b], r2[b]));
+        }
     }
 }
 
