@@ -1,7 +1,7 @@
 """The packed-pixel tile (zero-copy convolutions: stride 1, no padding, e.g.
 every 1x1): against the NumPy reference and bit for bit against the flat tile
-it replaces; and the opt-in stride-2 Winograd pass whose products run on it
-(the stride-1 one is in test_conv.py)."""
+it replaces; and the stride-2 Winograd pass whose products run on it (the
+stride-1 one is in test_conv.py)."""
 import contextlib
 
 import numpy as np
@@ -101,7 +101,7 @@ def test_packed_data_gradient(dtype, rng):
 # 3x3 stride 2 through the Winograd-style pass (forced: most are below its
 # tile count): (input, padding)
 WINO2 = [((2, 16, 9, 9), 1), ((1, 20, 15, 22), 0), ((3, 33, 17, 30), 1), ((1, 16, 2, 2), 1),
-         ((2, 16, 40, 7), (2, 0)), ((2, 128, 28, 28), 1)]
+         ((2, 16, 40, 7), (2, 0)), ((2, 128, 28, 28), 1), ((3, 16, 33, 34), 1)]
 
 
 @pytest.mark.parametrize("case", WINO2, ids=[f"w2_{i}" for i in range(len(WINO2))])
@@ -119,3 +119,31 @@ def test_winograd_s2_matches_reference(case, act, dtype, simd_level, rng):
     finally:
         _conv.set_winograd_s2(before)
     assert y.tobytes() == y2.tobytes()
+
+
+@pytest.mark.parametrize("shape, expect", [
+    ((8, 128, 28, 28), True),      # the bench case: 8 x 7 x 7 = 392 tiles
+    ((2, 64, 57, 57), True),       # 2 x 15 x 15 = 450 tiles, odd output size
+    ((1, 128, 28, 28), False),     # 49 tiles: the weight transform would dominate
+    ((8, 256, 14, 14), False),     # 128 tiles
+    ((8, 8, 28, 28), False),       # too few channels
+])
+def test_winograd_s2_chosen_by_shape(shape, expect, dtype, rng):
+    """By default the pass runs exactly where it was measured to win, and its
+    result matches the direct kernels'."""
+    ws = (16 if shape[1] < 16 else shape[1], shape[1], 3, 3)
+    assert (_algorithm(shape, ws, 2, 1, dtype=dtype) == "winograd_s2") == expect
+    before = _conv.set_winograd_s2(0)
+    try:
+        assert _algorithm(shape, ws, 2, 1, dtype=dtype) != "winograd_s2"
+    finally:
+        _conv.set_winograd_s2(before)
+    if expect and shape[0] * shape[1] <= 256:        # the small ones: compare the results
+        x, w, b = _make(rng, dtype, shape, ws)
+        y = F.conv2d(x, w, b, 2, 1, n_threads=2)
+        before = _conv.set_winograd_s2(0)
+        try:
+            yd = F.conv2d(x, w, b, 2, 1, n_threads=2)
+        finally:
+            _conv.set_winograd_s2(before)
+        assert_allclose(y, yd, **tol(dtype, 4 * 9 * shape[1]))
