@@ -330,6 +330,7 @@ static void band_lists_free(band_lists *bl)
 #define CTILE_NV 4
 #define PGEMM_MR 4
 #define PGEMM_NV 8
+#define PGEMM_MR_SHORT 2
 
 #define FT float
 #define SFX f32
@@ -361,8 +362,10 @@ void fml_conv_kernels_scalar(fml_conv_kernels *t)
     t->dw_f32 = (fml_conv_tile_f32){conv_ukr_1x8_f32__scalar, 1, 8, 1};
     t->dense_f64 = (fml_conv_tile_f64){conv_ukr_4x4_f64__scalar, 4, 4, 1};
     t->dw_f64 = (fml_conv_tile_f64){conv_ukr_1x8_f64__scalar, 1, 8, 1};
-    t->pgemm_f32 = (fml_conv_pgemm_desc_f32){conv_pgemm_f32__scalar, conv_pgemm_pack_f32__scalar, 4, 8};
-    t->pgemm_f64 = (fml_conv_pgemm_desc_f64){conv_pgemm_f64__scalar, conv_pgemm_pack_f64__scalar, 4, 8};
+    t->pgemm_f32 = (fml_conv_pgemm_desc_f32){conv_pgemm_f32__scalar, conv_pgemm_pack_f32__scalar, 4, 8,
+                                                conv_pgemm_short_f32__scalar, 2};
+    t->pgemm_f64 = (fml_conv_pgemm_desc_f64){conv_pgemm_f64__scalar, conv_pgemm_pack_f64__scalar, 4, 8,
+                                                conv_pgemm_short_f64__scalar, 2};
     t->pool_max_f32 = pool_max_f32__scalar;
     t->pool_max_f64 = pool_max_f64__scalar;
     t->pool_max_rows_f32 = pool_max_rows_f32__scalar;

@@ -73,6 +73,7 @@ static inline __m256i mask4_avx2(uint32_t bits)
 #define CTILE_NV 2
 #define PGEMM_MR 6
 #define PGEMM_NV 2
+#define PGEMM_MR_SHORT 4
 #define GWC_M 4
 #define GWC_NV 3
 #define POOL_NV 2
@@ -123,6 +124,7 @@ static inline __m256i mask4_avx2(uint32_t bits)
 #define CTILE_NV 2
 #define PGEMM_MR 6
 #define PGEMM_NV 2
+#define PGEMM_MR_SHORT 4
 #define GWC_M 4
 #define GWC_NV 3
 #define POOL_NV 2
@@ -139,8 +141,10 @@ void fml_conv_kernels_avx2(fml_conv_kernels *t)
     t->dw_f32 = (fml_conv_tile_f32){conv_ukr_1x32_f32__avx2, 1, 4, 8};
     t->dense_f64 = (fml_conv_tile_f64){conv_ukr_4x12_f64__avx2, 4, 3, 4};
     t->dw_f64 = (fml_conv_tile_f64){conv_ukr_1x16_f64__avx2, 1, 4, 4};
-    t->pgemm_f32 = (fml_conv_pgemm_desc_f32){conv_pgemm_f32__avx2, conv_pgemm_pack_f32__avx2, 6, 16};
-    t->pgemm_f64 = (fml_conv_pgemm_desc_f64){conv_pgemm_f64__avx2, conv_pgemm_pack_f64__avx2, 6, 8};
+    t->pgemm_f32 = (fml_conv_pgemm_desc_f32){conv_pgemm_f32__avx2, conv_pgemm_pack_f32__avx2, 6, 16,
+                                                conv_pgemm_short_f32__avx2, 4};
+    t->pgemm_f64 = (fml_conv_pgemm_desc_f64){conv_pgemm_f64__avx2, conv_pgemm_pack_f64__avx2, 6, 8,
+                                                conv_pgemm_short_f64__avx2, 4};
     t->pool_max_f32 = pool_max_f32__avx2;
     t->pool_max_f64 = pool_max_f64__avx2;
     t->pool_max_rows_f32 = pool_max_rows_f32__avx2;

@@ -68,6 +68,7 @@
 #define CTILE_NV 2
 #define PGEMM_MR 14
 #define PGEMM_NV 2
+#define PGEMM_MR_SHORT 8
 #define GWC_M 6
 #define GWC_NV 4
 #define POOL_NV 2
@@ -117,6 +118,7 @@
 #define CTILE_NV 2
 #define PGEMM_MR 14
 #define PGEMM_NV 2
+#define PGEMM_MR_SHORT 8
 #define GWC_M 6
 #define GWC_NV 4
 #define POOL_NV 2
@@ -133,8 +135,10 @@ void fml_conv_kernels_avx512(fml_conv_kernels *t)
     t->dw_f32 = (fml_conv_tile_f32){conv_ukr_1x64_f32__avx512, 1, 4, 16};
     t->dense_f64 = (fml_conv_tile_f64){conv_ukr_8x24_f64__avx512, 8, 3, 8};
     t->dw_f64 = (fml_conv_tile_f64){conv_ukr_1x32_f64__avx512, 1, 4, 8};
-    t->pgemm_f32 = (fml_conv_pgemm_desc_f32){conv_pgemm_f32__avx512, conv_pgemm_pack_f32__avx512, 14, 32};
-    t->pgemm_f64 = (fml_conv_pgemm_desc_f64){conv_pgemm_f64__avx512, conv_pgemm_pack_f64__avx512, 14, 16};
+    t->pgemm_f32 = (fml_conv_pgemm_desc_f32){conv_pgemm_f32__avx512, conv_pgemm_pack_f32__avx512, 14,
+                                                32, conv_pgemm_short_f32__avx512, 8};
+    t->pgemm_f64 = (fml_conv_pgemm_desc_f64){conv_pgemm_f64__avx512, conv_pgemm_pack_f64__avx512, 14,
+                                                16, conv_pgemm_short_f64__avx512, 8};
     t->pool_max_f32 = pool_max_f32__avx512;
     t->pool_max_f64 = pool_max_f64__avx512;
     t->pool_max_rows_f32 = pool_max_rows_f32__avx512;

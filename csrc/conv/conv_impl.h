@@ -256,9 +256,10 @@ static void FML_T(pgemm_tiles)(const FML_T(fml_conv_pgemm_desc) *pg, int64_t k, 
                     const int64_t r0 = (t - t0) * kb / (t1 - t0), r1 = (t + 1 - t0) * kb / (t1 - t0);
                     for (int64_t r = r0; r < r1; r++) __builtin_prefetch(xs + q + pfd + off[pc + r], 0, 2);
                 }
-                pg->ukr(kb, ag + t * k * mr + pc * mr, panel, c + t * mr * ldc + q, ldc,
-                        FML_MIN(mr, og - t * mr), nv, pc == 0, pc + kb == k,
-                        bpad != NULL ? bpad + t * mr : NULL, relu);
+                const int64_t m = FML_MIN(mr, og - t * mr);
+                (m <= pg->mr_short ? pg->ukr_short : pg->ukr)(
+                    kb, ag + t * k * mr + pc * mr, panel, c + t * mr * ldc + q, ldc, m, nv, pc == 0,
+                    pc + kb == k, bpad != NULL ? bpad + t * mr : NULL, relu);
             }
         }
     }

@@ -1,7 +1,7 @@
 /* conv_isa_inst.h: instantiates every per-ISA piece of csrc/conv for one
  * (ISA, dtype) from its vector vocabulary (see conv_ukr_impl.h) and tile
  * sizes: DENSE_NAME/DENSE_MR/DENSE_NV, DW_NAME/DW_NV, CTILE_NAME/CTILE_MR/CTILE_NV,
- * PGEMM_MR/PGEMM_NV, POOL_NV, GWC_M/GWC_NV.
+ * PGEMM_MR/PGEMM_NV/PGEMM_MR_SHORT, POOL_NV, GWC_M/GWC_NV.
  * No include guard: one inclusion per (ISA, dtype). */
 
 #define UKR DENSE_NAME
@@ -23,11 +23,18 @@
 #define PGEMM FML_FN(conv_pgemm)
 #define PGPACK FML_FN(conv_pgemm_pack)
 #define PMR PGEMM_MR
+#define PLDA PGEMM_MR
 #define PNV PGEMM_NV
 #include "conv/conv_pgemm_impl.h"
 #undef PGEMM
 #undef PGPACK
 #undef PMR
+#define PGEMM FML_FN(conv_pgemm_short)
+#define PMR PGEMM_MR_SHORT
+#include "conv/conv_pgemm_impl.h"
+#undef PGEMM
+#undef PMR
+#undef PLDA
 #undef PNV
 
 #define POOLMAX FML_FN(pool_max)

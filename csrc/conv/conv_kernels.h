@@ -209,12 +209,18 @@ typedef struct {
     fml_conv_pgemm_f32 ukr;
     fml_conv_pgpack_f32 pack;
     int64_t mr, nr;            /* tile: mr channels x nr packed pixels */
+    /* the same over the first mr_short rows of a tile packed for mr (a last
+     * channel tile with at most mr_short channels: fewer wasted products) */
+    fml_conv_pgemm_f32 ukr_short;
+    int64_t mr_short;
 } fml_conv_pgemm_desc_f32;
 
 typedef struct {
     fml_conv_pgemm_f64 ukr;
     fml_conv_pgpack_f64 pack;
     int64_t mr, nr;
+    fml_conv_pgemm_f64 ukr_short;
+    int64_t mr_short;
 } fml_conv_pgemm_desc_f64;
 
 typedef struct {

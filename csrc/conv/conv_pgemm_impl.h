@@ -5,13 +5,16 @@
  * weights runs over it.  The flat tile reads the planes in place, one stream
  * per tap: with hundreds of channels (a 1x1 over 256) no prefetcher follows
  * that many, and at large strides the lines of the planes conflict in L1.
- * PGEMM is the tile, PGPACK the copy; PMR, PNV the shape.  No include guard.
+ * PGEMM is the tile, PGPACK the copy (left out when not defined: the short
+ * tile's instance); PMR, PNV the shape, PLDA the row stride of the packed
+ * weights (PMR, or the full tile's PMR for the short tile that runs a last,
+ * partial channel tile with fewer rows).  No include guard.
  *
  * PGPACK(kb, x, off, n, pfd, dst): dst[p*NR + j] = x[off[p] + j] for p < kb,
  *   j < n (n <= NR; zero past n), NR = PNV*VL.  pfd != 0: also prefetch
  *   x[off[p] + pfd] into L2 (a later panel of planes that are in memory).
- * PGEMM(k, a, b, c, ldc, m, n, first, last, bias, relu): for i < m, j < n,
- *   c[i*ldc + j] = (first ? 0 : c[i*ldc + j]) + sum_{p < k} a[p*PMR + i] * b[p*NR + j],
+ * PGEMM(k, a, b, c, ldc, m, n, first, last, bias, relu): for i < m (<= PMR), j < n,
+ *   c[i*ldc + j] = (first ? 0 : c[i*ldc + j]) + sum_{p < k} a[p*PLDA + i] * b[p*NR + j],
  *   one FMA per tap in tap order: continuing from the stored partial sum is the
  *   same chain of roundings as the flat tile's single pass, so a tap block
  *   split changes no bit.  last: then bias[i] (bias != NULL) and max(0, .)
@@ -19,6 +22,7 @@
 
 #define PG_NR (PNV * VL)
 
+#ifdef PGPACK
 static void PGPACK(int64_t kb, const FT *restrict x, const int64_t *restrict off, int64_t n,
                    int64_t pfd, FT *restrict dst)
 {
@@ -36,6 +40,7 @@ static void PGPACK(int64_t kb, const FT *restrict x, const int64_t *restrict off
         for (int64_t j = 0; j < PG_NR; j++) dst[p * PG_NR + j] = j < n ? xp[j] : (FT)0;
     }
 }
+#endif
 
 static void PGEMM(int64_t k, const FT *restrict a, const FT *restrict b, FT *restrict c,
                   int64_t ldc, int64_t m, int64_t n, int first, int last,
@@ -79,7 +84,7 @@ static void PGEMM(int64_t k, const FT *restrict a, const FT *restrict b, FT *res
 #pragma GCC unroll 4
             for (int v = 0; v < PNV; v++) acc[i][v] = VFMA(ai, bv[v], acc[i][v]);
         }
-        a += PMR;
+        a += PLDA;
         b += PG_NR;
     }
     if (last) {

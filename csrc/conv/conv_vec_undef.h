@@ -35,4 +35,5 @@
 #undef CTILE_MR
 #undef CTILE_NV
 #undef PGEMM_MR
+#undef PGEMM_MR_SHORT
 #undef PGEMM_NV
