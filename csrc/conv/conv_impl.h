@@ -665,8 +665,10 @@ static int FML_T(conv_wino2_run)(const fml_conv2d_geom *g, const FT *x, const FT
                 static const int8_t order[9] = {0, 2, 6, 8, 1, 3, 5, 7, 4};
                 const int64_t s = order[task / nqb], q0 = (task % nqb) * qb;
                 const int64_t st = FML_WINO2_START[s];
+                /* V is in L3 (or memory): each tile fetches a slice of the
+                 * next panel's lines (measured: 3% less time at 1 thread) */
                 FML_T(pgemm_tiles)(&pg, FML_WINO2_LEN[s] * c, kc, apack + st * n_ot * c * mr, 0,
-                                   n_ot, o, V + st * c * ldv, off, q0, FML_MIN(ntile, q0 + qb), 0,
+                                   n_ot, o, V + st * c * ldv, off, q0, FML_MIN(ntile, q0 + qb), nr,
                                    M + s * o * ldm, ldm, NULL, 0, panel);
             }
 #pragma omp for schedule(static)
