@@ -154,8 +154,9 @@ def _algorithm(input_shape, weight_shape, stride=1, padding=0, dilation=1, group
                dtype=np.float32):
     """The forward kernel conv2d uses for these shapes at the current SIMD level:
     'packed' (output pixels in the vector lanes, copied panel by panel), 'flat'
-    (the same read in place), 'channels_in_lanes', 'winograd' or 'rows' (few
-    output channels per group).  For tests and curious users."""
+    (the same read in place), 'channels_in_lanes', 'winograd' (3x3 stride 1),
+    'winograd_s2' (3x3 stride 2) or 'rows' (few output channels per group).
+    For tests and curious users."""
     geom = _conv_geometry(tuple(input_shape), tuple(weight_shape), stride, padding, dilation, groups)
     return _conv.algorithm(geom, np.dtype(dtype) == np.float64)
 
