@@ -112,7 +112,7 @@ static int FML_T(conv_rows_run)(const conv_plan *p, const FT *x, const FT *w, co
             if (work == NULL) err |= FML_ENOMEM;
             else memset(work, 0, work_el * sizeof(FT));
         }
-#pragma omp for schedule(dynamic, 4)
+#pragma omp for schedule(static)
         for (int64_t pl = 0; pl < planes; pl++) {
             if (err != FML_OK) continue;
             const int64_t n = pl / g->o, o = pl % g->o, gi = o / og;
