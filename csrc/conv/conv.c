@@ -38,6 +38,12 @@
 #define FML_CONV_PGEMM_PANEL_BYTES (16 * 1024)
 #define FML_CONV_PGEMM_WEIGHT_BYTES (256 * 1024)
 #define FML_CONV_PGEMM_PF_PANELS 2
+/* Fewest taps per output (c/groups x kh x kw) for which a band-copy pass packs
+ * its pixels too (measured, 3x3 stride 2, 8 images, 1 / 2 threads, flat ->
+ * packed: 384 -> 384 channels at 14x14 (3456 taps) 27.7 -> 17.1 / 13.3 ->
+ * 8.9 ms; 512 at 14x14 47.6 -> 30.4 / 24.9 -> 16.5 ms; 1024 at 14x14 211 ->
+ * 125 / 110 -> 66 ms; 512 at 8x8 equal / 12.4 -> 11.4 ms). */
+#define FML_CONV_PACKED_MIN_K 3072
 /* The 3x3 stride-2 Winograd pass: bytes of transformed input and products
  * ((25 c + 9 o) x tiles) per chunk of images (kept in L3). */
 #define FML_CONV_WINO2_BYTES (16 * 1024 * 1024)

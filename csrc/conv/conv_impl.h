@@ -456,10 +456,14 @@ static int FML_T(conv_choose)(const conv_plan *p)
         plan_eff_ctile(p, og, k, ct.mr, ct.nr) > plan_eff_flat(p, og, k, tile.mr, tile.nv, tile.vl))
         return FML_CONV_ALG_CTILE;
     /* planes read in place (zero copy) stream one line per tap from memory: pack
-     * them (measured, 1x1 256 -> 64 at 56x56: 14.5 -> 10.0 ms); band copies are
-     * in L2 already, and packing them measured slower (3x3 stride 2 at 28x28:
-     * 7.0 -> 7.6 ms, 7x7 stride-2 stem: 23.5 -> 25.8 ms) */
-    return tile.mr > 1 && p->zero_copy && g_packed ? FML_CONV_ALG_PACKED : FML_CONV_ALG_FLAT;
+     * them (measured, 1x1 256 -> 64 at 56x56: 14.5 -> 10.0 ms).  Band copies
+     * are in L2, but with thousands of taps per output the flat tile's one
+     * stream per tap thrashes L1 as well: pack those too (FML_CONV_PACKED_MIN_K;
+     * with fewer taps packing measured slower: the 7x7 stride-2 stem 22.1 ->
+     * 23.6 ms, 3x3 stride 2 256 -> 256 at 14x14 7.3 -> 7.6 ms) */
+    return tile.mr > 1 && g_packed && (p->zero_copy || k >= FML_CONV_PACKED_MIN_K)
+               ? FML_CONV_ALG_PACKED
+               : FML_CONV_ALG_FLAT;
 }
 
 /* Forward pass of plan p: y = act(conv(x, w) + bias).  The tile is chosen by

@@ -58,6 +58,34 @@ def test_packed_matches_reference_and_flat_tile(case, act, dtype, simd_level, rn
         assert y.tobytes() == yf.tobytes()
 
 
+# band copies (padding or stride) with thousands of taps per output pack too
+# (9 output channels: the channels-in-lanes tile would waste lanes, Winograd
+# needs 16): (input, weight, stride, padding, dilation)
+BAND_CASES = [
+    ((1, 342, 9, 9), (9, 342, 3, 3), 2, 1, 1),      # 3078 taps, stride 2
+    ((2, 350, 6, 7), (9, 350, 3, 3), 1, 1, 1),      # stride 1 'same'
+    ((1, 100, 11, 12), (9, 100, 6, 6), 2, 2, 1),    # 3600 taps of a 6x6
+    ((1, 345, 8, 9), (9, 345, 3, 3), 1, 2, 2),      # dilation 2
+]
+
+
+@pytest.mark.parametrize("case", BAND_CASES, ids=["s2", "same", "6x6", "dilated"])
+def test_packed_band_copy_matches_reference_and_flat_tile(case, dtype, simd_level, rng):
+    xs, ws, stride, padding, dilation = case
+    assert _algorithm(xs, ws, stride, padding, dilation, dtype=dtype) == "packed"
+    x, w, b = _make(rng, dtype, xs, ws)
+    y = F.conv2d(x, w, b, stride, padding, dilation, activation="relu", n_threads=1)
+    r = np.maximum(ref.conv2d(x, w, b, (stride,) * 2, ((padding,) * 2,) * 2, (dilation,) * 2), 0)
+    assert y.shape == r.shape
+    assert_allclose(y, r, **tol(dtype, np.prod(ws[1:])))
+    y2 = F.conv2d(x, w, b, stride, padding, dilation, activation="relu", n_threads=2)
+    assert y.tobytes() == y2.tobytes()
+    with _packed(False):
+        assert _algorithm(xs, ws, stride, padding, dilation, dtype=dtype) == "flat"
+        yf = F.conv2d(x, w, b, stride, padding, dilation, activation="relu")
+    assert y.tobytes() == yf.tobytes()
+
+
 def test_packed_threads_bitwise(rng):
     x, w, b = _make(rng, np.float32, (4, 64, 20, 21), (24, 64, 1, 1))
     y1 = F.conv2d(x, w, b, n_threads=1)
