@@ -1,7 +1,8 @@
 /* conv_wino2_impl.h: the transforms of a Winograd-style 3x3 stride-2
  * convolution over tiles in vector lanes, written once over the vector
- * vocabulary (VSUB, VZIPLO / VZIPHI as in conv_wino_impl.h).  W2_IN / W2_OUT
- * are the names.  No include guard.
+ * vocabulary (conv_ukr_impl.h, plus VSUB, VEVEN / VODD: the even / odd lanes
+ * of the 2*VL values a, b, and VNEXT(a, b): lanes 1 .. VL-1 of a, then lane 0
+ * of b).  W2_IN / W2_OUT are the names.  No include guard.
  *
  * In one dimension, two outputs of a 3-tap stride-2 filter (w0, w1, w2) read
  * x0 .. x4; the even taps are a 2-tap stride-1 filter on x0, x2, x4, done as
