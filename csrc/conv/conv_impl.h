@@ -613,7 +613,10 @@ static int FML_T(conv_wino2_run)(const fml_conv2d_geom *g, const FT *x, const FT
     {
         FT *panel = (FT *)fml_scratch_thread(FML_CONV_SLOT + 1, (size_t)(kc * nr) * sizeof(FT));
         if (panel == NULL) err |= FML_ENOMEM;
-#pragma omp for schedule(static)
+        /* no barrier after U or after the output transform: the input
+         * transform reads neither U nor M, and its barrier orders both (every
+         * thread passes it only after its own U tiles and previous outputs) */
+#pragma omp for schedule(static) nowait
         for (int64_t t = 0; t < n_ot; t++) {           /* U by channel tile (no shared lines) */
             FT *restrict dst[25];                      /* component (a, b) of this tile */
             for (int64_t a = 0; a < 5; a++)
@@ -675,7 +678,7 @@ static int FML_T(conv_wino2_run)(const fml_conv2d_geom *g, const FT *x, const FT
                                    n_ot, o, V + st * c * ldv, off, q0, FML_MIN(ntile, q0 + qb), nr,
                                    M + s * o * ldm, ldm, NULL, 0, panel);
             }
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
             for (int64_t oi = 0; oi < o; oi++) {
                 if (err != FML_OK) continue;
                 for (int64_t s = 0; s < 9; s++)       /* the lanes read past the last tile */

@@ -175,3 +175,16 @@ def test_winograd_s2_chosen_by_shape(shape, expect, dtype, rng):
         finally:
             _conv.set_winograd_s2(before)
         assert_allclose(y, yd, **tol(dtype, 4 * 9 * shape[1]))
+
+
+def test_winograd_s2_in_chunks(dtype, rng):
+    """Transforms beyond the pass's 16 MB budget run in chunks of images (three
+    images of 3600 tiles at 16 channels, 7.8 MB each in float32, 15.7 MB in
+    float64: chunks of 2 + 1 or 1 + 1 + 1 images), each chunk's output
+    transform overlapping the next one's input transform; same answer and bits
+    either thread count."""
+    xs, ws = (3, 16, 240, 240), (16, 16, 3, 3)
+    assert _algorithm(xs, ws, 2, 1, dtype=dtype) == "winograd_s2"
+    x, w, b = _make(rng, dtype, xs, ws)
+    y = _check(x, w, b, 2, 1, 1, 1, dtype, n_threads=1)
+    assert y.tobytes() == F.conv2d(x, w, b, 2, 1, n_threads=2).tobytes()
