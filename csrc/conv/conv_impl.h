@@ -570,6 +570,15 @@ static int FML_T(conv_run)(const conv_plan *p, const FT *x, const FT *w, const F
     return err;
 }
 
+/* Bytes of one image's transformed input and products in the stride-2
+ * Winograd pass (25 components per input channel, 9 slots per output channel,
+ * per 2x2 output tile). */
+static double FML_T(wino2_bytes_per_image)(const fml_conv2d_geom *g)
+{
+    return (25.0 * (double)g->c + 9.0 * (double)g->o) * (double)((g->ho + 1) / 2) *
+           (double)((g->wo + 1) / 2) * (double)sizeof(FT);
+}
+
 /* Winograd-style 3x3 stride-2 forward (conv_wino2_impl.h: 25 products per 2x2
  * output tile instead of 36, summed into 9 slots), groups 1, dilation 1.  For
  * each chunk of images (its transformed input V and products M within
@@ -589,7 +598,7 @@ static int FML_T(conv_wino2_run)(const fml_conv2d_geom *g, const FT *x, const FT
     const int64_t vl = kt->KSEL(dense).vl, howo = g->ho * g->wo, chw = c * g->h * g->w;
     const int64_t th = (g->ho + 1) / 2, tw = (g->wo + 1) / 2, tpi = th * tw;
     const int64_t kc = FML_MAX(1, FML_CONV_PGEMM_PANEL_BYTES / (nr * (int64_t)sizeof(FT)));
-    const int64_t per_img = (25 * c + 9 * o) * tpi * (int64_t)sizeof(FT);
+    const int64_t per_img = (int64_t)FML_T(wino2_bytes_per_image)(g);
     const int64_t nimg = FML_MAX(1, FML_MIN(g->n, FML_CONV_WINO2_BYTES / per_img));
     const int64_t ldv = nimg * tpi + vl, ldm = ldv;
     /* U = G g G^T, packed per slot s and channel tile t, K = LEN[s]*c taps:
@@ -715,8 +724,7 @@ static int FML_T(use_wino)(const fml_conv2d_geom *g)
  * image's transforms within the budget. */
 static int FML_T(use_wino2)(const fml_conv2d_geom *g)
 {
-    const double per_img = (25.0 * (double)g->c + 9.0 * (double)g->o) * (double)((g->ho + 1) / 2) *
-                           (double)((g->wo + 1) / 2) * (double)sizeof(FT);
+    const double per_img = FML_T(wino2_bytes_per_image)(g);
     const double tiles = (double)g->n * (double)((g->ho + 1) / 2) * (double)((g->wo + 1) / 2);
     return g_wino2 && g->kh == 3 && g->kw == 3 && g->sh == 2 && g->sw == 2 && g->dh == 1 &&
            g->dw == 1 && g->groups == 1 && g->c >= FML_CONV_WINO_MIN_CH &&
