@@ -177,47 +177,66 @@ static int64_t FML_FN(finish_cos)(const FT *g, int64_t nb, FT thr, FT *out)
 #define UKR_NV NV
 #include "core/fml_gemm_ukr_acc_impl.h"
 
+/* The stores of one full tile of ukr_sq: sq_lanes on every accumulator, with
+ * streaming stores when `stream` (every row vector-aligned).  root and stream
+ * are constants in each caller, so each pair is its own branch-free store
+ * (one store with both tests inside spilled and branched per vector: 11% of
+ * the kernel's samples, 10000^2 x 128).  Returns nonzero if an entry is -1. */
+static inline __attribute__((always_inline)) unsigned FML_FN(sq_tile_store)(
+    const int root, const int stream, VT acc[GMR][NV], FT *restrict c, int64_t ldc,
+    const FT *restrict nx, const FT *restrict ny, FT ratio)
+{
+    VT nyv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++) nyv[v] = VLOADU(ny + v * VL);
+    const VT vr = VSET1(ratio);
+    unsigned any = 0;
+#pragma GCC unroll 16
+    for (int i = 0; i < GMR; i++) {
+        const VT vnx = VSET1(nx[i]);
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) {
+            unsigned bad;
+            const VT r = FML_FN(sq_lanes)(acc[i][v], nyv[v], vnx, vr, root, &bad);
+            any |= bad;
+#ifdef VSTREAM
+            if (stream) VSTREAM(c + i * ldc + v * VL, r);
+            else
+#endif
+            VSTOREU(c + i * ldc + v * VL, r);
+        }
+    }
+    (void)stream;
+    return any;
+}
+
 /* The GEMM core's micro-tile (GMR x NV vectors, A and B packed by the core)
  * with finish_sq fused into its store: each row's vectors go through sq_lanes
  * straight to C, so pairwise sqeuclidean never reads its output back, and
- * with streaming stores where C is vector-aligned (VSTREAM; the caller fences):
- * the n x m output is written once, not read for ownership first (10000^2
- * x 128, 1 thread: 4% less time, measured).  Same arithmetic as ukr +
- * finish_sq, same bits.  nx: the tile's GMR row terms, ny:
- * its NV*VL column terms.  Returns how many entries are -1 (to recompute). */
+ * with streaming stores where C is vector-aligned (the caller fences): the
+ * n x m output is written once, not read for ownership first (10000^2 x 128,
+ * 1 thread: 4% less time, measured).  Same arithmetic as ukr + finish_sq,
+ * same bits.  nx: the tile's GMR row terms, ny: its NV*VL column terms.
+ * Returns nonzero if an entry is -1 (to recompute). */
 static int64_t FML_FN(ukr_sq)(int64_t k, const FT *restrict a, const FT *restrict b,
                               FT *restrict c, int64_t ldc, int64_t m, int64_t n, int accumulate,
                               const FT *restrict nx, const FT *restrict ny, FT ratio, int root)
 {
     VT acc[GMR][NV];
     FML_FN(ukr_acc)(k, a, 1, GMR, b, NV * VL, acc);
-    int64_t flagged = 0;
-    if (m == GMR && n == NV * VL) {
-        VT nyv[NV];
-        unsigned bad;
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; v++) nyv[v] = VLOADU(ny + v * VL);
-        const VT vr = VSET1(ratio);
-#pragma GCC unroll 16
-        for (int i = 0; i < GMR; i++) {
-            const VT vnx = VSET1(nx[i]);
-#pragma GCC unroll 4
-            for (int v = 0; v < NV; v++) {
-                FT *cp = c + i * ldc + v * VL;
-                const VT g = accumulate ? VADD(VLOADU(cp), acc[i][v]) : acc[i][v];
-                const VT r = FML_FN(sq_lanes)(g, nyv[v], vnx, vr, root, &bad);
-#ifdef VSTREAM
-                if (!accumulate && ((uintptr_t)cp & (sizeof(VT) - 1)) == 0) VSTREAM(cp, r);
-                else
-#endif
-                VSTOREU(cp, r);
-                flagged += __builtin_popcount(bad);
-            }
-        }
-        return flagged;
+    if (m == GMR && n == NV * VL && !accumulate) {
+        const int stream = (((uintptr_t)c | (uintptr_t)ldc * sizeof(FT)) & (sizeof(VT) - 1)) == 0;
+        if (root)
+            return stream ? FML_FN(sq_tile_store)(1, 1, acc, c, ldc, nx, ny, ratio)
+                          : FML_FN(sq_tile_store)(1, 0, acc, c, ldc, nx, ny, ratio);
+        return stream ? FML_FN(sq_tile_store)(0, 1, acc, c, ldc, nx, ny, ratio)
+                      : FML_FN(sq_tile_store)(0, 0, acc, c, ldc, nx, ny, ratio);
     }
-    FML_FN(ukr_store)(acc, c, ldc, m, n, accumulate);     /* edge tile: the core's store, */
-    for (int64_t i = 0; i < m; i++)                       /* then finish_sq in place */
+    /* edge tile or a later k block: the core's store (adding C's partial sums),
+       then finish_sq in place: the same sums and the same bits */
+    FML_FN(ukr_store)(acc, c, ldc, m, n, accumulate);
+    int64_t flagged = 0;
+    for (int64_t i = 0; i < m; i++)
         flagged += FML_FN(finish_sq)(c + i * ldc, n, nx[i], ny, ratio, root, c + i * ldc);
     return flagged;
 }
