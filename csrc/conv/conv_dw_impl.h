@@ -125,6 +125,15 @@ static void DWFLAT3(const FT *restrict x, int64_t h, int64_t w, const FT *restri
     FT *restrict xl = work + (w + VL - 1) / VL * VL + 1, *restrict xc = xl + len - 1,
                  *restrict xr = xc + len - 1;
     /* the copies; the last vector's lanes past the plane store zeros */
+    if (period == nv) {   /* an entry per vector */
+        for (int64_t t = 0; t < nv; t++) {
+            const int64_t q = t * VL;
+            const VT v = q + VL <= lim ? VLOADU(x + q) : VMASKLOADU(x + q, VMASK(fml_conv_low_bits(lim - q, VL)));
+            VSTOREU(xl + q, VANDM(v, tab + (2 * t + 1) * VL));
+            VSTOREU(xc + q, v);
+            VSTOREU(xr + q, VANDM(v, tab + 2 * t * VL));
+        }
+    } else
     for (int64_t t = 0, e = 0; t < nv; t++) {
         const int64_t q = t * VL;
         const VT v = q + VL <= lim ? VLOADU(x + q) : VMASKLOADU(x + q, VMASK(fml_conv_low_bits(lim - q, VL)));

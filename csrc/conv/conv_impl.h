@@ -85,6 +85,10 @@ static int FML_T(conv_rows_run)(const conv_plan *p, const FT *x, const FT *w, co
             b = r;
             period = g->w / a;
         }
+        /* a plane of few vectors gets an entry per vector: the copy loop then
+           indexes it directly, without the period's wrap-around */
+        const int64_t nvp = (g->h * g->w + vl - 1) / vl;
+        if (nvp * 2 * vl * (int64_t)sizeof(FT) <= FML_CONV_DWFLAT_TAB_BYTES) period = nvp;
         tab = (FT *)malloc((size_t)(period * 2 * vl) * sizeof(FT));
         if (tab == NULL) {
             free(mask);
