@@ -103,6 +103,18 @@ DWFLATV(const FT *restrict xl, const FT *restrict xc, const FT *restrict xr, int
     }
 }
 
+/* Vector q of DWFLAT3's three copies of the plane (lim pixels; lanes past it
+ * store zeros), with the column masks m (right taps' mask, then left's). */
+static inline __attribute__((always_inline)) void
+DWCOPYV(const FT *restrict x, int64_t lim, const FT *restrict m, int64_t q, FT *restrict xl,
+        FT *restrict xc, FT *restrict xr)
+{
+    const VT v = q + VL <= lim ? VLOADU(x + q) : VMASKLOADU(x + q, VMASK(fml_conv_low_bits(lim - q, VL)));
+    VSTOREU(xl + q, VANDM(v, m + VL));
+    VSTOREU(xc + q, v);
+    VSTOREU(xr + q, VANDM(v, m));
+}
+
 /* 'same' 3x3 depthwise (pad 1, stride 1): the plane as one flat run of pixels
  * q = 0 .. h*w - 1, whose tap (a, b) is x[q + (a-1)*w + b - 1] whatever the
  * row, so no lane is wasted on short rows (28 columns: 98 vectors a plane
@@ -124,25 +136,15 @@ static void DWFLAT3(const FT *restrict x, int64_t h, int64_t w, const FT *restri
      * aligned vectors: xl + q - 1, xc + q, xr + q + 1 */
     FT *restrict xl = work + (w + VL - 1) / VL * VL + 1, *restrict xc = xl + len - 1,
                  *restrict xr = xc + len - 1;
-    /* the copies; the last vector's lanes past the plane store zeros */
-    if (period == nv) {   /* an entry per vector */
-        for (int64_t t = 0; t < nv; t++) {
-            const int64_t q = t * VL;
-            const VT v = q + VL <= lim ? VLOADU(x + q) : VMASKLOADU(x + q, VMASK(fml_conv_low_bits(lim - q, VL)));
-            VSTOREU(xl + q, VANDM(v, tab + (2 * t + 1) * VL));
-            VSTOREU(xc + q, v);
-            VSTOREU(xr + q, VANDM(v, tab + 2 * t * VL));
+    /* the copies: entry t of tab when it has one per vector, else t mod period
+     * (a direct index measured 13% fewer instructions than the wrap-around) */
+    if (period == nv)
+        for (int64_t t = 0; t < nv; t++) DWCOPYV(x, lim, tab + t * 2 * VL, t * VL, xl, xc, xr);
+    else
+        for (int64_t t = 0, e = 0; t < nv; t++) {
+            DWCOPYV(x, lim, tab + e * 2 * VL, t * VL, xl, xc, xr);
+            if (++e == period) e = 0;
         }
-    } else
-    for (int64_t t = 0, e = 0; t < nv; t++) {
-        const int64_t q = t * VL;
-        const VT v = q + VL <= lim ? VLOADU(x + q) : VMASKLOADU(x + q, VMASK(fml_conv_low_bits(lim - q, VL)));
-        const FT *restrict m = tab + e * 2 * VL;
-        VSTOREU(xl + q, VANDM(v, m + VL));
-        VSTOREU(xc + q, v);
-        VSTOREU(xr + q, VANDM(v, m));
-        if (++e == period) e = 0;
-    }
     const int64_t nfull = lim / VL;
     int64_t t = 0;
     for (; t + 8 <= nfull; t += 8) {

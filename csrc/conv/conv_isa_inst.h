@@ -67,6 +67,7 @@
 #define DWROWS3 FML_FN(conv_dw_rows3)
 #define DWFLAT3 FML_FN(conv_dw_flat3)
 #define DWFLATV FML_FN(conv_dw_flat3_vec)
+#define DWCOPYV FML_FN(conv_dw_flat3_copy)
 #define DNV 2
 #define DR 4
 #include "conv/conv_dw_impl.h"
@@ -74,6 +75,7 @@
 #undef DWROWS3
 #undef DWFLAT3
 #undef DWFLATV
+#undef DWCOPYV
 #undef DNV
 #undef DR
 

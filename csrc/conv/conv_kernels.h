@@ -155,6 +155,7 @@ typedef void (*fml_wino2_out_f64)(const double *M, int64_t o, int64_t oi, int64_
  * h*w pixels), and the buffer: three copies, starting at lanes 1, 0 and vl-1
  * of a vector. */
 #define FML_CONV_DWFLAT_MAXHW 16384
+/* planes whose DWFLAT3 masks fit in this many bytes get one entry per vector */
 #define FML_CONV_DWFLAT_TAB_BYTES 16384
 #define FML_CONV_DWFLAT_LEN(h, w, vl) (((h) * (w) + 3 * (w) + 3 * (vl)) / (vl) * (vl))
 #define FML_CONV_DWFLAT_WORK(h, w, vl) (3 * FML_CONV_DWFLAT_LEN(h, w, vl) + ((w) + (vl) - 1) / (vl) * (vl) + 1)
