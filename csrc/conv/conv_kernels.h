@@ -136,16 +136,16 @@ static const int8_t FML_WINO2_POS[5][5] = {{0, 4, 6, 1, 7},
                                            {17, 20, 23, 18, 24}};
 static const int8_t FML_WINO2_START[9] = {0, 4, 6, 10, 12, 13, 15, 19, 21};
 static const int8_t FML_WINO2_LEN[9] = {4, 2, 4, 2, 1, 2, 4, 2, 4};
-typedef void (*fml_wino2_in_f32)(const float *xn, int64_t c, int64_t ci, int64_t h, int64_t w,
+typedef void (*fml_wino2_in_f32)(const float *xn, int64_t sv, int64_t ci, int64_t h, int64_t w,
                                  int64_t ph0, int64_t pw0, int64_t th, int64_t tw, float *V,
                                  int64_t ldv, int64_t tile0);
-typedef void (*fml_wino2_in_f64)(const double *xn, int64_t c, int64_t ci, int64_t h, int64_t w,
+typedef void (*fml_wino2_in_f64)(const double *xn, int64_t sv, int64_t ci, int64_t h, int64_t w,
                                  int64_t ph0, int64_t pw0, int64_t th, int64_t tw, double *V,
                                  int64_t ldv, int64_t tile0);
-typedef void (*fml_wino2_out_f32)(const float *M, int64_t o, int64_t oi, int64_t ldm, int64_t th,
+typedef void (*fml_wino2_out_f32)(const float *M, int64_t sm, int64_t oi, int64_t ldm, int64_t th,
                                   int64_t tw, int64_t tile0, float *y, int64_t ho, int64_t wo,
                                   float bias, int relu);
-typedef void (*fml_wino2_out_f64)(const double *M, int64_t o, int64_t oi, int64_t ldm, int64_t th,
+typedef void (*fml_wino2_out_f64)(const double *M, int64_t sm, int64_t oi, int64_t ldm, int64_t th,
                                   int64_t tw, int64_t tile0, double *y, int64_t ho, int64_t wo,
                                   double bias, int relu);
 

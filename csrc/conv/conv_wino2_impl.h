@@ -19,12 +19,13 @@
  * costs 25 products per (input, output) channel pair instead of 36, summed
  * into 9 slots (conv_kernels.h: FML_WINO2_POS):
  *   V = B^T d B,  U = G g G^T,  Y = A^T M A,  M = the 9 slot sums of U * V.
- * V[(FML_WINO2_POS[a][b]*C + c)*ldv + tile] (a: the row index of the
- * transform), M[(s*O + o)*ldm + tile], tile = tile0 + r*tw + t (tiles of a
+ * V[FML_WINO2_POS[a][b]*sv + c*ldv + tile] (a: the row index of the
+ * transform), M[s*sm + o*ldm + tile], tile = tile0 + r*tw + t (tiles of a
  * row packed with no gap, so the products waste no lanes; a vector of VL
  * tiles starting in a row runs on into the next row, which is written later,
  * so the stores go in increasing tile order and ldv has VL elements of
- * slack). */
+ * slack; sv and sm, the strides of V's component blocks and M's slots, are
+ * chosen by the caller so that the blocks do not fall on the same L1 sets). */
 
 /* The 1-D transform B^T of (x0, .., x4). */
 #define WINO2_BT(x0, x1, x2, x3, x4, d)                                                   \
@@ -83,7 +84,7 @@ static inline void FML_FN(wino2_row)(const FT *restrict src, int64_t h, int64_t 
     WINO2_BT(q[0], q[1], q[2], q[3], VNEXT(q[0], VSET1(next)), d);
 }
 
-/* V of input channel ci (of c) of image xn (h x w, padding ph0 top, pw0 left)
+/* V of input channel ci of image xn (h x w, padding ph0 top, pw0 left)
  * for its th x tw tiles, at tile index tile0, in one pass: per vector of tiles,
  * down the tile rows, each padded row's column transform goes straight into
  * the row transform (a = 0: R0 - R2, 1: R2, 2: R4 - R2, 3: R1, 4: R3 of the
@@ -91,11 +92,11 @@ static inline void FML_FN(wino2_row)(const FT *restrict src, int64_t h, int64_t 
  * partial vector of each row runs first, in increasing row order: its lanes
  * past the row's end land on the next row's first tiles, which the whole
  * vectors write afterwards. */
-static void W2_IN(const FT *restrict xn, int64_t c, int64_t ci, int64_t h, int64_t w,
+static void W2_IN(const FT *restrict xn, int64_t sv, int64_t ci, int64_t h, int64_t w,
                   int64_t ph0, int64_t pw0, int64_t th, int64_t tw, FT *restrict V, int64_t ldv,
                   int64_t tile0)
 {
-    const int64_t twp = (tw + VL - 1) / VL * VL, last = twp - VL, S = c * ldv;
+    const int64_t twp = (tw + VL - 1) / VL * VL, last = twp - VL;
     const FT *restrict src = xn + ci * h * w;
     FT *restrict base = V + ci * ldv + tile0;
     for (int64_t k = 0; k < twp; k += VL) {
@@ -106,28 +107,28 @@ static void W2_IN(const FT *restrict xn, int64_t c, int64_t ci, int64_t h, int64
             FT *restrict out = base + r * tw + t;
             FML_FN(wino2_row)(src, h, w, ph0, pw0, 4 * r + 1, t, tw, r1);
 #pragma GCC unroll 5
-            for (int b = 0; b < 5; b++) VSTOREU(out + FML_WINO2_POS[3][b] * S, r1[b]);
+            for (int b = 0; b < 5; b++) VSTOREU(out + FML_WINO2_POS[3][b] * sv, r1[b]);
             FML_FN(wino2_row)(src, h, w, ph0, pw0, 4 * r + 2, t, tw, r2);
 #pragma GCC unroll 5
             for (int b = 0; b < 5; b++) {
-                VSTOREU(out + FML_WINO2_POS[0][b] * S, VSUB(r0[b], r2[b]));
-                VSTOREU(out + FML_WINO2_POS[1][b] * S, r2[b]);
+                VSTOREU(out + FML_WINO2_POS[0][b] * sv, VSUB(r0[b], r2[b]));
+                VSTOREU(out + FML_WINO2_POS[1][b] * sv, r2[b]);
             }
             FML_FN(wino2_row)(src, h, w, ph0, pw0, 4 * r + 3, t, tw, r1);
 #pragma GCC unroll 5
-            for (int b = 0; b < 5; b++) VSTOREU(out + FML_WINO2_POS[4][b] * S, r1[b]);
+            for (int b = 0; b < 5; b++) VSTOREU(out + FML_WINO2_POS[4][b] * sv, r1[b]);
             FML_FN(wino2_row)(src, h, w, ph0, pw0, 4 * r + 4, t, tw, r0);
 #pragma GCC unroll 5
-            for (int b = 0; b < 5; b++) VSTOREU(out + FML_WINO2_POS[2][b] * S, VSUB(r0[b], r2[b]));
+            for (int b = 0; b < 5; b++) VSTOREU(out + FML_WINO2_POS[2][b] * sv, VSUB(r0[b], r2[b]));
         }
     }
 }
 
-/* Y = A^T M A of output channel oi (of o) for the th x tw tiles at tile0 into
+/* Y = A^T M A of output channel oi for the th x tw tiles at tile0 into
  * its plane y (ho x wo), plus bias, then max(0, .) (relu).  M: the 9 slots,
  * A^T = (1 1 0; 0 1 1); VL elements of readable slack past each row's last
  * tile. */
-static void W2_OUT(const FT *restrict M, int64_t o, int64_t oi, int64_t ldm, int64_t th,
+static void W2_OUT(const FT *restrict M, int64_t sm, int64_t oi, int64_t ldm, int64_t th,
                    int64_t tw, int64_t tile0, FT *restrict y, int64_t ho, int64_t wo, FT bias,
                    int relu)
 {
@@ -138,9 +139,9 @@ static void W2_OUT(const FT *restrict M, int64_t o, int64_t oi, int64_t ldm, int
             VT s[2][3];                                /* A^T M */
 #pragma GCC unroll 3
             for (int b = 0; b < 3; b++) {
-                const VT m0 = VLOADU(in + (0 * 3 + b) * o * ldm);
-                const VT m1 = VLOADU(in + (1 * 3 + b) * o * ldm);
-                const VT m2 = VLOADU(in + (2 * 3 + b) * o * ldm);
+                const VT m0 = VLOADU(in + (0 * 3 + b) * sm);
+                const VT m1 = VLOADU(in + (1 * 3 + b) * sm);
+                const VT m2 = VLOADU(in + (2 * 3 + b) * sm);
                 s[0][b] = VADD(m0, m1);
                 s[1][b] = VADD(m1, m2);
             }
