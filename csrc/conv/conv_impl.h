@@ -352,6 +352,14 @@ static int FML_T(conv_pgemm_run)(const conv_plan *p, const FT *x, const FT *w, c
     return err;
 }
 
+/* n elements rounded up to an odd number of 64-byte lines: blocks that far
+ * apart start on different L1 sets (a power-of-two multiple lands on one). */
+static int64_t FML_T(wino_block_stride)(int64_t n)
+{
+    const int64_t line = 64 / (int64_t)sizeof(FT), lines = (n + line - 1) / line;
+    return (lines | 1) * line;
+}
+
 /* Winograd F(2x2, 3x3) forward of a stride-1, dilation-1 3x3 convolution
  * (groups 1): per band of tile rows, the input tiles are transformed
  * (conv_wino_impl.h), the 16 products M_xi = U_xi V_xi run on the packed-pixel
@@ -409,8 +417,11 @@ static int FML_T(conv_wino_run)(const fml_conv2d_geom *g, const FT *x, const FT 
                 apack[((xi * n_ot + oi / mr) * c + ci) * mr + oi % mr] = (FT)u[xi / 4][xi % 4];
         }
     for (int64_t ci = 0; ci < c; ci++) off[ci] = ci * ntile;
-    const size_t eo_el = (size_t)(c * nrows * 2 * pw), v_el = (size_t)(16 * c * ntile);
-    const size_t buf_el = eo_el + v_el + (size_t)(16 * o * ntile);
+    /* V's and M's 16 blocks an odd number of lines apart (8x64x56x56: c * ntile
+     * floats is 16 KB, so the 16 streams of each transform shared one L1 set) */
+    const int64_t sv = FML_T(wino_block_stride)(c * ntile), sm = FML_T(wino_block_stride)(o * ntile);
+    const size_t eo_el = (size_t)(c * nrows * 2 * pw), v_el = (size_t)(16 * sv);
+    const size_t buf_el = eo_el + v_el + (size_t)(16 * sm);
     const int64_t n_tasks = g->n * nb;
     const int nt = conv_threads(n_threads, n_tasks, 2.0 * 9.0 * (double)g->n * (double)o *
                                                         (double)howo * (double)c);
@@ -430,12 +441,12 @@ static int FML_T(conv_wino_run)(const fml_conv2d_geom *g, const FT *x, const FT 
             FT *eo = buf, *V = buf + eo_el, *M = buf + eo_el + v_el;
             KSEL(kt->wino_copy)(x + n * c * g->h * g->w, c, g->h, g->w, g->ph0, g->pw0, 2 * r0,
                                 2 * trb + 2, pw, eo);
-            KSEL(kt->wino_in)(eo, c, trb, twp, pw, V, ntile);
+            KSEL(kt->wino_in)(eo, c, trb, twp, pw, V, ntile, sv);
             for (int64_t xi = 0; xi < 16; xi++)
                 FML_T(pgemm_tiles)(&pg, c, kc, apack + xi * n_ot * c * mr, 0, n_ot, o,
-                                   V + xi * c * ntile, off, 0, trb * twp, 0, M + xi * o * ntile,
+                                   V + xi * sv, off, 0, trb * twp, 0, M + xi * sm,
                                    ntile, NULL, 0, panel);
-            KSEL(kt->wino_out)(M, o, trb, twp, ntile, y + n * o * howo + 2 * r0 * g->wo, howo,
+            KSEL(kt->wino_out)(M, o, trb, twp, ntile, sm, y + n * o * howo + 2 * r0 * g->wo, howo,
                                g->wo, g->ho - 2 * r0, bias, act == FML_ACT_RELU);
         }
     }
@@ -583,14 +594,6 @@ static double FML_T(wino2_bytes_per_image)(const fml_conv2d_geom *g)
            (double)((g->wo + 1) / 2) * (double)sizeof(FT);
 }
 
-/* n elements rounded up to an odd number of 64-byte lines: blocks that far
- * apart start on different L1 sets (a power-of-two multiple lands on one). */
-static int64_t FML_T(wino2_block_stride)(int64_t n)
-{
-    const int64_t line = 64 / (int64_t)sizeof(FT), lines = (n + line - 1) / line;
-    return (lines | 1) * line;
-}
-
 /* Winograd-style 3x3 stride-2 forward (conv_wino2_impl.h: 25 products per 2x2
  * output tile instead of 36, summed into 9 slots), groups 1, dilation 1.  For
  * each chunk of images (its transformed input V and products M within
@@ -618,7 +621,7 @@ static int FML_T(conv_wino2_run)(const fml_conv2d_geom *g, const FT *x, const FT
      * 4 KB), the input transform's 25 store streams and the output transform's
      * 9 load streams all fell on one L1 set: 99 against 44 us per image, 1
      * thread, measured */
-    const int64_t sv = FML_T(wino2_block_stride)(c * ldv), sm = FML_T(wino2_block_stride)(o * ldm);
+    const int64_t sv = FML_T(wino_block_stride)(c * ldv), sm = FML_T(wino_block_stride)(o * ldm);
     /* U = G g G^T, packed per slot s and channel tile t, K = LEN[s]*c taps:
      * apack[START[s]*n_ot*c*mr + (t*LEN[s]*c + k)*mr + i]; then V and M (kept by
      * this thread across calls: no page faults per call) */

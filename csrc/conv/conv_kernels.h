@@ -111,14 +111,14 @@ typedef void (*fml_wino_copy_f32)(const float *xn, int64_t c, int64_t h, int64_t
 typedef void (*fml_wino_copy_f64)(const double *xn, int64_t c, int64_t h, int64_t w, int64_t ph0,
                                   int64_t pw0, int64_t row0, int64_t nrows, int64_t pw, double *eo);
 typedef void (*fml_wino_in_f32)(const float *eo, int64_t c, int64_t tr, int64_t twp, int64_t pw,
-                                float *V, int64_t ntile);
+                                float *V, int64_t ntile, int64_t sv);
 typedef void (*fml_wino_in_f64)(const double *eo, int64_t c, int64_t tr, int64_t twp, int64_t pw,
-                                double *V, int64_t ntile);
+                                double *V, int64_t ntile, int64_t sv);
 typedef void (*fml_wino_out_f32)(const float *M, int64_t o, int64_t tr, int64_t twp, int64_t ntile,
-                                 float *y, int64_t ldy, int64_t wo, int64_t nout_rows,
+                                 int64_t sm, float *y, int64_t ldy, int64_t wo, int64_t nout_rows,
                                  const float *bias, int relu);
 typedef void (*fml_wino_out_f64)(const double *M, int64_t o, int64_t tr, int64_t twp,
-                                 int64_t ntile, double *y, int64_t ldy, int64_t wo,
+                                 int64_t ntile, int64_t sm, double *y, int64_t ldy, int64_t wo,
                                  int64_t nout_rows, const double *bias, int relu);
 
 /* Winograd-style 3x3 stride-2 transforms (conv_wino2_impl.h).  The 25

@@ -14,7 +14,9 @@
  *
  *   V = B^T d B,  B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
  *   Y = A^T M A,  A^T = [1 1 1 0; 0 1 -1 -1]
- * V and M are stored as 16 matrices (xi = 4*i + j): V[(xi*C + c)*T + tile]. */
+ * V and M are stored as 16 matrices (xi = 4*i + j): V[xi*sv + c*T + tile],
+ * M[xi*sm + o*T + tile], the caller's block strides sv >= C*T, sm >= O*T
+ * keeping the 16 blocks off one L1 set. */
 
 /* 1-D transform B^T applied to (d0, d1, d2, d3). */
 #define WINO_BT(d0, d1, d2, d3, r0, r1, r2, r3) do {                                    \
@@ -52,7 +54,7 @@ static void WINO_COPY(const FT *restrict xn, int64_t c, int64_t h, int64_t w, in
 /* V of channels [0, c) for tiles r < tr, t < twp (twp a multiple of VL) from the
  * even/odd planes (rows 2*tr + 2, width pw >= twp + 1). */
 static void WINO_IN(const FT *restrict eo, int64_t c, int64_t tr, int64_t twp, int64_t pw,
-                    FT *restrict V, int64_t ntile)
+                    FT *restrict V, int64_t ntile, int64_t sv)
 {
     const int64_t nrows = 2 * tr + 2;
     for (int64_t ci = 0; ci < c; ci++)
@@ -71,10 +73,10 @@ static void WINO_IN(const FT *restrict eo, int64_t c, int64_t tr, int64_t twp, i
                 for (int j = 0; j < 4; j++) {
                     VT v0, v1, v2, v3;
                     WINO_BT(d[0][j], d[1][j], d[2][j], d[3][j], v0, v1, v2, v3);   /* B^T (d B) */
-                    VSTOREU(out + ((0 * 4 + j) * c) * ntile, v0);
-                    VSTOREU(out + ((1 * 4 + j) * c) * ntile, v1);
-                    VSTOREU(out + ((2 * 4 + j) * c) * ntile, v2);
-                    VSTOREU(out + ((3 * 4 + j) * c) * ntile, v3);
+                    VSTOREU(out + (0 * 4 + j) * sv, v0);
+                    VSTOREU(out + (1 * 4 + j) * sv, v1);
+                    VSTOREU(out + (2 * 4 + j) * sv, v2);
+                    VSTOREU(out + (3 * 4 + j) * sv, v3);
                 }
             }
 }
@@ -106,7 +108,7 @@ static inline void FML_FN(wino_store_pair)(FT *restrict yr, VT y0, VT y1, VT bv,
  * outputs (+ bias, activation) into y (channel stride ldy, rows of wo; output
  * rows past nout_rows and columns past wo are not stored). */
 static void WINO_OUT(const FT *restrict M, int64_t o, int64_t tr, int64_t twp, int64_t ntile,
-                     FT *restrict y, int64_t ldy, int64_t wo, int64_t nout_rows,
+                     int64_t sm, FT *restrict y, int64_t ldy, int64_t wo, int64_t nout_rows,
                      const FT *restrict bias, int relu)
 {
     for (int64_t oi = 0; oi < o; oi++) {
@@ -120,7 +122,7 @@ static void WINO_OUT(const FT *restrict M, int64_t o, int64_t tr, int64_t twp, i
 #pragma GCC unroll 4
                 for (int i = 0; i < 4; i++)
 #pragma GCC unroll 4
-                    for (int j = 0; j < 4; j++) m[i][j] = VLOADU(in + ((4 * i + j) * o) * ntile);
+                    for (int j = 0; j < 4; j++) m[i][j] = VLOADU(in + (4 * i + j) * sm);
                 VT s[2][4];                            /* A^T M */
 #pragma GCC unroll 4
                 for (int j = 0; j < 4; j++) {
