@@ -352,8 +352,9 @@ static int FML_T(conv_pgemm_run)(const conv_plan *p, const FT *x, const FT *w, c
     return err;
 }
 
-/* n elements rounded up to an odd number of 64-byte lines: blocks that far
- * apart start on different L1 sets (a power-of-two multiple lands on one). */
+/* n elements rounded up to an odd number of 64-byte lines: up to 64 blocks
+ * that far apart start on different L1 sets (blocks a multiple of 4 KB apart
+ * all start on one). */
 static int64_t FML_T(wino_block_stride)(int64_t n)
 {
     const int64_t line = 64 / (int64_t)sizeof(FT), lines = (n + line - 1) / line;
