@@ -24,7 +24,8 @@ def matmul(a, b, out=None, *, n_threads=None):
     b : array_like, shape (..., k, n) or (k,)
     out : ndarray, optional
         Written in place; must have the result's shape and dtype.  Untouched
-        if an error is raised.
+        if an argument is rejected; a call stopped by Ctrl-C (KeyboardInterrupt)
+        may leave it partly written.
     n_threads : int, optional
         Threads for this call (default: ``fastml.get_num_threads()``).
 

@@ -127,7 +127,9 @@ def pairwise_distances(X, Y=None, metric="euclidean", out=None, n_threads=None, 
         a similarity) or 'kl' (sum over features of scipy.special.rel_entr:
         KL divergence D(x || y) of non-negative rows; inf where y is 0 and x > 0).
     out : ndarray of shape (n_samples_X, n_samples_Y), optional
-        Written in place; must have the result's dtype.  Untouched on error.
+        Written in place; must have the result's dtype.  Untouched if an
+        argument is rejected; a call stopped by Ctrl-C (KeyboardInterrupt) may
+        leave it partly written (the kernel writes into it directly).
     n_threads : int, optional
         Threads for this call (default: ``fastml.get_num_threads()``).
     p : float, optional
