@@ -644,7 +644,9 @@ static int FML_T(conv_wino2_run)(const fml_conv2d_geom *g, const FT *x, const FT
     {
         FT *panel = (FT *)fml_scratch_thread(FML_CONV_SLOT + 1, (size_t)(kc * nr) * sizeof(FT));
         const int64_t cm = c * mr;
-        FT *wt = (FT *)malloc((size_t)(9 * cm) * sizeof(FT));
+        /* the weight transform's by-tap copy of one channel tile (slot 3 is
+           free in this pass; kept by the thread across calls) */
+        FT *wt = (FT *)fml_scratch_thread(FML_CONV_SLOT, (size_t)(9 * cm) * sizeof(FT));
         if (panel == NULL || wt == NULL) err |= FML_ENOMEM;
         /* no barrier after U or after the output transform: the input
          * transform reads neither U nor M, and its barrier orders both (every
@@ -724,7 +726,6 @@ static int FML_T(conv_wino2_run)(const fml_conv2d_geom *g, const FT *x, const FT
                                         bias != NULL ? bias[oi] : (FT)0, relu);
             }
         }
-        free(wt);
     }
     free(off);
     return err;
